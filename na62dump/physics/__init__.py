@@ -1,0 +1,1 @@
+"""Pure, vectorised physics models: dark photon, ALP, dark scalar, production."""

@@ -1,0 +1,1 @@
+"""Vectorised selection building blocks over awkward arrays (one idea per module)."""

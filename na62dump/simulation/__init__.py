@@ -1,0 +1,1 @@
+"""Fast simulation of the NA62 2021 beam-dump setup and the ntuple writer."""

@@ -1,0 +1,1 @@
+"""Statistics: pyhf workspaces, CLs limits, expected bands, contours, combination."""

@@ -1,0 +1,1 @@
+"""Coffea processors, one per decay channel: ee, mumu, pipi, hadronic."""
