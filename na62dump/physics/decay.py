@@ -1,0 +1,83 @@
+"""Decay probabilities of a long-lived particle and the reweighting of forced-decay samples.
+
+A particle of mass ``M``, momentum component ``pz`` along the beam and proper decay length
+``c tau`` flies a mean distance ``lambda_z = (pz / M) c tau`` along Z before decaying. Signal
+samples force the decay uniformly in Z over ``[z_min, z_max]``; weighting each event by the
+exponential density over the uniform one,
+
+    w = (z_max - z_min) / lambda_z * exp(-(z_decay - z_prod) / lambda_z),
+
+makes the sample mean of ``w`` (times any acceptance) the probability to decay inside
+``[z_min, z_max]`` (times that acceptance), for every ``c tau``: one sample per mass serves every
+coupling.
+
+>>> import numpy as np
+>>> round(float(prob_decay_in_range(100.0, 200.0, 0.0, 1e9)), 9)  # very long-lived: L / lambda
+1e-07
+>>> rng = np.random.default_rng(1)
+>>> z = rng.uniform(100.0, 200.0, 200_000)
+>>> w = forced_decay_weight(z - 0.0, 100.0, 100.0, (100.0, 200.0))
+>>> abs(w.mean() / prob_decay_in_range(100.0, 200.0, 0.0, 100.0) - 1) < 0.01
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: hbar c in GeV m, to convert widths (GeV) into proper decay lengths (m).
+HBAR_C_GEV_M = 1.973269804e-16
+#: hbar in GeV s.
+HBAR_GEV_S = 6.582119569e-25
+C_M_PER_S = 299_792_458.0
+
+
+def ctau_from_width(width_gev):
+    """Proper decay length c tau (m) from the total width (GeV)."""
+    return HBAR_C_GEV_M / np.asarray(width_gev, dtype=float)
+
+
+def lifetime_from_width(width_gev):
+    """Proper lifetime tau (s) from the total width (GeV)."""
+    return HBAR_GEV_S / np.asarray(width_gev, dtype=float)
+
+
+def decay_length_z(pz, mass, ctau):
+    """Mean flight distance along Z, ``lambda_z = (pz / M) c tau`` (m)."""
+    return np.asarray(pz, dtype=float) / np.asarray(mass, dtype=float) * np.asarray(ctau)
+
+
+def prob_decay_in_range(z_min, z_max, z_prod, lambda_z):
+    """Probability that a particle made at ``z_prod`` decays between ``z_min`` and ``z_max``.
+
+    Computed as exp(-a) (1 - exp(-(b - a))) with ``expm1`` so that it stays accurate both for
+    very long lifetimes (probability ~ L / lambda) and very short ones (underflow to 0).
+    """
+    lam = np.asarray(lambda_z, dtype=float)
+    a = (np.asarray(z_min) - z_prod) / lam
+    b = (np.asarray(z_max) - z_prod) / lam
+    return np.exp(-a) * -np.expm1(-(b - a))
+
+
+def forced_decay_weight(dz, pz_over_mass, ctau, z_range):
+    """Weight of a forced-decay event for proper decay length ``ctau`` (m).
+
+    ``dz`` is decay Z minus production Z (m), ``pz_over_mass`` the event's p_z / M, and
+    ``z_range`` the (z_min, z_max) over which decays were forced uniformly.
+    """
+    lam = np.asarray(pz_over_mass, dtype=float) * np.asarray(ctau, dtype=float)
+    length = z_range[1] - z_range[0]
+    return length / lam * np.exp(-np.asarray(dz) / lam)
+
+
+def forced_decay_weight_binned(dz_lo, dz_hi, pz_over_mass, ctau, z_range):
+    """:func:`forced_decay_weight` averaged over a bin ``[dz_lo, dz_hi]`` of flight distance.
+
+    Forced decays are uniform in Z, so inside a bin of ``dz`` the events are uniform and the
+    exact bin average of the weight is ``L / (dz_hi - dz_lo) * (exp(-lo/lam) - exp(-hi/lam))``.
+    Histograms of accepted events in (pz, dz) thus reweight without binning bias in ``dz``.
+    """
+    lam = np.asarray(pz_over_mass, dtype=float) * np.asarray(ctau, dtype=float)
+    length = z_range[1] - z_range[0]
+    width = np.asarray(dz_hi, dtype=float) - np.asarray(dz_lo, dtype=float)
+    return length / width * np.exp(-np.asarray(dz_lo) / lam) * -np.expm1(-width / lam)
