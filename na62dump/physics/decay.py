@@ -16,8 +16,8 @@ coupling.
 1e-07
 >>> rng = np.random.default_rng(1)
 >>> z = rng.uniform(100.0, 200.0, 200_000)
->>> w = forced_decay_weight(z - 0.0, 100.0, 100.0, (100.0, 200.0))
->>> abs(w.mean() / prob_decay_in_range(100.0, 200.0, 0.0, 100.0) - 1) < 0.01
+>>> w = forced_decay_weight(z - 0.0, 1.0, 100.0, (100.0, 200.0))  # pz/M = 1, c tau = 100 m
+>>> bool(abs(w.mean() / prob_decay_in_range(100.0, 200.0, 0.0, 100.0) - 1) < 0.01)
 True
 """
 
