@@ -1,0 +1,219 @@
+"""Coffea NanoEvents schema for the na62dump ntuples (``docs/ntuple.md``).
+
+:class:`NA62Schema` zips every jagged branch ``X_field`` with its counter ``nX`` into a
+collection ``events.X`` (``Track``, ``Cluster``, ``MUV3``, ``LAV``, ``ANTI0``), the per-event
+truth scalars ``Truth_field`` into a record ``events.Truth`` (Monte Carlo only), and keeps the
+event-level branches (``run``, ``burst``, ``event``, ``trig_H2``, ...) as top-level fields.
+
+The behaviour lives in this module (never in ``__main__``) so that the workers of the futures
+and dask executors can unpickle it. Tracks get momentum-vector methods:
+
+- ``Track.p3``: the momentum as a coffea ``ThreeVector`` (GeV);
+- ``Track.p``: its magnitude, ``Track.direction``: the unit vector;
+- ``Track.p4(mass)``: a ``LorentzVector`` under a mass hypothesis (GeV), so that
+  ``(t1.p4(M_E) + t2.p4(M_E)).mass`` is the e+e- invariant mass;
+- ``Track.slope_x`` / ``slope_y``: the upstream slopes px/pz, py/pz.
+
+``Track.x``/``y``/``z`` are the *position* of the upstream line at the first STRAW chamber,
+which is why the track record is not itself a vector.
+
+Usage::
+
+    from coffea.nanoevents import NanoEventsFactory
+    from na62dump.schema import NA62Schema
+    events = NanoEventsFactory.from_root({"file.root": "events"},
+                                         schemaclass=NA62Schema, mode="eager").events()
+    events.Track.p
+
+:data:`REQUIRED_BRANCHES` lists the branches every processor reads (the runner checks them up
+front); :func:`check_branches` raises :class:`na62dump.errors.InputError` naming a missing one.
+"""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+from coffea.nanoevents import transforms
+from coffea.nanoevents.methods import base, vector
+from coffea.nanoevents.schemas.base import BaseSchema, zip_forms
+
+from na62dump.errors import InputError
+
+#: Jagged collections of the ntuple (each with its ``nX`` counter).
+COLLECTIONS = ("Track", "Cluster", "MUV3", "LAV", "ANTI0")
+
+#: Event-level branches (no underscore in the ntuple, except the trigger bits).
+EVENT_BRANCHES = ("run", "burst", "event", "trig_H2", "trig_Q1", "trig_control", "trigger_time")
+
+#: Fields of each collection, as written by the simulation (``docs/ntuple.md``).
+COLLECTION_FIELDS = {
+    "Track": (
+        "charge", "px", "py", "pz", "x", "y", "z", "xDown", "yDown", "txDown", "tyDown",
+        "chi2", "nChambers", "chodTime", "hasChod", "na48chodTime", "hasNa48chod",
+        "richRadius", "hasRich", "hcalEnergy",
+    ),
+    "Cluster": ("energy", "x", "y", "time"),
+    "MUV3": ("x", "y", "time"),
+    "LAV": ("station", "time"),
+    "ANTI0": ("x", "y", "time"),
+}  # fmt: skip
+
+#: Per-event truth scalars (Monte Carlo only).
+TRUTH_FIELDS = (
+    "model", "mode", "channel", "mass", "parentMass", "px", "py", "pz",
+    "prodX", "prodY", "prodZ", "decayX", "decayY", "decayZ", "zMin", "zMax", "weight",
+)  # fmt: skip
+
+#: Branches (ROOT names) every processor needs; the truth branches are needed for signal MC.
+REQUIRED_BRANCHES: tuple[str, ...] = (
+    EVENT_BRANCHES
+    + tuple(f"n{c}" for c in COLLECTIONS)
+    + tuple(f"{c}_{f}" for c, fields in COLLECTION_FIELDS.items() for f in fields)
+)
+#: Truth branches a signal sample must carry (the truth-binned signal histograms need them).
+TRUTH_BRANCHES: tuple[str, ...] = tuple(f"Truth_{f}" for f in TRUTH_FIELDS)
+
+_MIXINS = {
+    "Track": "NA62Track",
+    "Cluster": "NA62Cluster",
+    "MUV3": "NA62Hit",
+    "LAV": "NA62Hit",
+    "ANTI0": "NA62Hit",
+}
+
+
+class NA62Schema(BaseSchema):
+    """NanoEvents schema of the na62dump ``events`` TTree.
+
+    Branches ``X_field`` with a counter ``nX`` become the jagged collection ``events.X``
+    (offsets taken from the counter, so every field shares one set of offsets); branches
+    ``Truth_field`` become the record ``events.Truth``; every other branch stays a top-level
+    field. The counters themselves stay available as ``events.nX``.
+    """
+
+    __dask_capable__ = True
+
+    def __init__(self, base_form, *args, **kwargs):
+        super().__init__(base_form, *args, **kwargs)
+        output = self._build_collections(self._form["fields"], self._form["contents"])
+        self._form["fields"] = list(output)
+        self._form["contents"] = list(output.values())
+
+    @staticmethod
+    def _build_collections(field_names, input_contents):
+        branch_forms = dict(zip(field_names, input_contents, strict=True))
+        output = {}
+        used = set()
+        for name in COLLECTIONS:
+            counter = "n" + name
+            members = {
+                k[len(name) + 1 :]: v for k, v in branch_forms.items() if k.startswith(name + "_")
+            }
+            if counter not in branch_forms or not members:
+                continue
+            offsets = transforms.counts2offsets_form(branch_forms[counter])
+            output[name] = zip_forms(members, name, record_name=_MIXINS[name], offsets=offsets)
+            used.update(name + "_" + k for k in members)
+        truth = {k[len("Truth_") :]: v for k, v in branch_forms.items() if k.startswith("Truth_")}
+        if truth:
+            output["Truth"] = zip_forms(truth, "Truth", record_name="NA62Truth")
+            used.update("Truth_" + k for k in truth)
+        for k, v in branch_forms.items():
+            if k not in used:
+                output[k] = v
+        return output
+
+    @classmethod
+    def behavior(cls):
+        """Behaviour of the schema: coffea base + vector + the NA62 mixins of this module."""
+        return behavior
+
+
+behavior: dict = {}
+behavior.update(base.behavior)
+behavior.update(vector.behavior)
+
+
+@ak.mixin_class(behavior)
+class NA62Track:
+    """A STRAW spectrometer track (momentum upstream of the magnet, GeV; positions in m)."""
+
+    @property
+    def p3(self):
+        """Momentum as a coffea ``ThreeVector`` (GeV)."""
+        return ak.zip(
+            {"x": self.px, "y": self.py, "z": self.pz},
+            with_name="ThreeVector",
+            behavior=self.behavior,
+        )
+
+    @property
+    def p(self):
+        """Momentum magnitude (GeV)."""
+        return np.sqrt(self.px**2 + self.py**2 + self.pz**2)
+
+    @property
+    def direction(self):
+        """Unit vector along the momentum (a ``ThreeVector``)."""
+        return self.p3 / self.p
+
+    @property
+    def slope_x(self):
+        """Upstream slope dx/dz = px/pz."""
+        return self.px / self.pz
+
+    @property
+    def slope_y(self):
+        """Upstream slope dy/dz = py/pz."""
+        return self.py / self.pz
+
+    def p4(self, mass):
+        """Four-momentum (a ``LorentzVector``, GeV) under the mass hypothesis ``mass`` (GeV)."""
+        p2 = self.px**2 + self.py**2 + self.pz**2
+        return ak.zip(
+            {"x": self.px, "y": self.py, "z": self.pz, "t": np.sqrt(p2 + mass * mass)},
+            with_name="LorentzVector",
+            behavior=self.behavior,
+        )
+
+
+@ak.mixin_class(behavior)
+class NA62Cluster:
+    """An LKr cluster at the LKr front plane (energy GeV, position m, time ns)."""
+
+
+@ak.mixin_class(behavior)
+class NA62Hit:
+    """A detector signal (MUV3 tile, LAV block, ANTI0 tile): position and/or time."""
+
+
+@ak.mixin_class(behavior)
+class NA62Truth:
+    """Per-event Monte Carlo truth (``docs/ntuple.md``)."""
+
+
+def _present_branches(events) -> set[str]:
+    """ROOT branch names represented in a NanoEvents array built with :class:`NA62Schema`."""
+    present = set()
+    for field in events.fields:
+        if field in COLLECTIONS or field == "Truth":
+            present.update(f"{field}_{sub}" for sub in events[field].fields)
+        else:
+            present.add(field)
+    return present
+
+
+def missing_branches(events, truth: bool = False) -> list[str]:
+    """Required branches absent from ``events`` (plus the truth branches when ``truth``)."""
+    present = _present_branches(events)
+    wanted = REQUIRED_BRANCHES + (TRUTH_BRANCHES if truth else ())
+    return [b for b in wanted if b not in present]
+
+
+def check_branches(events, truth: bool = False, source: str | None = None) -> None:
+    """Raise :class:`InputError` naming the first missing branch (and the file, if known)."""
+    missing = missing_branches(events, truth=truth)
+    if missing:
+        where = source or events.metadata.get("filename", "<input>")
+        more = f" (and {len(missing) - 1} more: {', '.join(missing[1:6])})" if missing[1:] else ""
+        raise InputError(f"{where}: missing branch {missing[0]!r}{more}")
