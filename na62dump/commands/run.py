@@ -1,0 +1,140 @@
+"""``na62dump run``: process the campaign with the channel processors (stage 2).
+
+Writes ``DIR/run/<channel>.coffea`` and ``DIR/summary.json`` (docs/artefacts.md), nothing if
+anything fails. Examples::
+
+    na62dump run                                    # every channel, 2 local processes
+    na62dump run --channels ee,mumu --executor iterative
+    na62dump run --executor dask --workers 4        # a local dask cluster on 127.0.0.1
+    na62dump run --executor dask --scheduler tcp://scheduler.example.org:8786
+
+Running on a batch system through dask-jobqueue: ``docs/running.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from na62dump import runner
+from na62dump.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+UNBLIND_WARNING = (
+    "WARNING: --unblind: the signal and control regions of the pseudo-data are opened; "
+    "summary.json and every output record it"
+)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
+def _channels(text: str) -> list[str]:
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one channel, e.g. ee,mumu")
+    return names
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add ``run`` to the ``na62dump`` subcommands."""
+    p = subparsers.add_parser(
+        "run",
+        help="run the channel processors over the campaign (stage 2)",
+        description=__doc__.splitlines()[0],
+        epilog="Running on an existing dask cluster (HTCondor, SLURM): see docs/running.md.",
+    )
+    p.add_argument("--config", metavar="FILE", help="datasets.yaml (default: the packaged one)")
+    p.add_argument("--preset", metavar="NAME", help="campaign preset of datasets.yaml")
+    p.add_argument(
+        "--channels",
+        type=_channels,
+        metavar="LIST",
+        help="comma-separated channels (default: all: ee,mumu,pipi,hadronic)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=runner.EXECUTORS,
+        default=runner.DEFAULT_EXECUTOR,
+        help="coffea executor (default: %(default)s)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=runner.DEFAULT_WORKERS,
+        metavar="N",
+        help="processes of the futures pool or local dask cluster (default: %(default)s)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="address of a running dask scheduler, e.g. tcp://host:8786 (with --executor dask)",
+    )
+    p.add_argument(
+        "--chunksize",
+        type=_positive_int,
+        default=runner.DEFAULT_CHUNKSIZE,
+        metavar="N",
+        help="target events per chunk (default: %(default)s)",
+    )
+    p.add_argument(
+        "--skip-bad-files",
+        action="store_true",
+        help="leave out missing or unreadable files (listed in summary.json) instead of failing",
+    )
+    p.add_argument(
+        "--unblind",
+        action="store_true",
+        help="open the signal and control regions of the pseudo-data (recorded in the output)",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", default="results", help="results directory (default: %(default)s)"
+    )
+    p.set_defaults(func=main)
+    return p
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run stage 2 with the parsed arguments; return the exit status."""
+    from na62dump.simulation.campaign import load_campaign
+
+    if args.scheduler is not None and args.executor != "dask":
+        raise InputError(f"--scheduler {args.scheduler}: only meaningful with --executor dask")
+    if args.unblind:
+        print(UNBLIND_WARNING, file=sys.stderr)
+    kwargs = {} if args.preset is None else {"preset": args.preset}
+    campaign = load_campaign(args.config, **kwargs)
+    result = runner.run(
+        campaign,
+        args.channels,
+        executor=args.executor,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        chunksize=args.chunksize,
+        skip_bad_files=args.skip_bad_files,
+        unblind=args.unblind,
+        out_dir=args.out,
+        status=sys.stdout.isatty(),
+    )
+    for skipped in result.skipped_files:
+        print(
+            f"na62dump run: skipped {skipped.file} (dataset {skipped.dataset}): "
+            f"{skipped.reason}",
+            file=sys.stderr,
+        )
+    for name, ch in result.channels.items():
+        print(
+            f"{name}: {len(ch.output)} datasets, {ch.events} events in {ch.seconds:.1f} s "
+            f"({ch.rate:.3g} events/s) -> {result.paths[name]}"
+        )
+    print(f"summary: {result.paths['summary']}")
+    return 0

@@ -1,0 +1,721 @@
+"""Stage 2: datasets.yaml -> coffea fileset -> channel processors -> saved accumulators.
+
+The runner turns the campaign (``datasets.yaml``, see :mod:`na62dump.simulation.campaign`) into
+one coffea fileset per decay channel (the datasets whose ``channels`` include it), checks every
+input file before any work starts, runs ``processors.PROCESSORS[channel]`` through
+``coffea.processor.Runner`` with the chosen executor and writes, only if everything succeeded:
+
+- ``DIR/run/<channel>.coffea``: ``{dataset: processor output}`` (read it back with
+  :func:`load_output`);
+- ``DIR/summary.json``: cutflows and region counts per channel and dataset, the executor, the
+  chunk size, whether the run was unblinded and which files were skipped.
+
+Executors
+---------
+``"iterative"`` (one process), ``"futures"`` (a local process pool of ``workers`` processes,
+the default) and ``"dask"`` (``dask.distributed``: the scheduler at ``scheduler`` if given,
+else a ``LocalCluster`` of ``workers`` single-threaded processes on the loopback interface,
+closed afterwards). Every executor gives the same result to the last bit: each chunk's output
+is keyed by ``(dataset, file, entrystart)`` on the worker and the outputs are merged in that
+sorted order at the end (:class:`OrderedMerge`), so neither completion order nor the executor's
+reduction tree changes a floating-point sum.
+
+Files are read by the workers, so on a remote dask cluster every worker needs the package
+installed and the files at the same (absolute) paths; see ``docs/running.md``.
+
+Examples
+--------
+>>> from na62dump.runner import load_output
+>>> out = load_output("results", "ee")  # doctest: +SKIP
+>>> out["ee_data"]["cutflow"]["names"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import uproot
+from coffea import processor
+from coffea.util import load as _coffea_load
+from coffea.util import save as _coffea_save
+
+from na62dump.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+#: Executors :func:`run` knows, in order of increasing machinery.
+EXECUTORS = ("iterative", "futures", "dask")
+#: Default executor of ``na62dump run``.
+DEFAULT_EXECUTOR = "futures"
+#: Default number of worker processes (futures pool or local dask cluster).
+DEFAULT_WORKERS = 2
+#: Target number of events per chunk (coffea treats it as a target, not a limit). Large
+#: enough that the per-chunk overhead (opening the file, building NanoEvents, filling the
+#: histograms once) is small next to the columnar work, small enough to spread a file
+#: over several workers.
+DEFAULT_CHUNKSIZE = 200_000
+#: Name of the TTree in every ntuple (docs/ntuple.md).
+TREE = "events"
+#: Where the outputs of ``na62dump run`` go, relative to the results directory.
+RUN_SUBDIR = "run"
+SUMMARY_NAME = "summary.json"
+
+
+# --------------------------------------------------------------------------------------------
+# Output files
+# --------------------------------------------------------------------------------------------
+
+
+def output_path(results_dir: str | os.PathLike, channel: str) -> Path:
+    """Path of the saved accumulator of ``channel``: ``results_dir/run/<channel>.coffea``."""
+    return Path(results_dir) / RUN_SUBDIR / f"{channel}.coffea"
+
+
+def load_output(results_dir: str | os.PathLike, channel: str) -> dict[str, dict]:
+    """Load what ``na62dump run`` saved for one channel.
+
+    Parameters
+    ----------
+    results_dir : path
+        The ``--out`` directory of ``na62dump run`` (default ``results``).
+    channel : str
+        ``"ee"``, ``"mumu"``, ``"pipi"`` or ``"hadronic"``.
+
+    Returns
+    -------
+    dict
+        ``{dataset: accumulator}``, the accumulator as documented in ``docs/artefacts.md``
+        (``"cutflow"``, ``"hists"``, ``"signal"`` for signal samples, ``"regions"`` for
+        pseudo-data).
+
+    Raises
+    ------
+    InputError
+        If the file does not exist (the channel was not run) or cannot be read.
+    """
+    path = output_path(results_dir, channel)
+    if not path.is_file():
+        raise InputError(
+            f"{path}: no output for channel {channel!r}; run `na62dump run --channels "
+            f"{channel} --out {results_dir}` first"
+        )
+    try:
+        return _coffea_load(str(path))
+    except Exception as err:  # a truncated or foreign file: say which one
+        raise InputError(f"{path}: cannot be read as a coffea output ({err})") from err
+
+
+def _atomic_write_bytes(path: Path, writer) -> Path:
+    """Write through ``writer(tmp_path)`` to a temporary name in ``path``'s directory.
+
+    Returns the temporary path; the caller renames it (so that several outputs can be
+    committed together once all of them were written).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        writer(tmp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return Path(tmp)
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """An input file left out with ``skip_bad_files``: which, of which dataset, and why."""
+
+    dataset: str
+    file: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"dataset": self.dataset, "file": self.file, "reason": self.reason}
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
+def inspect_file(path: str, tree: str = TREE) -> tuple[str | None, frozenset[str]]:
+    """Open ``path`` and look for the TTree ``tree``.
+
+    Returns
+    -------
+    (problem, branches)
+        ``problem`` is ``None`` for a readable file, else why it cannot be read (missing,
+        corrupt, no such tree); ``branches`` are the tree's branch names (empty on a problem).
+    """
+    if _is_local(path):
+        local = path.removeprefix("file://")
+        if not os.path.exists(local):
+            return "file does not exist", frozenset()
+        if not os.path.isfile(local):
+            return "not a regular file", frozenset()
+    try:
+        with uproot.open(path) as handle:
+            try:
+                obj = handle[tree]
+            except uproot.exceptions.KeyInFileError:
+                keys = sorted(handle.keys(cycle=False))
+                return f"has no tree {tree!r} (keys: {keys})", frozenset()
+            if not isinstance(obj, uproot.behaviors.TTree.TTree):
+                return f"{tree!r} is a {type(obj).__name__}, not a TTree", frozenset()
+            return None, frozenset(obj.keys())
+    except Exception as err:  # uproot raises many types for corrupt bytes
+        return f"cannot be read as a ROOT file ({type(err).__name__}: {err})", frozenset()
+
+
+def check_file(path: str, tree: str = TREE, branches: Iterable[str] = ()) -> str | None:
+    """Check that ``path`` opens, holds the TTree ``tree`` and every branch in ``branches``.
+
+    Returns
+    -------
+    str or None
+        ``None`` if the file is good, else why it cannot be read (a missing or corrupt file,
+        a missing tree).
+
+    Raises
+    ------
+    InputError
+        If the file is readable but lacks a branch: that is a wrong ntuple version, not a bad
+        file, and is never skipped.
+    """
+    problem, present = inspect_file(path, tree)
+    if problem is None:
+        _require_branches(path, tree, present, branches)
+    return problem
+
+
+def _require_branches(path: str, tree: str, present: frozenset[str], needed: Iterable[str]):
+    missing = sorted(set(needed) - present)
+    if missing:
+        raise InputError(
+            f"{path}: tree {tree!r} lacks branch(es) {', '.join(missing)} that the selection "
+            "reads (see docs/ntuple.md); regenerate it with `na62dump simulate`"
+        )
+
+
+def check_fileset(
+    fileset: Mapping[str, Mapping[str, Any]],
+    branches: Mapping[str, Iterable[str]] | Iterable[str],
+    *,
+    skip_bad_files: bool = False,
+    _cache: dict[tuple[str, str], tuple[str | None, frozenset[str]]] | None = None,
+) -> tuple[dict[str, dict[str, Any]], list[SkippedFile]]:
+    """Check every file of a coffea fileset before any processing starts.
+
+    Parameters
+    ----------
+    fileset : mapping
+        ``{dataset: {"files": {path: tree}, "metadata": {...}}}``.
+    branches : mapping or iterable
+        The branches the processor reads, either one list for all datasets or
+        ``{dataset: [branch, ...]}``.
+    skip_bad_files : bool
+        Leave out files that are missing or cannot be read (reported in the returned list)
+        instead of raising.
+
+    Returns
+    -------
+    (fileset, skipped)
+        The fileset without the skipped files, and the skipped files.
+
+    Raises
+    ------
+    InputError
+        A missing or unreadable file (unless ``skip_bad_files``), a missing branch, or a
+        dataset left without any file (suggesting ``na62dump simulate``).
+    """
+    cache = {} if _cache is None else _cache
+    good: dict[str, dict[str, Any]] = {}
+    skipped: list[SkippedFile] = []
+    for dataset in sorted(fileset):
+        entry = fileset[dataset]
+        files = entry["files"]
+        if isinstance(files, Mapping):
+            items = list(files.items())
+        else:
+            items = [(f, entry.get("treename", TREE)) for f in files]
+        if not items:
+            raise InputError(
+                f"dataset {dataset!r} has no files in the campaign; make them with "
+                "`na62dump simulate` (or list them in datasets.yaml)"
+            )
+        needed = branches[dataset] if isinstance(branches, Mapping) else branches
+        needed = tuple(needed)
+        kept = {}
+        for path, tree in items:
+            key = (path, tree)
+            if key not in cache:  # a file may feed several channels: open it once
+                cache[key] = inspect_file(path, tree)
+            problem, present = cache[key]
+            if problem is None:
+                _require_branches(path, tree, present, needed)
+                kept[path] = tree
+            elif skip_bad_files:
+                skipped.append(SkippedFile(dataset, path, problem))
+                logger.info("skipping %s (dataset %s): %s", path, dataset, problem)
+            else:
+                hint = (
+                    "; make it with `na62dump simulate`" if problem == "file does not exist" else ""
+                )
+                raise InputError(
+                    f"{path} (dataset {dataset!r}): {problem}{hint}; rerun with "
+                    "--skip-bad-files to leave it out"
+                )
+        if not kept:
+            reasons = "; ".join(f"{s.file}: {s.reason}" for s in skipped if s.dataset == dataset)
+            raise InputError(
+                f"dataset {dataset!r} has no readable file left ({reasons}); make its files "
+                "with `na62dump simulate`"
+            )
+        good[dataset] = {**entry, "files": kept}
+    return good, skipped
+
+
+# --------------------------------------------------------------------------------------------
+# Deterministic merge
+# --------------------------------------------------------------------------------------------
+
+
+class OrderedMerge(processor.ProcessorABC):
+    """Wrap a processor so that its chunk outputs are merged in a fixed order.
+
+    coffea's executors merge chunk outputs in the order they complete (futures) or along a
+    reduction tree (dask), and floating-point sums depend on that order in the last bits.
+    Here every chunk's output is keyed by ``(dataset, filename, entrystart)``; dict merging
+    only unions the keys, and :meth:`postprocess` adds the outputs of each dataset in sorted
+    key order, then calls the wrapped processor's own ``postprocess``. The result is
+    ``{dataset: output}`` whatever the executor.
+
+    The price is that the driver holds one output per chunk until the end: with
+    histograms of a few MB and one or a few chunks per file this is small.
+
+    Parameters
+    ----------
+    inner : coffea.processor.ProcessorABC
+        The channel processor. Its ``process`` returns the per-dataset output either bare or
+        wrapped as ``{dataset: output}`` (both are understood).
+    """
+
+    def __init__(self, inner: processor.ProcessorABC):
+        self.inner = inner
+
+    def process(self, events):
+        meta = events.metadata
+        out = self.inner.process(events)
+        dataset = meta["dataset"]
+        if isinstance(out, Mapping) and len(out) == 1 and dataset in out:
+            out = out[dataset]
+        return {(dataset, meta["filename"], int(meta["entrystart"])): out}
+
+    def postprocess(self, accumulator):
+        merged: dict[str, Any] = {}
+        for key in sorted(accumulator):
+            dataset = key[0]
+            if dataset in merged:
+                merged[dataset] = processor.accumulate([accumulator[key]], merged[dataset])
+            else:
+                # the first chunk's object becomes the accumulator: copy-free, never shared
+                merged[dataset] = accumulator[key]
+        post = getattr(self.inner, "postprocess", None)
+        if callable(post):
+            result = post(merged)
+            if result is not None:
+                merged = result
+        return merged
+
+
+# --------------------------------------------------------------------------------------------
+# Executors
+# --------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _quiet_coffea(status: bool) -> Iterator[None]:
+    """Silence coffea's rich console (the futures executor draws its bars regardless of
+    ``status``) unless progress was asked for."""
+    from coffea.util import coffea_console
+
+    old = coffea_console.quiet
+    coffea_console.quiet = not status
+    try:
+        yield
+    finally:
+        coffea_console.quiet = old
+
+
+@contextlib.contextmanager
+def open_executor(
+    name: str = DEFAULT_EXECUTOR,
+    *,
+    workers: int = DEFAULT_WORKERS,
+    scheduler: str | None = None,
+    status: bool = False,
+) -> Iterator[processor.executor.ExecutorBase]:
+    """A coffea executor, with the process pool or dask cluster it needs, closed on exit.
+
+    Parameters
+    ----------
+    name : {"iterative", "futures", "dask"}
+    workers : int
+        Processes of the futures pool or of the local dask cluster (ignored by
+        ``"iterative"`` and when ``scheduler`` is given).
+    scheduler : str, optional
+        Address of a running dask scheduler (``tcp://host:8786``); only with ``"dask"``.
+    status : bool
+        Draw coffea's progress bars.
+
+    Raises
+    ------
+    InputError
+        An unknown executor, ``workers < 1``, a scheduler without ``"dask"``, or a scheduler
+        that cannot be reached.
+    """
+    validate_executor_args(name, workers, scheduler)
+    if name == "iterative":
+        yield processor.IterativeExecutor(status=status, retries=0)
+    elif name == "futures":
+        import loky
+
+        pool = loky.ProcessPoolExecutor(max_workers=workers)
+        try:
+            yield processor.FuturesExecutor(pool=pool, workers=workers, status=status, retries=0)
+        finally:
+            pool.shutdown(wait=True)
+    else:
+        import distributed
+
+        with contextlib.ExitStack() as stack:
+            if scheduler is None:
+                cluster = stack.enter_context(
+                    distributed.LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        host="127.0.0.1",
+                        dashboard_address=None,
+                        silence_logs=logging.ERROR,
+                    )
+                )
+                client = stack.enter_context(distributed.Client(cluster))
+            else:
+                try:
+                    client = stack.enter_context(distributed.Client(scheduler, timeout="20s"))
+                except (OSError, TimeoutError) as err:
+                    raise InputError(
+                        f"--scheduler {scheduler}: cannot connect to a dask scheduler ({err})"
+                    ) from err
+            yield processor.DaskExecutor(client=client, status=status)
+
+
+def validate_executor_args(name: str, workers: int, scheduler: str | None) -> None:
+    """Raise :class:`InputError` for an executor choice that cannot work."""
+    if name not in EXECUTORS:
+        raise InputError(f"--executor {name!r}: choose one of {', '.join(EXECUTORS)}")
+    if not isinstance(workers, int) or workers < 1:
+        raise InputError(f"--workers {workers!r}: must be a positive integer")
+    if scheduler is not None and name != "dask":
+        raise InputError(f"--scheduler {scheduler}: only meaningful with --executor dask")
+
+
+# --------------------------------------------------------------------------------------------
+# Running
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChannelRun:
+    """What one channel's run produced (kept in memory; also saved by :func:`run`)."""
+
+    channel: str
+    output: dict[str, dict]
+    events: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Events processed per wall-clock second."""
+        return self.events / self.seconds if self.seconds > 0 else math.inf
+
+
+@dataclass
+class RunResult:
+    """The outcome of :func:`run`."""
+
+    channels: dict[str, ChannelRun]
+    summary: dict[str, Any]
+    skipped_files: list[SkippedFile] = field(default_factory=list)
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def run_processor(
+    fileset: Mapping[str, Mapping[str, Any]],
+    proc: processor.ProcessorABC,
+    executor: processor.executor.ExecutorBase,
+    *,
+    chunksize: int = DEFAULT_CHUNKSIZE,
+    status: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run one processor over a (checked) fileset with a coffea executor.
+
+    Returns
+    -------
+    (output, metrics)
+        ``{dataset: output}`` merged in a deterministic order (:class:`OrderedMerge`) and
+        coffea's metrics (``entries``, ``processtime``, ``bytesread``, ``chunks``).
+    """
+    from na62dump.schema import NA62Schema
+
+    runner = processor.Runner(
+        executor=executor,
+        chunksize=chunksize,
+        schema=NA62Schema,
+        skipbadfiles=False,  # bad files were dealt with by check_fileset, before any work
+        savemetrics=True,
+        metadata_cache={},  # never trust metadata of a file rewritten at the same path
+    )
+    with _quiet_coffea(status):
+        output, metrics = runner(_absolute_paths(fileset), OrderedMerge(proc), treename=TREE)
+    return output, metrics
+
+
+def _absolute_paths(fileset: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Workers may run elsewhere (another directory, another node): give them absolute paths."""
+    out = {}
+    for dataset, entry in fileset.items():
+        files = {
+            (os.path.abspath(p) if "://" not in p else p): t for p, t in entry["files"].items()
+        }
+        out[dataset] = {**entry, "files": files}
+    return out
+
+
+def required_branches(dataset_meta: Mapping[str, Any]) -> tuple[str, ...]:
+    """The ntuple branches the processors read for a dataset with metadata ``dataset_meta``.
+
+    Every processor reads :data:`na62dump.schema.REQUIRED_BRANCHES`; signal samples
+    (``kind == "signal"``) also need the truth branches for the truth-binned histograms.
+    """
+    from na62dump.schema import REQUIRED_BRANCHES, TRUTH_BRANCHES
+
+    if dataset_meta.get("kind") == "signal":
+        return REQUIRED_BRANCHES + TRUTH_BRANCHES
+    return REQUIRED_BRANCHES
+
+
+def run(
+    campaign,
+    channels: Sequence[str] | None = None,
+    *,
+    executor: str = DEFAULT_EXECUTOR,
+    workers: int = DEFAULT_WORKERS,
+    scheduler: str | None = None,
+    chunksize: int = DEFAULT_CHUNKSIZE,
+    skip_bad_files: bool = False,
+    unblind: bool = False,
+    out_dir: str | os.PathLike = "results",
+    status: bool = False,
+) -> RunResult:
+    """Run the channel processors over a campaign and save their outputs.
+
+    Parameters
+    ----------
+    campaign : na62dump.simulation.campaign.Campaign
+        The datasets (``load_campaign()``).
+    channels : sequence of str, optional
+        Channels to run (keys of ``processors.PROCESSORS``); default all of them.
+    executor, workers, scheduler
+        See :func:`open_executor`.
+    chunksize : int
+        Target events per chunk.
+    skip_bad_files : bool
+        Leave out missing or unreadable files (listed in ``summary.json``) instead of failing.
+    unblind : bool
+        Open the signal and control regions of pseudo-data (recorded in every output).
+    out_dir : path
+        Results directory: writes ``out_dir/run/<channel>.coffea`` and
+        ``out_dir/summary.json``, all of them only once every channel ran.
+    status : bool
+        Show coffea's progress bars.
+
+    Raises
+    ------
+    InputError
+        Bad arguments, a channel no dataset feeds, bad input files (see
+        :func:`check_fileset`). Nothing is written then.
+    """
+    from processors import PROCESSORS
+
+    if channels is None:
+        channels = list(PROCESSORS)
+    channels = list(dict.fromkeys(channels))  # drop repeats, keep order
+    unknown = [c for c in channels if c not in PROCESSORS]
+    if unknown or not channels:
+        raise InputError(
+            f"--channels {','.join(channels)}: unknown channel(s) {', '.join(unknown)}; "
+            f"choose among {', '.join(PROCESSORS)}"
+        )
+    if not isinstance(chunksize, int) or chunksize < 1:
+        raise InputError(f"--chunksize {chunksize!r}: must be a positive integer")
+    validate_executor_args(executor, workers, scheduler)
+
+    # 1. filesets and input checks, for every channel, before any processing
+    plans: dict[str, tuple[processor.ProcessorABC, dict]] = {}
+    skipped: dict[tuple[str, str], SkippedFile] = {}
+    cache: dict[tuple[str, str], tuple[str | None, frozenset[str]]] = {}
+    for channel in channels:
+        fileset = campaign.fileset(channels=[channel])
+        if not fileset:
+            raise InputError(
+                f"channel {channel!r}: no dataset of the campaign lists it in its `channels`"
+            )
+        proc = PROCESSORS[channel](cuts=None, unblind=unblind)
+        branches = {
+            name: required_branches(entry.get("metadata") or {})
+            for name, entry in fileset.items()
+        }
+        checked, bad = check_fileset(
+            fileset, branches, skip_bad_files=skip_bad_files, _cache=cache
+        )
+        for s in bad:
+            skipped.setdefault((s.dataset, s.file), s)
+        plans[channel] = (proc, checked)
+
+    # 2. processing
+    results: dict[str, ChannelRun] = {}
+    with open_executor(executor, workers=workers, scheduler=scheduler, status=status) as exe:
+        for channel, (proc, fileset) in plans.items():
+            tic = time.perf_counter()
+            output, metrics = run_processor(fileset, proc, exe, chunksize=chunksize, status=status)
+            seconds = time.perf_counter() - tic
+            results[channel] = ChannelRun(
+                channel, output, int(metrics.get("entries", 0)), seconds
+            )
+            logger.info(
+                "%s: %d datasets, %d events in %.1f s",
+                channel, len(output), results[channel].events, seconds,
+            )
+
+    # 3. summary and outputs, committed together
+    skipped_list = sorted(skipped.values(), key=lambda s: (s.dataset, s.file))
+    summary = summarise(
+        {c: r.output for c, r in results.items()},
+        unblinded=unblind,
+        executor=executor,
+        chunksize=chunksize,
+        skipped_files=skipped_list,
+    )
+    paths = write_outputs(out_dir, {c: r.output for c, r in results.items()}, summary)
+    return RunResult(results, summary, skipped_list, paths)
+
+
+# --------------------------------------------------------------------------------------------
+# Summary
+# --------------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain Python types for :mod:`json` (numpy scalars and arrays become numbers/lists)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def _region_count(output: Mapping[str, Any], region: str) -> int | None:
+    regions = output.get("regions")
+    if not regions:
+        return None
+    n = regions.get(region)
+    return None if n is None else int(n)
+
+
+def summarise(
+    outputs: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    *,
+    unblinded: bool,
+    executor: str,
+    chunksize: int,
+    skipped_files: Sequence[SkippedFile] = (),
+) -> dict[str, Any]:
+    """The content of ``summary.json`` (docs/artefacts.md), from ``{channel: {dataset: out}}``.
+
+    ``CR``/``SR`` are the pseudo-data region counts, ``null`` while blinded and for samples
+    without ``"regions"`` (simulated samples: their region content is in the histograms).
+    """
+    channels = {}
+    for channel, per_dataset in outputs.items():
+        channels[channel] = {
+            dataset: {
+                "cutflow": _jsonable(out["cutflow"]),
+                "CR": _region_count(out, "CR"),
+                "SR": _region_count(out, "SR"),
+            }
+            for dataset, out in sorted(per_dataset.items())
+        }
+    return {
+        "unblinded": bool(unblinded),
+        "executor": executor,
+        "chunksize": int(chunksize),
+        "skipped_files": [s.as_dict() for s in skipped_files],
+        "channels": channels,
+    }
+
+
+def write_outputs(
+    results_dir: str | os.PathLike,
+    outputs: Mapping[str, Mapping[str, Any]],
+    summary: Mapping[str, Any],
+) -> dict[str, Path]:
+    """Write every channel's ``.coffea`` and ``summary.json``: all to temporary names first,
+    then renamed, so an error leaves no partial set of new files."""
+    results_dir = Path(results_dir)
+    targets = {c: output_path(results_dir, c) for c in outputs}
+    targets["summary"] = results_dir / SUMMARY_NAME
+    tmps: dict[str, Path] = {}
+    try:
+        for channel, out in outputs.items():
+            tmps[channel] = _atomic_write_bytes(
+                targets[channel], lambda tmp, out=out: _coffea_save(out, tmp)
+            )
+        text = json.dumps(_jsonable(summary), indent=2) + "\n"
+        tmps["summary"] = _atomic_write_bytes(
+            targets["summary"], lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
+        )
+    except BaseException:
+        for tmp in tmps.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise
+    for key, tmp in tmps.items():
+        os.replace(tmp, targets[key])
+    return targets
