@@ -1,0 +1,172 @@
+"""Tests of na62dump.yields: reweighting, efficiency, resolution, mass interpolation, tables."""
+
+from __future__ import annotations
+
+import hist
+import numpy as np
+import pytest
+
+from na62dump import yields as Y
+from na62dump.errors import InputError
+from na62dump.physics.decay import prob_decay_in_range
+
+Z_RANGE = (102.4, 181.0)
+Z_PROD = 24.0
+
+
+def _sample_from_events(mass, pz, dz, accepted_mask, mrel=None, state="ee"):
+    """Real hist.Hist objects filled from event arrays, as a processor would."""
+    pz_ax = hist.axis.Regular(80, 0.0, 400.0, name="pz")
+    dz_ax = hist.axis.Regular(100, Z_RANGE[0] - Z_PROD, Z_RANGE[1] - Z_PROD, name="dz")
+    st = hist.axis.StrCategory([state], name="state", growth=True)
+    gen = hist.Hist(pz_ax, dz_ax).fill(pz=pz, dz=dz)
+    acc = hist.Hist(st, pz_ax, dz_ax).fill(state=state, pz=pz[accepted_mask], dz=dz[accepted_mask])
+    signal = {"generated": gen, "accepted": acc}
+    if mrel is not None:
+        res = hist.Hist(
+            st,
+            hist.axis.Regular(8, 0.0, 400.0, name="pz"),
+            hist.axis.Regular(10, Z_RANGE[0] - Z_PROD, Z_RANGE[1] - Z_PROD, name="dz"),
+            hist.axis.Regular(200, -0.1, 0.1, name="mrel"),
+        )
+        res.fill(state=state, pz=pz[accepted_mask], dz=dz[accepted_mask], mrel=mrel)
+        signal["resolution"] = res
+    return Y.SignalSample.from_output(
+        {"signal": signal}, mass_gev=mass, production="brems", channel="ee", state=state,
+        z_range=Z_RANGE, name=f"m{mass}",
+    )
+
+
+@pytest.fixture(scope="module")
+def events():
+    rng = np.random.default_rng(42)
+    n = 400_000
+    pz = rng.uniform(20.0, 300.0, n)
+    z = rng.uniform(*Z_RANGE, n)
+    return pz, z - Z_PROD, rng
+
+
+@pytest.mark.parametrize("ctau", [0.05, 0.3, 3.0, 100.0])
+def test_reweighting_reproduces_analytic_decay_probability(events, ctau):
+    pz, dz, _ = events
+    mass = 0.2
+    s = _sample_from_events(mass, pz, dz, np.ones(pz.size, bool))
+    # analytic: average over the (uniform) pz spectrum of P(decay in range)
+    grid = np.linspace(20.0, 300.0, 20001)
+    exact = np.mean(prob_decay_in_range(*Z_RANGE, Z_PROD, grid / mass * ctau))
+    assert s.decay_probability([ctau])[0] == pytest.approx(exact, rel=0.02)
+    assert s.acceptance([ctau])[0] == pytest.approx(s.decay_probability([ctau])[0], rel=1e-12)
+    assert s.efficiency([ctau])[0] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_efficiency_and_resolution_from_hists(events):
+    pz, dz, rng = events
+    mass = 0.3
+    # accept 40% of the events with pz > 100 GeV
+    acc = (pz > 100.0) & (rng.uniform(size=pz.size) < 0.4)
+    mrel = rng.normal(0.0, 0.01, int(acc.sum()))
+    s = _sample_from_events(mass, pz, dz, acc, mrel=mrel)
+    # long-lived: the decay weight is ~ M / (pz ctau), so the efficiency is the 1/pz-weighted
+    # fraction accepted: 0.4 ln(300/100) / ln(300/20)
+    long_lived = 1e6
+    assert s.efficiency([long_lived])[0] == pytest.approx(0.4 * np.log(3) / np.log(15), rel=0.01)
+    assert s.relative_resolution([long_lived, 1.0])[0] == pytest.approx(0.01, rel=0.03)
+    # short lifetimes favour low pz, which are not accepted: efficiency drops
+    assert s.efficiency([0.05])[0] < s.efficiency([long_lived])[0]
+
+
+def test_from_output_errors():
+    with pytest.raises(InputError, match="signal"):
+        Y.SignalSample.from_output({}, mass_gev=0.1, production="brems", channel="ee")
+    h = hist.Hist(hist.axis.Regular(2, 0, 1, name="pz"))
+    with pytest.raises(InputError, match="dz"):
+        Y.SignalSample.from_output(
+            {"signal": {"generated": h, "accepted": h}}, mass_gev=0.1, production="brems",
+            channel="ee",
+        )
+    with pytest.raises(InputError, match="c tau"):
+        Y.SignalSample.synthetic(mass_gev=0.1, pz_gev=10, z_range=(1, 2), n=10).acceptance([-1])
+
+
+def _power_law_nodes(masses, pz=50.0, slope=0.5):
+    """Every node at the same momentum, efficiency 0.3 (M / 0.1)^slope."""
+    return [
+        Y.SignalSample.synthetic(mass_gev=m, pz_gev=pz, z_range=Z_RANGE, z_prod=Z_PROD,
+                                 n=1000, efficiency=0.3 * (m / 0.1) ** slope)
+        for m in masses
+    ]
+
+
+def test_interpolation_exact_at_nodes_and_zero_outside():
+    nodes = _power_law_nodes([0.05, 0.1, 0.3, 0.6])
+    ct = np.array([0.01, 0.1, 1.0])
+    for s in nodes:
+        a, eff, _ = Y.interpolated_acceptance(nodes, s.mass_gev, ct)
+        np.testing.assert_allclose(a, s.acceptance(ct), rtol=1e-12)
+        np.testing.assert_allclose(eff, s.efficiency(ct), rtol=1e-12)
+    a, eff, _ = Y.interpolated_acceptance(nodes, 0.8, ct)
+    assert (a == 0).all() and np.isnan(eff).all()
+
+
+def test_interpolation_follows_physics_between_nodes():
+    """Same momentum everywhere: at fixed ctau/M the decay probability is the same at each
+    node, so the interpolant must equal P_D(M, ctau) x eff(M) for a power-law efficiency."""
+    nodes = _power_law_nodes([0.05, 0.1, 0.3, 0.6])
+    ct = np.array([0.02, 0.2, 2.0, 20.0])
+    for m in np.geomspace(0.05, 0.6, 23):
+        a, eff, _ = Y.interpolated_acceptance(nodes, m, ct)
+        exact_eff = 0.3 * (m / 0.1) ** 0.5
+        ref = Y.SignalSample.synthetic(mass_gev=m, pz_gev=50.0, z_range=Z_RANGE,
+                                       z_prod=Z_PROD, n=1000, efficiency=exact_eff)
+        np.testing.assert_allclose(a, ref.acceptance(ct), rtol=1e-9)
+        np.testing.assert_allclose(eff, exact_eff, rtol=1e-9)
+
+
+def test_interpolation_is_smooth_and_monotone_between_nodes():
+    nodes = _power_law_nodes([0.05, 0.1, 0.3, 0.6], slope=0.0)
+    nodes[2] = Y.SignalSample.synthetic(mass_gev=0.3, pz_gev=50.0, z_range=Z_RANGE,
+                                        z_prod=Z_PROD, n=1000, efficiency=0.6)
+    m = np.geomspace(0.1, 0.3, 60)
+    eff = np.array([Y.interpolated_acceptance(nodes, x, [1e4])[1][0] for x in m])
+    assert np.all(np.diff(eff) >= -1e-12)  # monotone (PCHIP: no overshoot)
+    assert eff.min() >= 0.3 - 1e-12 and eff.max() <= 0.6 + 1e-12
+    assert np.max(np.abs(np.diff(eff, 2))) < 0.01  # no kinks
+
+
+def _dp_table(nodes, n_pot, masses, eps):
+    return Y.dark_photon_yields(
+        nodes, masses, eps,
+        production_rate=lambda mode, m: np.full(np.shape(m), 1e-2),
+        branching_ratio=lambda m: np.full(np.shape(m), 0.5),
+        ctau_m=lambda m, e: 1e-13 / (m * np.asarray(e) ** 2),
+        n_pot=n_pot, channel="ee",
+    )
+
+
+def test_dark_photon_yields_formula_and_pot_scaling():
+    nodes = _power_law_nodes([0.05, 0.1, 0.3])
+    masses, eps = np.array([0.1, 0.2]), np.geomspace(1e-7, 1e-5, 5)
+    t1 = _dp_table(nodes, 1.4e17, masses, eps)
+    t2 = _dp_table(nodes, 1.0e18, masses, eps)
+    np.testing.assert_allclose(t2.total, t1.total * 1e18 / 1.4e17, rtol=1e-12)
+    a = nodes[1].acceptance(1e-13 / (0.1 * eps**2))
+    np.testing.assert_allclose(t1.n_exp["synthetic"][0], 1.4e17 * 1e-2 * eps**2 * 0.5 * a,
+                               rtol=1e-12)
+    assert t1.n_exp["synthetic"].shape == (2, 5)
+    back = Y.YieldTable.from_json(t1.to_json())
+    np.testing.assert_allclose(back.total, t1.total)
+    assert back.coupling_name == "eps"
+    with pytest.raises(InputError, match="N_POT"):
+        _dp_table(nodes, 0.0, masses, eps)
+    with pytest.raises(InputError, match="malformed"):
+        Y.YieldTable.from_json({"model": "x"})
+
+
+def test_lifetime_yields_linear_in_parents():
+    nodes = _power_law_nodes([0.3, 1.0])
+    ct = np.geomspace(0.1, 100.0, 7)
+    t = Y.lifetime_yields(nodes, ct, parents_per_pot=2e-7, model="alp", channel="ee")
+    t2 = Y.lifetime_yields(nodes, ct, parents_per_pot=4e-7, model="alp", channel="ee")
+    np.testing.assert_allclose(t2.total, 2 * t.total)
+    np.testing.assert_allclose(t.total[1], 1.4e17 * 2e-7 * nodes[1].acceptance(ct))
+    assert t.to_json()["ctau_m"] == pytest.approx(list(ct))
