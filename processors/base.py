@@ -1,0 +1,434 @@
+"""Shared two-track logic of the channel processors (coffea ``ProcessorABC``).
+
+A channel processor is a :class:`TwoTrackProcessor` with a cut object (``cuts``) and one or
+more final *states* (:class:`State`: a mass hypothesis for the two tracks, the PID they must
+pass, whether neutrals enter). Per chunk, columnar, no event loop:
+
+1. per track (:func:`track_table`): time, quality, acceptance, trigger timing, isolation,
+   E/p, MUV3 association, PID flags, veto flags;
+2. per event: the H2 trigger, >= 2 selected tracks, exactly one two-track vertex, the FV;
+3. per state: PID of both tracks, vetoes (LAV and/or ANTI0, from the cuts), neutrals
+   (hadronic), the X candidate (tracks + neutrals), its pointing to the TAX and its region.
+
+Named cuts go into a coffea ``PackedSelection``; histogram templates are built once in
+``__init__``. The output per dataset follows ``docs/artefacts.md`` ("Stage 2").
+
+Dataset metadata (``events.metadata``, from the fileset): ``dataset``, ``kind`` (``signal``,
+``prompt``, ``q1_control``, ``upstream``, ``pseudo_data``, ...) and optionally ``weight`` or
+``pot`` (see :func:`dataset_scale`) and ``trigger`` (``"H2"`` by default, ``"Q1"`` for
+``q1_control``).
+
+The cutflow's ``weighted`` column, per kind:
+
+- ``signal``: the sum of ``Truth_weight`` (the generation weight, 1 unless a sampler used
+  importance weights); the coupling-dependent decay probability is applied later, from the
+  truth-binned ``signal`` histograms;
+- ``pseudo_data``: event counts (weight 1);
+- every other Monte Carlo kind: ``Truth_weight`` times the dataset scale: ``metadata["weight"]``
+  if given, else ``geometry.N_POT / metadata["pot"]`` (the POT scaling of the sample to the
+  1.4e17 POT of 2021) if given, else 1.
+
+Blinding: for ``pseudo_data`` built without ``unblind=True``, an event whose selected
+candidate (full selection except the region) falls in the SR or the CR (or, in pi+pi-, the
+K_S mass window) is *masked*: it is removed from every count of the cutflow (``all``
+included) and from every histogram, and ``regions`` holds ``None``. Monte Carlo is never
+blinded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import awkward as ak
+import hist
+import numpy as np
+from coffea import processor
+from coffea.analysis_tools import PackedSelection
+
+from na62dump import geometry
+from na62dump.errors import InputError
+from na62dump.schema import check_branches
+from na62dump.selection import (
+    association,
+    neutrals,
+    pid,
+    pointing,
+    regions,
+    timing,
+    tracks,
+    vertex,
+    vetoes,
+    volume,
+)
+from na62dump.selection.config import M_ETA, M_PI0
+
+log = logging.getLogger(__name__)
+
+#: Dataset kinds the processors know; ``pseudo_data`` is the only one that is blinded.
+KINDS = ("signal", "prompt", "combinatorial", "q1_control", "upstream", "pseudo_data")
+
+
+@dataclass(frozen=True)
+class State:
+    """A final state: name, track mass hypothesis (GeV), required track PID, neutrals."""
+
+    name: str
+    track_mass: float
+    pid: str  #: "electron", "muon", "pion" or "kaon" (both tracks)
+    neutrals: bool = False  #: apply the exclusive neutral content of ``name``
+    kshort_mask: bool = False  #: mask the K_S window (pi+pi-)
+
+
+# ---------------------------------------------------------------------------------------------
+# Histogram templates
+# ---------------------------------------------------------------------------------------------
+def _axes(states):
+    return {
+        "state": hist.axis.StrCategory(list(states), name="state", label="final state"),
+        "mass": hist.axis.Regular(400, 0.0, 2.0, name="mass", label="m [GeV]"),
+        "z_tax": hist.axis.Regular(200, -50.0, 150.0, name="z_tax", label="Z_TAX [m]"),
+        "cda_tax": hist.axis.Regular(100, 0.0, 0.5, name="cda_tax", label="CDA_TAX [m]"),
+        "z_vtx": hist.axis.Regular(100, 95.0, 195.0, name="z_vtx", label="Z_vertex [m]"),
+        "rho_vtx": hist.axis.Regular(60, 0.0, 1.2, name="rho_vtx", label="R_vertex [m]"),
+        "pid": hist.axis.Boolean(name="pid", label="PID required"),
+        "p": hist.axis.Regular(100, 0.0, 400.0, name="p", label="track p [GeV]"),
+        "eop": hist.axis.Regular(120, 0.0, 1.2, name="eop", label="E/p"),
+        "dt": hist.axis.Regular(100, -5.0, 5.0, name="dt", label="t+ - t- [ns]"),
+    }
+
+
+#: Truth binning of the signal histograms: p_z log-spaced 1-400 GeV, fine flight distance.
+PZ_AXIS = hist.axis.Regular(60, 1.0, 400.0, transform=hist.axis.transform.log, name="pz",
+                            label="truth p_z [GeV]")  # fmt: skip
+DZ_AXIS = hist.axis.Regular(220, 60.0, 170.0, name="dz", label="truth Z_decay - Z_prod [m]")
+PZ_COARSE = hist.axis.Regular(12, 1.0, 400.0, transform=hist.axis.transform.log, name="pz",
+                              label="truth p_z [GeV]")  # fmt: skip
+DZ_COARSE = hist.axis.Regular(11, 60.0, 170.0, name="dz", label="truth Z_decay - Z_prod [m]")
+MREL_AXIS = hist.axis.Regular(120, -0.3, 0.3, name="mrel", label="(m_reco - M) / M")
+
+
+def build_templates(states):
+    """Empty histograms of one dataset (``hists``) and of the signal truth (``signal``)."""
+    a = _axes(states)
+    w = hist.storage.Weight()
+    hists = {
+        "mass": hist.Hist(a["state"], a["mass"], storage=w),
+        "pointing": hist.Hist(a["state"], a["z_tax"], a["cda_tax"], storage=w),
+        "vertex": hist.Hist(a["state"], a["z_vtx"], a["rho_vtx"], a["pid"], storage=w),
+        "momentum": hist.Hist(a["state"], a["p"], storage=w),
+        "eop": hist.Hist(a["state"], a["eop"], storage=w),
+        "dt": hist.Hist(a["state"], a["dt"], storage=w),
+    }
+    signal = {
+        "generated": hist.Hist(PZ_AXIS, DZ_AXIS, storage=w),
+        "accepted": hist.Hist(a["state"], PZ_AXIS, DZ_AXIS, storage=w),
+        "resolution": hist.Hist(a["state"], PZ_COARSE, DZ_COARSE, MREL_AXIS, storage=w),
+    }
+    return hists, signal
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-track table
+# ---------------------------------------------------------------------------------------------
+def track_table(events, cuts):
+    """Per-track derived quantities (jagged), including the ``good`` track selection."""
+    trk = events.Track
+    t = timing.track_time(trk)
+    p = trk.p
+    lkr_x, lkr_y = tracks.extrapolate_down(trk, geometry.LKR_Z)
+    muv3_x, muv3_y = tracks.extrapolate_down(trk, geometry.MUV3_Z)
+    e_lkr, _ = association.lkr_energy(
+        lkr_x, lkr_y, t, events.Cluster,
+        cuts.lkr_match_distance_m, cuts.lkr_match_time_ns, cuts.lkr_energy_min_gev,
+    )  # fmt: skip
+    eop = e_lkr / p
+    has_muv3 = association.muv3_associated(
+        muv3_x, muv3_y, t, p, events.MUV3,
+        cuts.muv3_radius_const_m, cuts.muv3_radius_ms_m_gev, cuts.muv3_time_ns,
+    )  # fmt: skip
+    electron = pid.is_electron(
+        eop, p, has_muv3, cuts.electron_eop_min, cuts.electron_eop_max,
+        cuts.electron_eop_pivot_gev, cuts.electron_eop_slope_per_gev,
+    )  # fmt: skip
+    muon = pid.is_muon(eop, has_muv3, cuts.muon_eop_max)
+    m_rich = pid.rich_mass(trk.richRadius, p)
+    kaon = pid.is_kaon(trk.hasRich, m_rich, has_muv3, electron, cuts.rich_kaon_mass_window_gev)
+    pion = pid.is_pion(eop, trk.hcalEnergy, p, has_muv3, electron, kaon, cuts.pion_calo_eop_min)
+    a0x, a0y = tracks.extrapolate_up(trk, geometry.ANTI0_Z)
+    anti0 = vetoes.anti0_vetoed(a0x, a0y, t, events.ANTI0, cuts.anti0_distance_m,
+                                cuts.anti0_window_ns)  # fmt: skip
+    lav = vetoes.lav_vetoed(t, events.LAV, cuts.lav_window_ns)
+    good = (
+        tracks.passes_quality(trk, cuts)
+        & tracks.in_acceptance(trk)
+        & timing.in_trigger_time(trk, events.trigger_time, cuts.trigger_window_ns)
+        & tracks.isolated(trk, cuts)
+    )
+    return ak.zip(
+        {
+            "charge": trk.charge, "x": trk.x, "y": trk.y, "z": trk.z,
+            "px": trk.px, "py": trk.py, "pz": trk.pz, "p": p, "time": t,
+            "eop": eop, "muv3": has_muv3, "electron": electron, "muon": muon,
+            "pion": pion, "kaon": kaon, "lav_veto": lav, "anti0_veto": anti0,
+            "lkr_x": lkr_x, "lkr_y": lkr_y, "good": good,
+        }
+    )  # fmt: skip
+
+
+def _np(array, fill):
+    return ak.to_numpy(ak.fill_none(array, fill)).astype(type(fill)) if array is not None else None
+
+
+def dataset_scale(meta):
+    """Scale of a background Monte Carlo sample (see the module docstring)."""
+    if meta.get("weight") is not None:
+        return float(meta["weight"])
+    if meta.get("pot"):
+        return geometry.N_POT / float(meta["pot"])
+    return 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The processor
+# ---------------------------------------------------------------------------------------------
+class TwoTrackProcessor(processor.ProcessorABC):
+    """Base of the channel processors; subclasses set ``channel``, ``cuts_class``, ``states``.
+
+    Parameters
+    ----------
+    cuts : the channel's cut object (default: the published values).
+    unblind : fill and count the SR and CR of pseudo-data (recorded in the output).
+    """
+
+    channel: str = ""
+    cuts_class: type = type(None)
+    states: tuple[State, ...] = ()
+
+    def __init__(self, cuts=None, unblind: bool = False):
+        if cuts is None:
+            cuts = self.cuts_class()
+        if not isinstance(cuts, self.cuts_class):
+            raise InputError(
+                f"{type(self).__name__}: cuts must be a {self.cuts_class.__name__}, "
+                f"got {type(cuts).__name__}"
+            )
+        self.cuts = cuts
+        self.unblind = bool(unblind)
+        self._hists, self._signal = build_templates([s.name for s in self.states])
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _prefix(self, state, step):
+        return step if len(self.states) == 1 else f"{state.name}:{step}"
+
+    def cutflow_names(self, blinded: bool):
+        """Cutflow step names in selection order (no region entries while blinded)."""
+        names = ["all", "trigger", "two_tracks", "vertex", "fv"]
+        for s in self.states:
+            steps = ["pid", "veto"] + (["neutrals"] if s.neutrals else [])
+            steps += [] if blinded else ["CR", "SR"]
+            names += [self._prefix(s, k) for k in steps]
+        return names
+
+    # -- processing --------------------------------------------------------------------------
+    def process(self, events):
+        meta = dict(events.metadata)
+        dataset = meta.get("dataset", "unknown")
+        kind = meta.get("kind", "signal" if "Truth" in events.fields else "pseudo_data")
+        if kind not in KINDS:
+            raise InputError(f"dataset {dataset!r}: unknown kind {kind!r} (known: {KINDS})")
+        is_signal = kind == "signal"
+        blind = kind == "pseudo_data" and not self.unblind
+        check_branches(events, truth=is_signal, source=meta.get("filename", dataset))
+        cuts = self.cuts
+        n = len(events)
+
+        # weights
+        if kind == "pseudo_data":
+            weight = np.ones(n)
+        else:
+            gen = events.Truth.weight if "Truth" in events.fields else np.ones(n)
+            weight = np.asarray(gen, dtype=float) * (1.0 if is_signal else dataset_scale(meta))
+
+        # tracks and vertex
+        table = track_table(events, cuts)
+        good = table[table.good]
+        pairs = vertex.two_track_vertices(good, good.time, cuts.vertex_dt_max_ns,
+                                          cuts.vertex_cda_max_m)  # fmt: skip
+        has_one, vtx = vertex.single_vertex(pairs)
+        has_one = ak.to_numpy(has_one)
+        v = {k: _np(vtx[k], np.nan) for k in ("x", "y", "z", "time", "dt")}
+        t1, t2 = vtx.t1, vtx.t2
+        trig_name = meta.get("trigger", "Q1" if kind == "q1_control" else "H2")
+        trigger = _np(events[f"trig_{trig_name}"], False)
+        in_fv = np.asarray(volume.in_fv(v["x"], v["y"], v["z"], cuts)) & has_one
+
+        sel = PackedSelection()
+        sel.add("trigger", trigger)
+        sel.add("two_tracks", ak.to_numpy(ak.sum(table.good, axis=1) >= 2))
+        sel.add("vertex", has_one)
+        sel.add("fv", in_fv)
+        common = ["trigger", "two_tracks", "vertex", "fv"]
+
+        # per state
+        per_state = {}
+        veto1 = np.zeros(n, bool)
+        veto2 = np.zeros(n, bool)
+        if cuts.veto_lav:
+            veto1 |= _np(t1.lav_veto, False)
+            veto2 |= _np(t2.lav_veto, False)
+        if cuts.veto_anti0:
+            veto1 |= _np(t1.anti0_veto, False)
+            veto2 |= _np(t2.anti0_veto, False)
+        sel.add("veto", ~veto1 & ~veto2 & has_one)
+        p1 = {k: _np(t1[k], np.nan) for k in ("px", "py", "pz", "p", "eop")}
+        p2 = {k: _np(t2[k], np.nan) for k in ("px", "py", "pz", "p", "eop")}
+        photons = None
+        if any(s.neutrals for s in self.states):
+            photons = neutrals.photon_candidates(
+                events.Cluster, table.lkr_x, table.lkr_y,
+                ak.zip({k: v[k] for k in ("x", "y", "z", "time")}), cuts,
+            )  # fmt: skip
+        for s in self.states:
+            ok_pid = _np(t1[s.pid], False) & _np(t2[s.pid], False)
+            sel.add(f"pid_{s.name}", ok_pid)
+            e = np.sqrt(p1["p"] ** 2 + s.track_mass**2) + np.sqrt(p2["p"] ** 2 + s.track_mass**2)
+            px, py, pz = (p1[k] + p2[k] for k in ("px", "py", "pz"))
+            steps = [*common, f"pid_{s.name}", "veto"]
+            if s.neutrals:
+                system = neutrals.neutral_system(s.name, photons, cuts, M_PI0, M_ETA)
+                sel.add(f"neutrals_{s.name}", ~ak.to_numpy(ak.is_none(system, axis=0)) & has_one)
+                steps.append(f"neutrals_{s.name}")
+                e = e + _np(system.E, 0.0)
+                px = px + _np(system.px, 0.0)
+                py = py + _np(system.py, 0.0)
+                pz = pz + _np(system.pz, 0.0)
+            mass = neutrals.invariant_mass(e, px, py, pz)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                z_tax, cda = pointing.pointing_to_tax(v["x"], v["y"], v["z"], px, py, pz)
+            selected = sel.all(*steps)
+            sr = selected & regions.in_signal_region(z_tax, cda, cuts)
+            cr = selected & regions.in_control_region(z_tax, cda, cuts)
+            masked = sr | cr
+            if s.kshort_mask:
+                ks = regions.in_kshort_window(mass, cuts.kshort_window_gev)
+                masked = masked | (selected & ks)
+            per_state[s] = dict(steps=steps, selected=selected, sr=sr, cr=cr, masked=masked,
+                                mass=mass, z_tax=z_tax, cda=cda, pid=ok_pid)  # fmt: skip
+
+        keep = np.ones(n, bool)
+        if blind:
+            for d in per_state.values():
+                keep &= ~d["masked"]
+
+        out = {
+            "kind": {kind},
+            "cutflow": {},
+            "hists": {k: h.copy() for k, h in self._hists.items()},
+        }
+        cf = out["cutflow"]
+
+        def count(name, mask):
+            m = mask & keep
+            cf[name] = np.array([float(np.count_nonzero(m)), float(weight[m].sum())])
+
+        count("all", np.ones(n, bool))
+        for i, step in enumerate(common):
+            count(step, sel.all(*common[: i + 1]))
+        for s, d in per_state.items():
+            for k, step in enumerate(d["steps"][len(common) :]):
+                label = step.split("_")[0]
+                count(self._prefix(s, label), sel.all(*d["steps"][: len(common) + k + 1]))
+            if not blind:
+                count(self._prefix(s, "CR"), d["cr"])
+                count(self._prefix(s, "SR"), d["sr"])
+
+        # histograms
+        h = out["hists"]
+        for s, d in per_state.items():
+            base_fill = keep & d["selected"]
+            w = weight[base_fill]
+            h["mass"].fill(state=s.name, mass=d["mass"][base_fill], weight=w)
+            h["pointing"].fill(state=s.name, z_tax=d["z_tax"][base_fill],
+                               cda_tax=d["cda"][base_fill], weight=w)  # fmt: skip
+            h["dt"].fill(state=s.name, dt=v["dt"][base_fill], weight=w)
+            for trk in (p1, p2):
+                h["momentum"].fill(state=s.name, p=trk["p"][base_fill], weight=w)
+                h["eop"].fill(state=s.name, eop=trk["eop"][base_fill], weight=w)
+            rho = np.hypot(v["x"], v["y"])
+            vtx_mask = keep & sel.all("trigger", "two_tracks", "vertex")
+            for with_pid, m in ((False, vtx_mask), (True, vtx_mask & d["pid"])):
+                h["vertex"].fill(state=s.name, z_vtx=v["z"][m], rho_vtx=rho[m], pid=with_pid,
+                                 weight=weight[m])  # fmt: skip
+
+        if is_signal:
+            sig = {k: hh.copy() for k, hh in self._signal.items()}
+            truth = events.Truth
+            tpz = _np(truth.pz, np.nan)
+            tdz = _np(truth.decayZ, np.nan) - _np(truth.prodZ, np.nan)
+            tmass = _np(truth.mass, np.nan)
+            sig["generated"].fill(pz=tpz, dz=tdz, weight=weight)
+            for s, d in per_state.items():
+                m = d["sr"]
+                sig["accepted"].fill(state=s.name, pz=tpz[m], dz=tdz[m], weight=weight[m])
+                mrel = (d["mass"][m] - tmass[m]) / tmass[m]
+                sig["resolution"].fill(state=s.name, pz=tpz[m], dz=tdz[m], mrel=mrel,
+                                       weight=weight[m])  # fmt: skip
+            out["signal"] = sig
+
+        if kind == "pseudo_data" and not blind:
+            out["regions"] = {
+                "CR": sum(int(np.count_nonzero(d["cr"])) for d in per_state.values()),
+                "SR": sum(int(np.count_nonzero(d["sr"])) for d in per_state.values()),
+            }
+            if len(self.states) > 1:
+                out["regions_by_state"] = {
+                    s.name: {"CR": int(np.count_nonzero(d["cr"])),
+                             "SR": int(np.count_nonzero(d["sr"]))}
+                    for s, d in per_state.items()
+                }  # fmt: skip
+            out["candidates"] = self._candidates(events, per_state, v)
+        return {dataset: out}
+
+    def _candidates(self, events, per_state, v):
+        run, burst, evt = (_np(events[k], 0) for k in ("run", "burst", "event"))
+        rows = []
+        for s, d in per_state.items():
+            for region, mask in (("SR", d["sr"]), ("CR", d["cr"])):
+                for i in np.flatnonzero(mask):  # loop over the few unblinded candidates only
+                    rows.append({
+                        "run": int(run[i]), "burst": int(burst[i]), "event": int(evt[i]),
+                        "state": s.name, "region": region, "mass": float(d["mass"][i]),
+                        "z_tax": float(d["z_tax"][i]), "cda_tax": float(d["cda"][i]),
+                        "dt": float(v["dt"][i]),
+                    })  # fmt: skip
+        return rows
+
+    def postprocess(self, accumulator):
+        """Turn the accumulated chunks into the ``docs/artefacts.md`` layout (idempotent)."""
+        for out in accumulator.values():
+            finalize(out, self)
+        return accumulator
+
+
+def finalize(out, proc):
+    """Convert one dataset's accumulated output to its final form (in place, idempotent)."""
+    kind = out.get("kind")
+    if isinstance(kind, set):
+        out["kind"] = kind = sorted(kind)[0] if len(kind) == 1 else ",".join(sorted(kind))
+    cf = out["cutflow"]
+    if isinstance(cf, dict) and "names" not in cf:
+        names = list(cf)
+        out["cutflow"] = {
+            "names": names,
+            "unweighted": [int(round(cf[k][0])) for k in names],
+            "weighted": [float(cf[k][1]) for k in names],
+        }
+    if kind == "pseudo_data":
+        out["unblinded"] = bool(proc.unblind)
+        if not proc.unblind:
+            out["regions"] = {"CR": None, "SR": None}
+            out.setdefault("candidates", [])
+    else:
+        out.setdefault("unblinded", False)
+    return out
