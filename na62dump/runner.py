@@ -68,6 +68,8 @@ DEFAULT_CHUNKSIZE = 200_000
 #: Name of the TTree in every ntuple (docs/ntuple.md).
 TREE = "events"
 #: Where the outputs of ``na62dump run`` go, relative to the results directory.
+#: How long to try reaching a dask scheduler given by address before giving up.
+SCHEDULER_TIMEOUT = "30s"
 RUN_SUBDIR = "run"
 SUMMARY_NAME = "summary.json"
 
@@ -181,7 +183,8 @@ def inspect_file(path: str, tree: str = TREE) -> tuple[str | None, frozenset[str
                 return f"{tree!r} is a {type(obj).__name__}, not a TTree", frozenset()
             return None, frozenset(obj.keys())
     except Exception as err:  # uproot raises many types for corrupt bytes
-        return f"cannot be read as a ROOT file ({type(err).__name__}: {err})", frozenset()
+        detail = " ".join(str(err).split())  # one line, whatever uproot's message looks like
+        return f"cannot be read as a ROOT file ({type(err).__name__}: {detail})", frozenset()
 
 
 def check_file(path: str, tree: str = TREE, branches: Iterable[str] = ()) -> str | None:
@@ -371,6 +374,7 @@ def open_executor(
     workers: int = DEFAULT_WORKERS,
     scheduler: str | None = None,
     status: bool = False,
+    connect_timeout: str = SCHEDULER_TIMEOUT,
 ) -> Iterator[processor.executor.ExecutorBase]:
     """A coffea executor, with the process pool or dask cluster it needs, closed on exit.
 
@@ -384,6 +388,8 @@ def open_executor(
         Address of a running dask scheduler (``tcp://host:8786``); only with ``"dask"``.
     status : bool
         Draw coffea's progress bars.
+    connect_timeout : str
+        How long to try reaching ``scheduler`` (a dask time string, e.g. ``"30s"``).
 
     Raises
     ------
@@ -420,7 +426,9 @@ def open_executor(
                 client = stack.enter_context(distributed.Client(cluster))
             else:
                 try:
-                    client = stack.enter_context(distributed.Client(scheduler, timeout="20s"))
+                    client = stack.enter_context(
+                        distributed.Client(scheduler, timeout=connect_timeout)
+                    )
                 except (OSError, TimeoutError) as err:
                     raise InputError(
                         f"--scheduler {scheduler}: cannot connect to a dask scheduler ({err})"
