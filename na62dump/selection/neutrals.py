@@ -166,5 +166,6 @@ def neutral_system(state, photons, cuts, m_pi0, m_eta):
             system = best_pair(pairs, m_pi0, cuts.pi0_mass_window_gev)
         else:
             system = best_pair(pairs, m_eta, cuts.eta_mass_window_gev)
-    system = ak.zip({k: system[k] for k in ("E", "px", "py", "pz")})
-    return ak.mask(system, multiplicity_ok & ~ak.is_none(system, axis=0))
+    present = ~ak.is_none(system.E, axis=0)
+    system = ak.zip({k: ak.fill_none(system[k], 0.0) for k in ("E", "px", "py", "pz")})
+    return ak.mask(system, multiplicity_ok & present)

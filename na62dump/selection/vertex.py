@@ -32,8 +32,9 @@ def closest_approach(p1, d1, p2, d2):
     a, b, c = _dot(d1, d1), _dot(d1, d2), _dot(d2, d2)
     d, e = _dot(d1, w0), _dot(d2, w0)
     den = a * c - b * b
-    s = (b * e - c * d) / den
-    t = (a * e - b * d) / den
+    with np.errstate(invalid="ignore", divide="ignore"):  # parallel lines: NaN, no vertex
+        s = (b * e - c * d) / den
+        t = (a * e - b * d) / den
     q1 = tuple(p + s * u for p, u in zip(p1, d1, strict=True))
     q2 = tuple(p + t * u for p, u in zip(p2, d2, strict=True))
     cda = np.sqrt(sum((u - v) ** 2 for u, v in zip(q1, q2, strict=True)))

@@ -121,7 +121,9 @@ def write_events(path, events: list[Event], truth: bool = False, drop: tuple[str
     return write_ntuple(path, b)
 
 
-def decay_from_tax(z_vertex, mass_gev, p_gev, theta_decay=np.pi / 2, charge_kind="e", offset=(0, 0)):
+def decay_from_tax(
+    z_vertex, mass_gev, p_gev, theta_decay=np.pi / 2, charge_kind="e", offset=(0, 0)
+):
     """Two-body decay of a particle flying from the TAX beam point to Z = ``z_vertex``.
 
     ``offset`` displaces the vertex transversely (m) without changing the momentum direction,
