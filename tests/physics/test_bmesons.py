@@ -1,0 +1,61 @@
+"""B-meson spectrum and B -> K(*) X kinematics against their analytic distributions."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from na62dump.errors import InputError
+from na62dump.physics import bmesons, sampling
+
+
+def _to_cm_frame(px, py, pz, e):
+    """Lab four-momenta -> the pN centre-of-mass frame (boost by -beta_cm along Z)."""
+    return sampling.boost(px, py, pz, e, 0.0 * px, 0.0 * px, np.full_like(px, -sampling.BETA_CM))
+
+
+def test_b_per_pot_within_the_quoted_range():
+    lo, hi = bmesons.B_PER_POT_RANGE
+    assert lo <= bmesons.B_PER_POT <= hi
+
+
+def test_b_spectrum_marginals_in_the_cm_frame():
+    n = 100_000
+    px, py, pz = bmesons.sample_b(n, np.random.default_rng(99))
+    m = bmesons.M_B_CHARGED
+    e = np.sqrt(px**2 + py**2 + pz**2 + m * m)
+    _, _, pl, _ = _to_cm_frame(px, py, pz, e)
+    xf = 2.0 * pl / sampling.SQRT_S_GEV
+    nn = bmesons.B_SPECTRUM.n
+    assert stats.kstest(np.abs(xf), lambda x: 1 - (1 - x) ** (nn + 1)).pvalue > 1e-3
+    pt2 = px**2 + py**2
+    grid = np.linspace(0.0, 40.0, 400_001)
+    dens = sampling.pt_density(grid, m, bmesons.B_SPECTRUM.b_per_gev)
+    cdf = np.concatenate(([0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(grid))))
+    assert cdf[-1] == pytest.approx(1.0, abs=1e-6)
+    assert stats.kstest(pt2, lambda x: np.interp(x, grid, cdf)).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("kaon", ["K+", "K*0"])
+def test_b_to_kx_is_isotropic_with_the_two_body_momentum(kaon):
+    n, seed, m_x = 50_000, 31, 1.2
+    m_k, parent, m_b = bmesons.KAONS[kaon]
+    # the sampler draws the parents first, so the same seed reproduces them
+    bx, by, bz = bmesons.sample_b(n, np.random.default_rng(seed), parent)
+    xx, xy, xz = bmesons.sample_b_to_kx(m_x, n, np.random.default_rng(seed), kaon=kaon)
+    eb = np.sqrt(bx**2 + by**2 + bz**2 + m_b**2)
+    ex = np.sqrt(xx**2 + xy**2 + xz**2 + m_x**2)
+    qx, qy, qz, _ = sampling.boost(xx, xy, xz, ex, -bx / eb, -by / eb, -bz / eb)
+    q = np.sqrt(qx**2 + qy**2 + qz**2)
+    np.testing.assert_allclose(q, sampling.two_body_momentum(m_b, m_x, m_k), rtol=1e-6)
+    cos_t = qz / q
+    assert stats.kstest(cos_t, stats.uniform(-1, 2).cdf).pvalue > 1e-3
+
+
+def test_thresholds_and_errors():
+    assert bmesons.kx_threshold("K*0") < bmesons.kx_threshold("K+")
+    with pytest.raises(InputError, match="outside"):
+        bmesons.sample_b_to_kx(4.9, 10, np.random.default_rng(0), kaon="K+")
+    with pytest.raises(InputError, match="unknown kaon"):
+        bmesons.sample_b_to_kx(1.0, 10, np.random.default_rng(0), kaon="pi+")
+    with pytest.raises(InputError):
+        bmesons.sample_b_to_kx("abc", 10, np.random.default_rng(0))
