@@ -297,3 +297,368 @@ def example_limits(n_mass: int = 40, n_eps: int = 40, seed: int = 1) -> dict:
         "cls_observed": np.exp(-ns * rng.uniform(0.9, 1.1)).tolist(),
         "cls_expected": {k: np.exp(-ns * f).tolist() for k, f in factors.items()},
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Maps in (M, eps): efficiency, resolution, expected yield
+# --------------------------------------------------------------------------------------------
+def plot_map(
+    mass_gev,
+    eps,
+    values,
+    *,
+    ax=None,
+    zlabel: str = "",
+    log: bool = True,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    title: str | None = None,
+    pot: float = geometry.N_POT,
+):
+    """A quantity on the (M_A', eps) plane, log-log axes, colour scale ``zlabel``.
+
+    ``values`` is indexed [mass, eps] as in the yields and limits files.
+    """
+    from matplotlib.colors import LogNorm, Normalize
+
+    fig, ax = _axes(ax)
+    v = np.asarray(values, dtype=float).T
+    finite = v[np.isfinite(v) & (v > 0)] if log else v[np.isfinite(v)]
+    if finite.size == 0:
+        raise InputError(f"plot_map: no finite {'positive ' if log else ''}values for {zlabel!r}")
+    lo = vmin if vmin is not None else float(finite.min())
+    hi = vmax if vmax is not None else float(finite.max())
+    norm = LogNorm(lo, max(hi, lo * 1.0001)) if log else Normalize(lo, hi)
+    masked = np.ma.masked_where(~np.isfinite(v) | ((v <= 0) if log else False), v)
+    mesh = ax.pcolormesh(np.asarray(mass_gev) * 1e3, eps, masked, norm=norm, shading="nearest",
+                         cmap="viridis")
+    fig.colorbar(mesh, ax=ax, label=zlabel, pad=0.02)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _log_axis_labels(ax.xaxis)
+    ax.set_xlabel(r"$M_{A'}$ [MeV]")
+    ax.set_ylabel("ε (kinetic mixing)")
+    if title:
+        ax.set_title(title, fontsize=13, loc="right", pad=22)
+    na62_label(ax, pot=pot)
+    return fig
+
+
+def plot_yield_panels(table, *, quantity: str = "efficiency", pot: float | None = None):
+    """One panel per production mode of a yield table (``na62dump.yields.YieldTable``).
+
+    ``quantity``: ``"efficiency"`` (selection and trigger efficiency for decays in the FV),
+    ``"sigma_m_gev"`` (mass resolution, drawn in MeV) or ``"n_exp"`` (expected signal events).
+    """
+    use_style()
+    data = getattr(table, quantity)
+    modes = [m for m, v in data.items() if np.any(np.isfinite(v) & (np.asarray(v) > 0))]
+    if not modes:
+        raise InputError(f"yield table {table.model}/{table.channel}: no {quantity} to draw")
+    zlabels = {
+        "efficiency": "selection and trigger efficiency",
+        "sigma_m_gev": r"mass resolution $\sigma_M$ [MeV]",
+        "n_exp": "expected signal events",
+    }
+    scale = 1e3 if quantity == "sigma_m_gev" else 1.0
+    fig, axes = plt.subplots(1, len(modes), figsize=(7.0 * len(modes), 5.8), squeeze=False)
+    for ax, mode in zip(axes[0], modes, strict=True):
+        plot_map(table.mass_gev, table.coupling, np.asarray(data[mode]) * scale, ax=ax,
+                 zlabel=zlabels.get(quantity, quantity), title=f"{table.channel}, {mode}",
+                 pot=pot if pot is not None else table.n_pot)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Control planes from the processors' histograms
+# --------------------------------------------------------------------------------------------
+def _region_outlines(ax, cuts, *, masked: bool) -> None:
+    """Draw the SR and CR of ``cuts`` (a ``RegionCuts``) in (Z_TAX [m], CDA_TAX [mm])."""
+    from matplotlib.patches import Ellipse, Rectangle
+
+    z_lo, z_hi = cuts.cr_z_tax_range_m
+    cr_mm = cuts.cr_cda_tax_max_m * 1e3
+    cr = Rectangle((z_lo, 0.0), z_hi - z_lo, cr_mm, fill=masked, facecolor="0.85",
+                   hatch="//" if masked else None, edgecolor="tab:blue", lw=1.8, zorder=5,
+                   label="CR" + (" (masked)" if masked else ""))
+    ax.add_patch(cr)
+    if cuts.sr_shape == "ellipse":
+        a, b = cuts.sr_ellipse_axes_m
+        sr = Ellipse((cuts.sr_ellipse_z0_m, 0.0), 2 * a, 2 * b * 1e3, fill=masked,
+                     facecolor="0.7", edgecolor="tab:red", lw=1.8, zorder=6,
+                     label="SR" + (" (masked)" if masked else ""))
+    else:
+        s_lo, s_hi = cuts.sr_z_tax_range_m
+        sr = Rectangle((s_lo, 0.0), s_hi - s_lo, cuts.sr_cda_tax_max_m * 1e3, fill=masked,
+                       facecolor="0.7", edgecolor="tab:red", lw=1.8, zorder=6,
+                       label="SR" + (" (masked)" if masked else ""))
+    ax.add_patch(sr)
+
+
+def _plot_2d(ax, h, xscale=1.0, yscale=1.0, log=True):
+    from matplotlib.colors import LogNorm
+
+    values = h.values()
+    xe = h.axes[0].edges * xscale
+    ye = h.axes[1].edges * yscale
+    masked = np.ma.masked_where(values <= 0, values)
+    if masked.count() == 0:
+        return None
+    norm = LogNorm(masked.min(), max(masked.max(), masked.min() * 10)) if log else None
+    return ax.pcolormesh(xe, ye, masked.T, norm=norm, cmap="viridis", zorder=2)
+
+
+def plot_pointing(h, cuts, *, blinded: bool, title: str = "", ax=None, zlabel="events",
+                  cda_max_mm: float = 400.0, pot: float = geometry.N_POT):
+    """(Z_TAX, CDA_TAX) after the selection (region cut excepted), with SR and CR outlines.
+
+    ``h`` is the processors' ``pointing`` histogram (``state`` summed or selected), ``cuts``
+    the channel's cut object. While ``blinded`` the SR and CR are drawn as masked (hatched):
+    the processors neither fill nor count them.
+    """
+    fig, ax = _axes(ax)
+    mesh = _plot_2d(ax, h, yscale=1e3)
+    if mesh is not None:
+        fig.colorbar(mesh, ax=ax, label=zlabel, pad=0.02)
+    else:
+        ax.text(0.5, 0.6, "no events", transform=ax.transAxes, ha="center", color="0.4")
+    _region_outlines(ax, cuts, masked=blinded)
+    ax.set_xlabel(r"$Z_\mathrm{TAX}$ [m]")
+    ax.set_ylabel(r"$\mathrm{CDA}_\mathrm{TAX}$ [mm]")
+    ax.set_xlim(h.axes[0].edges[0], h.axes[0].edges[-1])
+    ax.set_ylim(0.0, min(cda_max_mm, h.axes[1].edges[-1] * 1e3))
+    ax.legend(loc="upper right", fontsize=11, title=title or None, title_fontsize=11)
+    na62_label(ax, pot=pot)
+    return fig
+
+
+def _fv_outline(ax, cuts) -> None:
+    """The fiducial volume in (Z_vtx, R_vtx): the box in the vacuum tube, or the e+e- cones."""
+    z_lo, z_hi = cuts.fv_z_range_m
+    z = np.linspace(z_lo, z_hi, 400)
+    if cuts.fv == "cones":
+        radius = np.zeros_like(z)
+        for z_base, r_base in geometry.CONE_BASES:
+            cone = r_base * (z - geometry.CONE_TIP_Z) / (z_base - geometry.CONE_TIP_Z)
+            radius = np.maximum(radius, np.where(z <= z_base, cone, 0.0))
+    else:
+        radius = geometry.vacuum_tube_radius(z)
+    ax.plot(np.r_[z_lo, z, z_hi], np.r_[0.0, radius, 0.0], color="tab:red", lw=1.8,
+            label="FV", zorder=5)
+
+
+def plot_vertex(h, cuts, *, title: str = "", pot: float = geometry.N_POT):
+    """(Z_vtx, R_vtx) without and with PID (two panels), with the FV outline.
+
+    ``h`` is the processors' ``vertex`` histogram with its ``state`` axis already reduced.
+    """
+    use_style()
+    fig, axes = plt.subplots(1, 2, figsize=(14.0, 5.8))
+    for ax, pid in zip(axes, (False, True), strict=True):
+        hp = h[{"pid": pid}]
+        mesh = _plot_2d(ax, hp)
+        if mesh is not None:
+            fig.colorbar(mesh, ax=ax, label="vertices", pad=0.02)
+        else:
+            ax.text(0.5, 0.6, "no vertices", transform=ax.transAxes, ha="center", color="0.4")
+        _fv_outline(ax, cuts)
+        ax.set_xlabel(r"$Z_\mathrm{vertex}$ [m]")
+        ax.set_ylabel(r"$R_\mathrm{vertex}$ [m]")
+        ax.legend(loc="upper left", fontsize=11,
+                  title=(title + ", " if title else "") + ("with PID" if pid else "without PID"),
+                  title_fontsize=11)
+        na62_label(ax, pot=pot)
+    fig.tight_layout()
+    return fig
+
+
+def plot_mass(background: Mapping, signals: Mapping, *, title: str = "", ax=None,
+              pot: float = geometry.N_POT, mass_range_gev=None):
+    """Reconstructed mass: stacked background-like samples and signal templates.
+
+    ``background``: ``{label: hist}`` (1D mass hists, already scaled to the exposure);
+    ``signals``: ``{label: hist}``, drawn as unit-area templates (arbitrary normalisation,
+    said in the legend).
+    """
+    fig, ax = _axes(ax)
+    drawn = False
+    if background:
+        items = [(k, h) for k, h in background.items() if h.sum().value > 0]
+        if items:
+            mplhep.histplot([h for _, h in items], ax=ax, stack=True, histtype="fill",
+                            label=[k for k, _ in items], binwnorm=None,
+                            edges=True, alpha=0.7)
+            drawn = True
+    for label, h in signals.items():
+        total = h.sum().value
+        if total > 0:
+            mplhep.histplot(h / total, ax=ax, histtype="step", lw=1.8, label=label)
+            drawn = True
+    if not drawn:
+        ax.text(0.5, 0.6, "no events", transform=ax.transAxes, ha="center", color="0.4")
+    ax.set_yscale("log")
+    ax.set_xlabel("reconstructed mass [GeV]")
+    ax.set_ylabel("events / bin (signal: unit area)")
+    if mass_range_gev is not None:
+        ax.set_xlim(*mass_range_gev)
+    ax.legend(loc="upper right", fontsize=10, title=title or None, title_fontsize=11)
+    na62_label(ax, pot=pot)
+    return fig
+
+
+def cutflow_table(cutflow: Mapping, fmt: str = "markdown") -> str:
+    """The cutflow (``{"names", "unweighted", "weighted"}``) as Markdown or CSV text."""
+    names, unw, w = cutflow["names"], cutflow["unweighted"], cutflow["weighted"]
+    if fmt == "csv":
+        lines = ["cut,unweighted,weighted"]
+        lines += [f"{n},{int(u)},{x:.6g}" for n, u, x in zip(names, unw, w, strict=True)]
+    elif fmt == "markdown":
+        lines = ["| cut | events (unweighted) | events (weighted) |", "|---|---:|---:|"]
+        lines += [f"| {n} | {int(u)} | {x:.4g} |" for n, u, x in zip(names, unw, w, strict=True)]
+    else:
+        raise InputError(f"cutflow_table: unknown format {fmt!r} (markdown or csv)")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Everything under a results directory
+# --------------------------------------------------------------------------------------------
+def _reduce_state(h):
+    return h[{"state": sum}] if "state" in h.axes.name else h
+
+
+def _sum_hists(hists):
+    hists = list(hists)
+    if not hists:
+        return None
+    total = hists[0].copy()
+    for h in hists[1:]:
+        total += h
+    return total
+
+
+def _figures_from_run(results: Path, out: Path, formats, made, skipped) -> None:
+    import json
+
+    from na62dump.runner import load_output, output_path
+    from na62dump.selection.config import DEFAULT_CUTS
+
+    summary_path = results / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    dataset_meta = summary.get("datasets", {})
+    for channel, cuts_cls in DEFAULT_CUTS.items():
+        if not output_path(results, channel).is_file():
+            skipped.append((f"{channel}: control planes", f"no {output_path(results, channel)}"))
+            continue
+        output = load_output(results, channel)
+        cuts = cuts_cls()
+        by_kind: dict[str, list[tuple[str, dict]]] = {}
+        for name, out_ds in sorted(output.items()):
+            by_kind.setdefault(str(out_ds.get("kind")), []).append((name, out_ds))
+        label = CHANNEL_LABELS.get(channel, channel)
+        data = by_kind.get("pseudo_data", [])
+        if data:
+            blinded = not any(o.get("unblinded") for _, o in data)
+            h = _sum_hists(_reduce_state(o["hists"]["pointing"]) for _, o in data)
+            made += save(plot_pointing(h, cuts, blinded=blinded, title=f"{label}, data"),
+                         out, f"pointing_{channel}_data", formats)
+            h = _sum_hists(_reduce_state(o["hists"]["vertex"]) for _, o in data)
+            made += save(plot_vertex(h, cuts, title=f"{label}, data"), out,
+                         f"vertex_{channel}_data", formats)
+        else:
+            skipped.append((f"{channel}: data planes", "no pseudo-data in the run output"))
+        signal = by_kind.get("signal", [])
+        if signal:
+            h = _sum_hists(_reduce_state(o["hists"]["pointing"]) for _, o in signal)
+            made += save(plot_pointing(h, cuts, blinded=False, title=f"{label}, signal MC",
+                                       zlabel="events (unit weight)"),
+                         out, f"pointing_{channel}_signal", formats)
+        else:
+            skipped.append((f"{channel}: signal planes", "no signal samples in the run output"))
+        background = {}
+        for kind, text in (("prompt", "prompt MC (scaled)"), ("pseudo_data", "data")):
+            hs = [_reduce_state(o["hists"]["mass"]) for _, o in by_kind.get(kind, [])]
+            if hs:
+                background[text] = _sum_hists(hs)
+        picks = signal[:: max(1, len(signal) // 4)][:4] if signal else []
+        templates = {}
+        for name, o in picks:
+            mass = dataset_meta.get(name, {}).get("mass_gev")
+            text = f"{name}" + (f" ({1e3 * mass:.0f} MeV)" if mass else "")
+            templates[text] = _reduce_state(o["hists"]["mass"])
+        if background or templates:
+            made += save(plot_mass(background, templates, title=label), out,
+                         f"mass_{channel}", formats)
+        for kind in ("pseudo_data", "prompt"):
+            for name, o in by_kind.get(kind, []):
+                for fmt in ("markdown", "csv"):
+                    suffix = "md" if fmt == "markdown" else "csv"
+                    path = out / f"cutflow_{channel}_{name}.{suffix}"
+                    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+                    tmp.write_text(cutflow_table(o["cutflow"], fmt))
+                    os.replace(tmp, path)
+                    made.append(path)
+
+
+def _figures_from_yields(results: Path, out: Path, formats, made, skipped) -> None:
+    import json
+
+    from na62dump.yields import YieldTable
+
+    files = sorted((results / "yields").glob("dark_photon_*.json"))
+    if not files:
+        skipped.append(("efficiency, resolution and yield maps", f"no {results}/yields/*.json"))
+    for path in files:
+        table = YieldTable.from_json(json.loads(path.read_text()), what=str(path))
+        for quantity in ("efficiency", "sigma_m_gev", "n_exp"):
+            try:
+                fig = plot_yield_panels(table, quantity=quantity)
+            except InputError as err:
+                skipped.append((f"{path.stem}: {quantity}", str(err)))
+                continue
+            made += save(fig, out, f"{quantity}_{path.stem}", formats)
+
+
+def _figures_from_limits(results: Path, out: Path, formats, made, skipped, references) -> None:
+    import json
+
+    files = sorted((results / "limits").glob("*.json"))
+    if not files:
+        skipped.append(("exclusion contours", f"no {results}/limits/*.json"))
+    for path in files:
+        limits = json.loads(path.read_text())
+        if path.stem.startswith("dark_photon_"):
+            channel = path.stem.removeprefix("dark_photon_")
+            fig = plot_exclusion(limits, title=CHANNEL_LABELS.get(channel, channel),
+                                 references=references)
+        elif path.stem.startswith("alp_"):
+            fig = plot_alp(limits)
+        else:
+            skipped.append((path.name, "not a dark-photon or ALP limit file"))
+            continue
+        made += save(fig, out, f"exclusion_{path.stem}", formats)
+
+
+def plot_all(results_dir: str | os.PathLike = "results", out_dir=None,
+             formats: Iterable[str] = ("png", "pdf"), references: Iterable[str] = ()):
+    """Draw every figure whose inputs exist under ``results_dir``.
+
+    Returns ``(made, skipped)``: the paths written, and ``(figure, reason)`` for each figure
+    that could not be drawn because its input is missing.
+    """
+    results = Path(results_dir)
+    if not results.is_dir():
+        raise InputError(f"{results}: results directory not found (run `na62dump run` first)")
+    out = Path(out_dir) if out_dir is not None else results / "figures"
+    formats = tuple(formats)
+    bad = [f for f in formats if f not in ("png", "pdf", "svg")]
+    if bad:
+        raise InputError(f"--format: unknown format(s) {bad} (png, pdf, svg)")
+    refs = [load_reference_curve(r) for r in references]
+    made: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    _figures_from_run(results, out, formats, made, skipped)
+    _figures_from_yields(results, out, formats, made, skipped)
+    _figures_from_limits(results, out, formats, made, skipped, refs)
+    return made, skipped
