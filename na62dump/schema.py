@@ -155,7 +155,12 @@ class NA62Track:
     @property
     def direction(self):
         """Unit vector along the momentum (a ``ThreeVector``)."""
-        return self.p3 / self.p
+        p = self.p
+        return ak.zip(
+            {"x": self.px / p, "y": self.py / p, "z": self.pz / p},
+            with_name="ThreeVector",
+            behavior=self.behavior,
+        )
 
     @property
     def slope_x(self):

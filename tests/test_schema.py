@@ -1,0 +1,97 @@
+import awkward as ak
+import numpy as np
+import pytest
+from coffea import processor
+from coffea.nanoevents import NanoEventsFactory
+
+from na62dump.errors import InputError
+from na62dump.schema import (
+    COLLECTIONS,
+    REQUIRED_BRANCHES,
+    TRUTH_BRANCHES,
+    NA62Schema,
+    check_branches,
+)
+from na62dump.simulation import writer
+from tests.processors.builders import Event, decay_from_tax, write_events
+
+
+@pytest.fixture(scope="module")
+def ee_file(tmp_path_factory):
+    v, ds = decay_from_tax(150.0, 0.1, 60.0)
+    truth = {"mass": 0.1, "pz": 60.0, "prodZ": 24.0, "decayZ": 150.0, "weight": 1.0}
+    path = tmp_path_factory.mktemp("schema") / "ee.root"
+    return write_events(path, [Event(v, ds, truth=truth), Event(v, ds[:1])], truth=True)
+
+
+def _events(path, mode="eager"):
+    return NanoEventsFactory.from_root(
+        {str(path): "events"}, schemaclass=NA62Schema, mode=mode
+    ).events()
+
+
+def test_required_branches_are_the_writer_contract():
+    contract = set(writer.EVENT_BRANCHES) | {
+        f"{c}_{f}" for c, fields in writer.COLLECTIONS.items() for f in fields
+    }
+    contract |= {f"n{c}" for c in writer.COLLECTIONS}
+    assert set(REQUIRED_BRANCHES) == contract
+    assert set(TRUTH_BRANCHES) == set(writer.TRUTH_BRANCHES)
+
+
+@pytest.mark.parametrize("mode", ["eager", "virtual"])
+def test_collections_truth_and_event_fields(ee_file, mode):
+    ev = _events(ee_file, mode)
+    for c in COLLECTIONS:
+        assert c in ev.fields
+    assert ak.num(ev.Track, axis=1).tolist() == [2, 1]
+    assert ev.nTrack.tolist() == [2, 1]
+    assert ev.Track.charge.tolist() == [[1, -1], [1]]
+    assert ev.Truth.mass.tolist() == pytest.approx([0.1, 0.0])
+    assert "trig_H2" in ev.fields and "Track_px" not in ev.fields
+
+
+def test_track_vector_behaviour(ee_file):
+    ev = _events(ee_file)
+    t = ev.Track
+    p = np.sqrt(t.px**2 + t.py**2 + t.pz**2)
+    assert ak.all(abs(t.p - p) < 1e-4)
+    d = t.direction
+    assert ak.all(abs(d.x**2 + d.y**2 + d.z**2 - 1) < 1e-6)
+    assert ak.all(abs(t.p3.z - t.pz) == 0)
+    pair = t[:1]
+    m = (pair[:, 0].p4(0.000511) + pair[:, 1].p4(0.000511)).mass
+    assert float(m[0]) == pytest.approx(0.1, rel=1e-3)  # float32 momenta
+    assert ak.all(abs(t.p4(0.13957).mass - 0.13957) < 1e-3)
+
+
+def test_no_truth_record_without_truth_branches(tmp_path):
+    v, ds = decay_from_tax(150.0, 0.1, 60.0)
+    ev = _events(write_events(tmp_path / "d.root", [Event(v, ds)], truth=False))
+    assert "Truth" not in ev.fields
+    check_branches(ev)  # complete
+    with pytest.raises(InputError, match="Truth_mass"):
+        check_branches(ev, truth=True, source="d.root")
+
+
+def test_missing_branch_is_named(tmp_path):
+    v, ds = decay_from_tax(150.0, 0.1, 60.0)
+    path = write_events(tmp_path / "m.root", [Event(v, ds)], drop=("Track_hcalEnergy",))
+    with pytest.raises(InputError, match=r"m\.root.*Track_hcalEnergy"):
+        check_branches(_events(path), source=str(path))
+
+
+class _CountTracks(processor.ProcessorABC):
+    def process(self, events):
+        return {"p": float(ak.sum(events.Track.p)), "n": len(events)}
+
+    def postprocess(self, accumulator):
+        return accumulator
+
+
+def test_runner_with_futures_executor(ee_file):
+    fileset = {"x": {"files": {str(ee_file): "events"}}}
+    run = processor.Runner(processor.FuturesExecutor(workers=2), schema=NA62Schema, chunksize=1)
+    out = run(fileset, processor_instance=_CountTracks())
+    assert out["n"] == 2
+    assert out["p"] == pytest.approx(float(ak.sum(_events(ee_file).Track.p)), rel=1e-6)
