@@ -127,3 +127,16 @@ def test_hadronic_total_follows_inclusive_r_between_1_1_and_2_gev():
 def test_alpha_s_runs_down():
     assert vmd.alpha_s(C.M_TAU) == pytest.approx(vmd.ALPHAS_MTAU)
     assert vmd.alpha_s(2.0) < vmd.alpha_s(1.5) < vmd.alpha_s(C.M_TAU) + 0.1
+
+
+@pytest.mark.parametrize("sqrt_s", [0.15, 0.2, 0.3])
+def test_pi0gamma_low_energy_limit_is_the_chiral_anomaly(sqrt_s):
+    # An independent check of the VMD couplings (PDG B(V -> pi0 gamma), B(V -> ee)): far below
+    # the resonances R(pi0 gamma) = alpha s / (32 pi^3 f_pi^2) (1 - m_pi0^2/s)^3 |F(s)/F(0)|^2,
+    # F(0) fixed by pi0 -> gamma gamma (Wess-Zumino-Witten), f_pi = 92.2 MeV, and the VMD
+    # rise |F(s)/F(0)|^2 ~ (1 - s/m_omega^2)^-2.
+    s = sqrt_s**2
+    f_pi = 0.0922
+    anomaly = C.ALPHA_EM * s / (32 * np.pi**3 * f_pi**2) * (1 - C.M_PI0**2 / s) ** 3
+    vmd_rise = 1.0 / (1.0 - s / C.M_OMEGA**2) ** 2
+    assert vmd.r_exclusive(sqrt_s)["pi0gamma"] == pytest.approx(anomaly * vmd_rise, rel=0.1)
