@@ -9,6 +9,7 @@ from na62dump.codes import Channel
 from na62dump.errors import InputError
 from na62dump.physics import constants as C
 from na62dump.physics import dark_photon as dp
+from na62dump.physics import vmd
 from na62dump.physics._checks import check_mass
 from na62dump.physics.decay import HBAR_C_GEV_M
 
@@ -166,3 +167,19 @@ def test_mass_range():
     assert lo == pytest.approx(2 * C.M_E, rel=1e-6) and lo > 2 * C.M_E
     assert hi >= 2.0
     dp.branching_ratios(np.array([lo, hi]))  # both ends are valid
+
+
+def test_hadronic_width_is_alpha_eps2_m_over_3_times_r():
+    masses = np.linspace(0.3, 2.5, 45)
+    eps = 2e-5
+    pref = C.ALPHA_EM * eps**2 * masses / 3.0
+    widths = dp.partial_widths(masses, eps)
+    np.testing.assert_allclose(widths["hadrons"], pref * dp.r_ratio(masses), rtol=1e-12)
+    r_excl = dp.r_exclusive(masses)
+    for key, r in r_excl.items():
+        np.testing.assert_allclose(widths[key], pref * r, rtol=1e-12, err_msg=key)
+    # above 1.8 GeV the hadronic width follows the perturbative R (u, d, s)
+    high = masses > vmd.E_PQCD
+    np.testing.assert_allclose(
+        widths["hadrons"][high], pref[high] * vmd.r_pqcd(masses[high]), rtol=0.02
+    )
