@@ -10,7 +10,8 @@ Prompt
     sampled from its uncertainty; pseudo-experiments sample the three factors independently.
 Combinatorial
     Random pairs of uncorrelated single tracks (halo muons) within a time window, weighted for
-    that window and the Q1 downscaling (:func:`combinatorial_weight`).
+    that window and the Q1 downscaling (:func:`combinatorial_pair_weight`), built into
+    pseudo-events (:func:`combinatorial_pseudo_events`) that the channel processors select.
 Upstream
     Hadronic backgrounds from processed upstream samples (K3pi, K_S, interactions), scaled to
     the exposure by their generated POT (:func:`scale_to_pot`).
@@ -331,23 +332,30 @@ def scale_to_pot(count: WeightedCount, pot_generated: float, pot_target: float =
     return WeightedCount(count.sum_w * s, count.sum_w2 * s * s)
 
 
-def combinatorial_weight(
+def combinatorial_pair_weight(
+    pot: float,
+    live_time_s_per_pot: float,
     window_ns: float = geometry.COMBINATORIAL_WINDOW_NS,
     downscale: int = geometry.Q1_DOWNSCALE,
-    time_resolution_window_ns: float = 2 * geometry.TRIGGER_WINDOW_NS,
 ) -> float:
-    """Weight of one pseudo-event made of two Q1 single tracks paired within ``window_ns``.
+    """Weight of one unordered pair of Q1 single-track events of a sample of ``pot`` POT.
 
-    Each Q1 track stands for ``downscale`` tracks (the Q1/20 trigger keeps one in 20), so a
-    pair stands for ``downscale**2`` pairs; pairing within ``window_ns`` while the selection
-    accepts tracks coincident within the two-track timing acceptance (both tracks within
-    +-5 ns of the trigger: a 10 ns window) scales by ``time_resolution_window_ns /
-    window_ns``. With the published 10 ns window and the 5 ns trigger requirement the second
-    factor is 1 and the weight is 400.
+    ``D^2 x 2 window / T``: each Q1 track stands for ``D`` tracks (the Q1/``D`` downscaling),
+    so a pair for ``D^2`` pairs, and two uncorrelated tracks spread over the live time
+    ``T = live_time_s_per_pot x pot`` fall within +-``window`` of each other with probability
+    ``2 window / T``. Summed over all pairs, this estimates the number of genuine overlaps in
+    the sample (the live time per POT comes with the Q1 sample's metadata).
+
+    >>> round(combinatorial_pair_weight(1.4e15, 4.0e-19), 4)  # the tiny Q1 sample
+    0.0143
     """
-    if window_ns <= 0 or downscale < 1:
-        raise InputError("combinatorial weight: window must be > 0 and downscale >= 1")
-    return float(downscale) ** 2 * time_resolution_window_ns / window_ns
+    if not (pot > 0 and live_time_s_per_pot > 0 and window_ns > 0 and downscale >= 1):
+        raise InputError(
+            "combinatorial weight: need POT > 0, live time > 0, window > 0 and downscale >= 1"
+            f" (got {pot!r}, {live_time_s_per_pot!r}, {window_ns!r}, {downscale!r})"
+        )
+    live_s = live_time_s_per_pot * pot
+    return float(downscale) ** 2 * 2.0 * window_ns * 1e-9 / live_s
 
 
 def total_summary(components: Sequence[Component]) -> dict[str, Any]:
@@ -403,3 +411,460 @@ def read_background(results_dir: str | os.PathLike) -> dict[str, Any]:
                 if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                     raise InputError(f"{path}: {channel}.{region}.{key} invalid: {v!r}")
     return data
+
+
+# --------------------------------------------------------------------------------------------
+# Counts from processor outputs (docs/artefacts.md, Stage 2)
+# --------------------------------------------------------------------------------------------
+def cutflow_count(output: Mapping[str, Any], step: str, what: str) -> WeightedCount:
+    """The weighted count at cutflow ``step`` of one dataset's processor output.
+
+    The cutflow holds the unweighted count ``n`` and the sum of weights ``W``; a background
+    sample has one weight per event (``N_POT / pot`` of its dataset), so ``sum w^2 = W^2 / n``
+    exactly.
+    """
+    cf = output.get("cutflow") if isinstance(output, Mapping) else None
+    try:
+        names = list(cf["names"])
+        i = names.index(step)
+        n, w = float(cf["unweighted"][i]), float(cf["weighted"][i])
+    except (TypeError, KeyError) as err:
+        raise InputError(f"{what}: processor output has no cutflow") from err
+    except ValueError as err:
+        raise InputError(f"{what}: cutflow has no step {step!r} (has {names})") from err
+    if not (math.isfinite(n) and math.isfinite(w)) or n < 0 or w < 0:
+        raise InputError(f"{what}: cutflow step {step!r} is not a valid count ({n}, {w})")
+    return WeightedCount(w, w * w / n if n > 0 else 0.0)
+
+
+def _step(state: str, name: str, multi_state: bool) -> str:
+    return f"{state}:{name}" if multi_state else name
+
+
+def _pre_region_step(output: Mapping[str, Any], state: str, multi_state: bool) -> str:
+    """The last cutflow step before the regions: ``veto`` or, for neutrals, ``neutrals``."""
+    neutrals = _step(state, "neutrals", multi_state)
+    return neutrals if neutrals in output["cutflow"]["names"] else _step(state, "veto",
+                                                                        multi_state)
+
+
+def prompt_inputs_from_outputs(
+    nominal: Mapping[str, Any],
+    no_veto: Mapping[str, Any],
+    state: str,
+    *,
+    multi_state: bool = False,
+    what: str = "prompt",
+) -> PromptInputs:
+    """Prompt-MC counts of one final state from two runs of its processor on the prompt MC.
+
+    ``nominal``: the published selection; ``no_veto``: the same with the LAV and ANTI0 vetoes
+    switched off. ``in_fv`` is the full selection but the vetoes and the region (vertex in FV,
+    PID, and for neutral final states the neutral content), ``after_vetoes`` the same with the
+    vetoes, and the regions are the CR and SR counts of the run without vetoes.
+    """
+    ref = _pre_region_step(no_veto, state, multi_state)
+    return PromptInputs(
+        in_fv=cutflow_count(no_veto, ref, f"{what} (no vetoes)"),
+        after_vetoes=cutflow_count(nominal, _pre_region_step(nominal, state, multi_state),
+                                   what),
+        regions={
+            r: cutflow_count(no_veto, _step(state, r, multi_state), f"{what} (no vetoes)")
+            for r in REGIONS
+        },
+        source=what,
+    )
+
+
+def mc_count_component(
+    name: str, count: WeightedCount, n: int, rng: np.random.Generator, **info
+) -> Component:
+    """Component from a weighted MC count with one weight ``w`` per event.
+
+    The expected count is ``w mu`` with ``mu`` the Poisson mean of the ``k`` selected MC
+    events, sampled from its posterior under a uniform prior, ``Gamma(k + 1, 1)``: an empty
+    selection still gives a background of the order of one MC weight, not zero.
+    """
+    k = count.n_eff
+    w = count.sum_w2 / count.sum_w if count.sum_w > 0 else float(info.pop("weight", 0.0))
+    samples = w * rng.gamma(k + 1.0, 1.0, n) if w > 0 else np.zeros(n)
+    return Component(name, samples, {**count.as_dict(), "mc_weight": w, **info})
+
+
+# --------------------------------------------------------------------------------------------
+# Combinatorial pseudo-events
+# --------------------------------------------------------------------------------------------
+#: Time branches of each collection, shifted together when a track is moved in time.
+_TIME_BRANCHES = {
+    "Track": (("chodTime", "hasChod"), ("na48chodTime", "hasNa48chod")),
+    "Cluster": (("time", None),),
+    "MUV3": (("time", None),),
+    "LAV": (("time", None),),
+    "ANTI0": (("time", None),),
+}
+#: CHOD coincidence of the H2 trigger emulation (ns), as in the detector simulation.
+H2_COINCIDENCE_NS = 5.0
+
+
+def single_track_events(branches: Mapping[str, Any]) -> dict[str, Any]:
+    """The Q1-triggered events with exactly one track, from ntuple branches (docs/ntuple.md)."""
+    import awkward as ak
+
+    n_track = ak.to_numpy(branches["nTrack"])
+    keep = np.asarray(branches["trig_Q1"], dtype=bool) & (n_track == 1)
+    return {k: v[keep] for k, v in branches.items()}
+
+
+def _track_time(branches, idx):
+    import awkward as ak
+
+    na48 = ak.to_numpy(ak.firsts(branches["Track_na48chodTime"][idx]))
+    has48 = ak.to_numpy(ak.firsts(branches["Track_hasNa48chod"][idx]))
+    chod = ak.to_numpy(ak.firsts(branches["Track_chodTime"][idx]))
+    return np.where(has48, na48, chod).astype(float)
+
+
+def combinatorial_pseudo_events(
+    singles: Mapping[str, Any],
+    rng: np.random.Generator,
+    *,
+    max_pairs: int = 200_000,
+    window_ns: float = geometry.COMBINATORIAL_WINDOW_NS,
+) -> tuple[dict[str, Any], float]:
+    """Pseudo-events made of two single-track Q1 events, and the number of pairs each stands for.
+
+    All unordered pairs ``(i, j)`` if there are at most ``max_pairs`` of them, else
+    ``max_pairs`` pairs drawn uniformly (with replacement; the second return value, total
+    pairs / drawn pairs, then scales each pseudo-event's weight). The second event of a pair
+    is moved in time, all of its detector times together, so that its track lies at a time
+    offset uniform in +-``window_ns`` from the first track (uncorrelated tracks overlapping
+    within the window). The two events' collections are concatenated; the H2 trigger is
+    emulated from the two tracks' CHOD signals (coincident within :data:`H2_COINCIDENCE_NS`,
+    trigger time their mean; CHOD signals without a track are not in the ntuple and do not
+    enter). The result is a dict of ntuple branches (docs/ntuple.md, no truth) that the
+    channel processors read like any sample.
+    """
+    import awkward as ak
+
+    n = len(singles["trig_Q1"])
+    if n < 2:
+        raise InputError(f"combinatorial: {n} single-track Q1 event(s), need at least 2")
+    total = n * (n - 1) // 2
+    if total <= max_pairs:
+        i, j = np.triu_indices(n, 1)
+        per_pair = 1.0
+    else:
+        i = rng.integers(0, n, max_pairs)
+        j = (i + rng.integers(1, n, max_pairs)) % n  # j != i, uniform over the others
+        per_pair = total / max_pairs
+    t_i, t_j = _track_time(singles, i), _track_time(singles, j)
+    shift = (t_i - t_j) + rng.uniform(-window_ns, window_ns, i.size)
+    out: dict[str, Any] = {}
+    for coll, time_fields in _TIME_BRANCHES.items():
+        fields = [k for k in singles if k.startswith(coll + "_")]
+        shifted = {f"{coll}_{t}": has for t, has in time_fields}
+        for key in fields:
+            a, b = singles[key][i], singles[key][j]
+            if key in shifted:
+                moved = b + shift
+                has = shifted[key]
+                b = ak.where(singles[f"{coll}_{has}"][j], moved, b) if has else moved
+            out[key] = ak.concatenate([a, b], axis=1)
+    chod_i = ak.to_numpy(ak.firsts(singles["Track_chodTime"][i])).astype(float)
+    chod_j = ak.to_numpy(ak.firsts(singles["Track_chodTime"][j])).astype(float) + shift
+    has_i = ak.to_numpy(ak.firsts(singles["Track_hasChod"][i]))
+    has_j = ak.to_numpy(ak.firsts(singles["Track_hasChod"][j]))
+    out["run"] = np.asarray(singles["run"])[i]
+    out["burst"] = np.asarray(singles["burst"])[i]
+    out["event"] = np.arange(i.size, dtype=np.int64)
+    out["trig_H2"] = has_i & has_j & (np.abs(chod_i - chod_j) < H2_COINCIDENCE_NS)
+    out["trig_Q1"] = np.zeros(i.size, dtype=bool)
+    out["trig_control"] = np.zeros(i.size, dtype=bool)
+    out["trigger_time"] = np.where(out["trig_H2"], 0.5 * (chod_i + chod_j), t_i)
+    return out, per_pair
+
+
+# --------------------------------------------------------------------------------------------
+# Published fall-backs (1.4e17 POT), used only when the sample to estimate from is missing
+# --------------------------------------------------------------------------------------------
+#: {final state: {component: {region: (value, error)}}} from shared/ANALYSIS.md.
+PUBLISHED_COMPONENTS = {
+    "mumu": {"combinatorial": {"CR": (0.17, 0.02), "SR": (0.016, 0.002)}},
+    "pipi": {"upstream": {"CR": (0.013, 0.007), "SR": (0.007, 0.005)}},
+    "pipigamma": {"upstream": {"CR": (0.031, 0.016), "SR": (0.007, 0.004)}},
+}
+#: Channels whose combinatorial background is estimated from the Q1 control sample.
+COMBINATORIAL_CHANNELS = ("ee", "mumu")
+
+
+def _seeded(seed: int, *names: str) -> np.random.Generator:
+    """An independent generator per (channel, component): results do not depend on which
+    other channels were processed."""
+    import zlib
+
+    return np.random.default_rng([seed, *(zlib.crc32(n.encode()) for n in names)])
+
+
+def _fileset_of(dataset) -> dict[str, dict[str, Any]]:
+    files = dataset.existing_files()
+    if not files:
+        return {}
+    return {dataset.name: {"files": {f: dataset.tree for f in files},
+                           "metadata": {"dataset": dataset.name, **dataset.metadata}}}
+
+
+def _run(proc, fileset, executor: str, chunksize: int):
+    from na62dump import runner
+
+    with runner.open_executor(executor) as exe:
+        out, _ = runner.run_processor(fileset, proc, exe, chunksize=chunksize)
+    return out
+
+
+def _read_branches(files: Sequence[str], tree: str) -> dict[str, Any]:
+    import awkward as ak
+    import uproot
+
+    from na62dump.simulation.writer import COLLECTIONS, EVENT_BRANCHES
+
+    names = list(EVENT_BRANCHES) + ["nTrack"] + [
+        f"{c}_{f}" for c, fields in COLLECTIONS.items() for f in fields
+    ]
+    parts = []
+    for path in files:
+        try:
+            with uproot.open(path) as f:
+                parts.append(f[tree].arrays(names, library="ak"))
+        except Exception as err:
+            raise InputError(f"{path}: cannot read tree {tree!r} ({err})") from err
+    arr = ak.concatenate(parts) if len(parts) > 1 else parts[0]
+    return {k: arr[k] for k in names}
+
+
+def combinatorial_output(q1_dataset, channel: str, work_dir: Path, rng, *, n_pot: float,
+                         max_pairs: int, executor: str = "iterative", chunksize: int = 200_000):
+    """Run ``channel``'s processor on pseudo-events from the Q1 control sample.
+
+    Returns the processor output of the pseudo-event dataset (weighted to ``n_pot``) and
+    bookkeeping, or None if the Q1 sample has no files.
+    """
+    from na62dump.simulation.writer import write_ntuple
+    from processors import PROCESSORS
+
+    files = q1_dataset.existing_files()
+    if not files:
+        return None
+    meta = q1_dataset.metadata
+    singles = single_track_events(_read_branches(files, q1_dataset.tree))
+    pseudo, per_pair = combinatorial_pseudo_events(
+        singles, rng, max_pairs=max_pairs,
+        window_ns=float(meta.get("window_ns", geometry.COMBINATORIAL_WINDOW_NS)),
+    )
+    pot = float(meta.get("pot", 0.0))
+    weight = combinatorial_pair_weight(
+        pot, float(meta.get("live_time_s_per_pot", 0.0)),
+        window_ns=float(meta.get("window_ns", geometry.COMBINATORIAL_WINDOW_NS)),
+        downscale=int(meta.get("q1_downscale", geometry.Q1_DOWNSCALE)),
+    ) * per_pair * n_pot / pot
+    path = write_ntuple(work_dir / f"combinatorial_{q1_dataset.name}.root", pseudo)
+    fileset = {"combinatorial": {"files": {str(path): "events"}, "metadata": {
+        "dataset": "combinatorial", "kind": "combinatorial", "weight": weight}}}
+    out = _run(PROCESSORS[channel](), fileset, executor, chunksize)["combinatorial"]
+    info = {"q1_single_tracks": len(singles["trig_Q1"]), "pseudo_events": len(pseudo["run"]),
+            "pair_weight": weight}
+    return out, info
+
+
+def estimate_backgrounds(
+    results_dir: str | os.PathLike,
+    campaign,
+    *,
+    n_pe: int = DEFAULT_PSEUDO_EXPERIMENTS,
+    seed: int = 2021,
+    prior: tuple[float, float] = UNIFORM_PRIOR,
+    nfv_model: Literal["gauss", "gamma"] = "gamma",
+    max_pairs: int = 200_000,
+    executor: str = "iterative",
+) -> dict[str, Any]:
+    """Every channel's expected background in the CR and SR (the ``background.json`` content).
+
+    Reads the stage-2 outputs in ``results_dir`` (``run/<channel>.coffea``) and the campaign
+    (dataset kinds, files, POT). Per final state, the components are: ``prompt`` (the
+    prompt MC of the campaign, re-run without vetoes for the region factors), ``combinatorial``
+    (ee, mu+mu-: Q1 pseudo-events through the processor) and ``upstream_<name>`` (pi+pi- and
+    hadronic: the processed upstream samples). A component whose sample is missing falls back
+    to the published value where there is one (flagged ``"source": "published"``); the e+e-
+    prompt then uses the published MC counts. Everything is expressed at the POT of the
+    campaign's pseudo-data (``n_pot``), whose value is recorded in ``_meta``.
+    """
+    from na62dump import runner
+    from processors import PROCESSORS
+
+    results_dir = Path(results_dir)
+    if n_pe < 1000:
+        raise InputError(f"--pseudo-experiments {n_pe}: at least 1000 are needed")
+    data = [d for d in campaign.datasets if d.kind == "pseudo_data"]
+    n_pot = float(data[0].metadata.get("pot", geometry.N_POT)) if data else geometry.N_POT
+    scale = n_pot / geometry.N_POT  # processors weight MC to geometry.N_POT
+    by_kind: dict[str, list] = {}
+    for d in campaign.datasets:
+        by_kind.setdefault(d.kind, []).append(d)
+
+    result: dict[str, Any] = {}
+    channels_done = []
+    with tempfile.TemporaryDirectory(dir=results_dir, prefix=".background-") as tmp:
+        for channel, proc_cls in PROCESSORS.items():
+            if not runner.output_path(results_dir, channel).is_file():
+                logger.info("%s: no stage-2 output, skipped", channel)
+                continue
+            channels_done.append(channel)
+            outputs = runner.load_output(results_dir, channel)
+            states = [s.name for s in proc_cls.states]
+            multi = len(states) > 1
+            comps: dict[str, dict[str, list[Component]]] = {
+                s: {r: [] for r in REGIONS} for s in states
+            }
+
+            # prompt
+            prompt_sets = [d for d in by_kind.get("prompt", []) if d.name in outputs]
+            no_veto_out = {}
+            for d in prompt_sets:
+                fs = _fileset_of(d)
+                if fs:
+                    cuts = proc_cls.cuts_class().model_copy(
+                        update={"veto_lav": False, "veto_anti0": False})
+                    no_veto_out[d.name] = _run(proc_cls(cuts=cuts), fs, executor,
+                                               200_000)[d.name]
+            for s in states:
+                for d in prompt_sets:
+                    if d.name not in no_veto_out:
+                        continue
+                    inputs = prompt_inputs_from_outputs(
+                        outputs[d.name], no_veto_out[d.name], s, multi_state=multi,
+                        what=f"{channel} {d.name} {s}")
+                    inputs = PromptInputs(
+                        in_fv=_scaled(inputs.in_fv, scale),
+                        after_vetoes=_scaled(inputs.after_vetoes, scale),
+                        regions={r: _scaled(c, scale) for r, c in inputs.regions.items()},
+                        source=inputs.source)
+                    for r in REGIONS:
+                        comps[s][r].append(_prompt_component(
+                            inputs, r, n_pe, _seeded(seed, s, "prompt", d.name, r),
+                            nfv_model, prior, mc_weight=_mc_weight(d, n_pot),
+                            source=f"MC dataset {d.name}"))
+                if not prompt_sets or not no_veto_out:
+                    if s == "ee":
+                        pub = PromptInputs(
+                            in_fv=_scaled(PUBLISHED_EE_PROMPT.in_fv, n_pot / geometry.N_POT),
+                            after_vetoes=PUBLISHED_EE_PROMPT.after_vetoes,
+                            regions=PUBLISHED_EE_PROMPT.regions,
+                            source=PUBLISHED_EE_PROMPT.source)
+                        for r in REGIONS:
+                            comps[s][r].append(_prompt_component(
+                                pub, r, n_pe, _seeded(seed, s, "prompt", r), nfv_model, prior,
+                                source="published"))
+
+            # combinatorial
+            if channel in COMBINATORIAL_CHANNELS:
+                q1 = by_kind.get("q1_control", [])
+                res = (combinatorial_output(q1[0], channel, Path(tmp),
+                                            _seeded(seed, channel, "pairs"), n_pot=n_pot,
+                                            max_pairs=max_pairs, executor=executor)
+                       if q1 else None)
+                for s in states:
+                    for r in REGIONS:
+                        rng = _seeded(seed, s, "combinatorial", r)
+                        if res is not None:
+                            out, info = res
+                            c = cutflow_count(out, _step(s, r, multi), f"{channel} comb.")
+                            comps[s][r].append(mc_count_component(
+                                "combinatorial", c, n_pe, rng, weight=info["pair_weight"],
+                                source="Q1 pseudo-events", **info))
+                        elif "combinatorial" in PUBLISHED_COMPONENTS.get(s, {}):
+                            v, e = PUBLISHED_COMPONENTS[s]["combinatorial"][r]
+                            comps[s][r].append(count_component(
+                                "combinatorial", v * scale, e * scale, n_pe, rng,
+                                source="published"))
+
+            # upstream
+            ups = [d for d in by_kind.get("upstream", []) if d.name in outputs]
+            for s in states:
+                for r in REGIONS:
+                    for d in ups:
+                        c = cutflow_count(outputs[d.name], _step(s, r, multi),
+                                          f"{channel} {d.name}")
+                        c = _scaled(c, scale)
+                        comps[s][r].append(mc_count_component(
+                            f"upstream_{d.name}", c, n_pe, _seeded(seed, s, d.name, r),
+                            weight=_mc_weight(d, n_pot), source=f"MC dataset {d.name}"))
+                    if not ups and "upstream" in PUBLISHED_COMPONENTS.get(s, {}):
+                        v, e = PUBLISHED_COMPONENTS[s]["upstream"][r]
+                        comps[s][r].append(count_component(
+                            "upstream", v * scale, e * scale, n_pe,
+                            _seeded(seed, s, "upstream", r), source="published"))
+
+            for s in states:
+                if not any(comps[s][r] for r in REGIONS):
+                    logger.warning("%s: no background sample and no published value", s)
+                    continue
+                result[s] = {r: total_summary(comps[s][r]) if comps[s][r] else
+                             {**summarise_samples(np.zeros(1)), "components": {}}
+                             for r in REGIONS}
+    if not channels_done:
+        raise InputError(f"{results_dir}: no stage-2 output (run `na62dump run` first)")
+    result["_meta"] = {
+        "n_pot": n_pot,
+        "pseudo_experiments": n_pe,
+        "seed": seed,
+        "prior": list(prior),
+        "n_in_fv_model": nfv_model,
+        "channels": channels_done,
+        "published_inputs_ee_prompt": published_prompt_check(n_pe, seed, prior, nfv_model),
+    }
+    return result
+
+
+def _mc_weight(dataset, n_pot: float) -> float:
+    """Per-event weight of a background MC dataset at ``n_pot`` (its ``pot`` metadata)."""
+    pot = dataset.metadata.get("pot")
+    return n_pot / float(pot) if pot else 1.0
+
+
+def _scaled(c: WeightedCount, s: float) -> WeightedCount:
+    return WeightedCount(c.sum_w * s, c.sum_w2 * s * s)
+
+
+def _prompt_component(inputs, region, n_pe, rng, nfv_model, prior, mc_weight=None,
+                      **info) -> Component:
+    if inputs.in_fv.sum_w == 0:
+        # no prompt MC vertex in the FV: the sample only bounds the background, by about one
+        # MC weight (the posterior of a Poisson mean with zero events, uniform prior)
+        return mc_count_component("prompt", WeightedCount(0.0, 0.0), n_pe, rng,
+                                  weight=mc_weight or 0.0, method="empty FV", **info)
+    x = prompt_pseudo_experiments(inputs, region, n_pe, rng, nfv_model=nfv_model, prior=prior)
+    factors = {
+        "veto": beta_summary(*rejection_posterior(inputs.after_vetoes, inputs.in_fv, prior)),
+        "region": beta_summary(*rejection_posterior(inputs.regions[region], inputs.in_fv,
+                                                    prior)),
+    }
+    return Component("prompt", x, {
+        "in_fv": inputs.in_fv.as_dict(), "after_vetoes": inputs.after_vetoes.as_dict(),
+        "region_alone": inputs.regions[region].as_dict(), "pass_fraction": factors, **info})
+
+
+def published_prompt_check(n_pe, seed, prior=UNIFORM_PRIOR, nfv_model="gamma") -> dict:
+    """The prompt method on the published e+e- inputs, next to the published result."""
+    out = {}
+    for r in REGIONS:
+        x = prompt_pseudo_experiments(PUBLISHED_EE_PROMPT, r, n_pe,
+                                      _seeded(seed, "published", r), nfv_model=nfv_model,
+                                      prior=prior)
+        c, lo, hi = PUBLISHED_EE_PROMPT_RESULT[r]
+        out[r] = {**summarise_samples(x),
+                  "published": {"central": c, "interval68": [c - lo, c + hi]}}
+    return out
+
+
+def write_background(results_dir: str | os.PathLike, payload: Mapping[str, Any]) -> Path:
+    """Write ``DIR/background.json`` atomically."""
+    return write_json_atomic(Path(results_dir) / BACKGROUND_NAME, payload)

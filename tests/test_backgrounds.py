@@ -140,9 +140,13 @@ def test_scale_to_pot_and_combinatorial_weight():
     assert c.value == pytest.approx(20.0)
     assert c.error == pytest.approx(10 * np.sqrt(2.0))
     assert c.n_eff == pytest.approx(2.0)
-    assert B.combinatorial_weight() == pytest.approx(400.0)
+    # 7000 Q1 events at 1.4e17 POT: N^2/2 pairs x weight = rate^2 POT window / live
+    w = B.combinatorial_pair_weight(1.4e17, 4.0e-19)
+    assert 7000**2 / 2 * w == pytest.approx(1e-24 * 1.4e17 * 10e-9 / 4.0e-19)
     with pytest.raises(InputError, match="POT"):
         B.scale_to_pot(c, 0.0)
+    with pytest.raises(InputError, match="live time"):
+        B.combinatorial_pair_weight(1.4e17, 0.0)
 
 
 def test_write_and_read_background_json(tmp_path):
@@ -158,3 +162,93 @@ def test_write_and_read_background_json(tmp_path):
         B.read_background(tmp_path)
     with pytest.raises(InputError, match="missing"):
         B.read_background(tmp_path / "nowhere")
+
+
+def _cutflow(names, unweighted, weight):
+    return {"cutflow": {"names": names, "unweighted": unweighted,
+                        "weighted": [n * weight for n in unweighted]}}
+
+
+def test_cutflow_count_uniform_weights():
+    out = _cutflow(["all", "pid", "veto", "CR", "SR"], [100, 80, 1, 0, 0], 0.75)
+    c = B.cutflow_count(out, "pid", "prompt")
+    assert c.value == pytest.approx(60.0)
+    assert c.n_eff == pytest.approx(80.0)
+    assert B.cutflow_count(out, "SR", "prompt").value == 0.0
+    with pytest.raises(InputError, match="no step 'XR'"):
+        B.cutflow_count(out, "XR", "prompt")
+    with pytest.raises(InputError, match="no cutflow"):
+        B.cutflow_count({}, "pid", "prompt")
+
+
+def test_prompt_inputs_from_two_runs():
+    names = ["all", "trigger", "two_tracks", "vertex", "fv", "pid", "veto", "CR", "SR"]
+    nominal = _cutflow(names, [900, 500, 300, 200, 100, 80, 1, 0, 0], 0.75)
+    no_veto = _cutflow(names, [900, 500, 300, 200, 100, 80, 80, 1, 1], 0.75)
+    inp = B.prompt_inputs_from_outputs(nominal, no_veto, "ee")
+    assert inp.in_fv.value == pytest.approx(60.0)
+    assert inp.after_vetoes.value == pytest.approx(0.75)
+    assert inp.regions["SR"].value == pytest.approx(0.75)
+    # multi-state (hadronic) names and the neutrals step as the last before the regions
+    hn = ["all", "fv", "kk:pid", "kk:veto", "kk:neutrals", "kk:CR", "kk:SR"]
+    nom = _cutflow(hn, [10, 8, 6, 2, 1, 0, 0], 1.0)
+    nov = _cutflow(hn, [10, 8, 6, 6, 3, 1, 0], 1.0)
+    inp = B.prompt_inputs_from_outputs(nom, nov, "kk", multi_state=True)
+    assert (inp.in_fv.value, inp.after_vetoes.value, inp.regions["CR"].value) == (3, 1, 1)
+
+
+def test_mc_count_component_posterior():
+    rng = np.random.default_rng(3)
+    c = B.mc_count_component("up", B.WeightedCount(4 * 0.5, 4 * 0.25), 200_000, rng)
+    assert c.samples.mean() == pytest.approx(0.5 * 5, rel=0.01)  # Gamma(k + 1) x w
+    empty = B.mc_count_component("up", B.WeightedCount(0, 0), 200_000, rng, weight=0.1)
+    assert empty.samples.mean() == pytest.approx(0.1, rel=0.01)
+    assert empty.summary()["mc_weight"] == 0.1
+
+
+def _singles(n, rng):
+    """n single-track Q1 events in the ntuple layout (one track, a few hits each)."""
+    import awkward as ak
+
+    from na62dump.simulation.writer import COLLECTIONS
+
+    out = {"run": np.full(n, 1, np.int32), "burst": np.arange(n, dtype=np.int32),
+           "event": np.arange(n, dtype=np.int64), "trig_H2": np.zeros(n, bool),
+           "trig_Q1": np.ones(n, bool), "trig_control": np.zeros(n, bool),
+           "trigger_time": rng.uniform(-1, 1, n).astype(np.float32)}
+    counts = {"Track": np.ones(n, int), "Cluster": rng.integers(0, 3, n),
+              "MUV3": rng.integers(0, 2, n), "LAV": rng.integers(0, 2, n),
+              "ANTI0": rng.integers(0, 2, n)}
+    for coll, fields in COLLECTIONS.items():
+        k = counts[coll]
+        for f in fields:
+            flat = rng.uniform(-1, 1, k.sum())
+            if f.startswith("has"):
+                flat = np.ones(k.sum(), bool)
+            out[f"{coll}_{f}"] = ak.unflatten(flat, k)
+    out["nTrack"] = np.ones(n, np.int32)
+    return out
+
+
+def test_combinatorial_pseudo_events_pairs_and_times():
+    import awkward as ak
+
+    rng = np.random.default_rng(1)
+    singles = _singles(6, rng)
+    ev, per_pair = B.combinatorial_pseudo_events(singles, rng, max_pairs=100, window_ns=10.0)
+    assert per_pair == 1.0 and len(ev["run"]) == 15  # all 6 x 5 / 2 pairs
+    assert ak.all(ak.num(ev["Track_px"]) == 2)
+    t = ev["Track_na48chodTime"]
+    assert np.all(np.abs(ak.to_numpy(t[:, 1] - t[:, 0])) <= 10.0)
+    # the second event's hits move with its track
+    i, j = np.triu_indices(6, 1)
+    shift = ak.to_numpy(t[:, 1]) - ak.to_numpy(singles["Track_na48chodTime"][j][:, 0])
+    n_i = ak.to_numpy(ak.num(singles["Cluster_time"][i]))
+    moved = ev["Cluster_time"][ak.local_index(ev["Cluster_time"]) >= n_i]
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(moved - singles["Cluster_time"][j])),
+                               np.repeat(shift, ak.to_numpy(ak.num(moved))), atol=1e-5)
+    # sampling when there are more pairs than allowed
+    ev, per_pair = B.combinatorial_pseudo_events(singles, rng, max_pairs=5)
+    assert len(ev["run"]) == 5 and per_pair == pytest.approx(3.0)
+    with pytest.raises(InputError, match="at least 2"):
+        B.combinatorial_pseudo_events({k: v[:1] for k, v in singles.items()}, rng)

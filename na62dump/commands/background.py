@@ -1,0 +1,96 @@
+"""``na62dump background``: expected backgrounds per channel and region (stage 3).
+
+Reads ``DIR/run/<channel>.coffea`` (stage 2) and the campaign, and writes
+``DIR/background.json`` (docs/artefacts.md): per final state and region the median and
+log-normal ``k`` the limits use, the mean, the 68% and 90% intervals and the components
+(prompt, combinatorial, upstream). Method: :mod:`na62dump.backgrounds`. Examples::
+
+    na62dump background                               # results/, packaged campaign
+    na62dump background --results out --preset tiny --pseudo-experiments 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from na62dump import backgrounds
+
+logger = logging.getLogger(__name__)
+
+
+def _int_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(float(text)) if "e" in text.lower() else int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} must be >= {minimum}")
+        return value
+
+    return parse
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add ``background`` to the ``na62dump`` subcommands."""
+    p = subparsers.add_parser(
+        "background",
+        help="estimate the backgrounds per channel and region (stage 3)",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("--results", metavar="DIR", default="results",
+                   help="results directory of `na62dump run` (default: %(default)s)")
+    p.add_argument("--config", metavar="FILE", help="datasets.yaml (default: the packaged one)")
+    p.add_argument("--preset", metavar="NAME", default="default",
+                   help="campaign preset of datasets.yaml (default: %(default)s)")
+    p.add_argument("--pseudo-experiments", type=_int_at_least(1000), metavar="N",
+                   default=backgrounds.DEFAULT_PSEUDO_EXPERIMENTS,
+                   help="pseudo-experiments per estimate (default: %(default)s)")
+    p.add_argument("--seed", type=_int_at_least(0), default=2021, metavar="N",
+                   help="seed of the pseudo-experiments and pairings (default: %(default)s)")
+    p.add_argument("--prior", choices=("uniform", "jeffreys"), default="uniform",
+                   help="beta prior of the rejection factors (default: %(default)s)")
+    p.add_argument("--max-pairs", type=_int_at_least(1), default=200_000, metavar="N",
+                   help="combinatorial pseudo-events drawn at most (default: %(default)s)")
+    p.set_defaults(func=main)
+    return p
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def main(args: argparse.Namespace) -> int:
+    """Estimate the backgrounds and write ``DIR/background.json``."""
+    from na62dump.simulation.campaign import load_campaign
+
+    campaign = load_campaign(args.config, preset=args.preset)
+    prior = backgrounds.UNIFORM_PRIOR if args.prior == "uniform" else backgrounds.JEFFREYS_PRIOR
+    result = backgrounds.estimate_backgrounds(
+        args.results, campaign, n_pe=args.pseudo_experiments, seed=args.seed, prior=prior,
+        max_pairs=args.max_pairs,
+    )
+    path = backgrounds.write_background(args.results, result)
+    print(f"{'state':<11} {'region':<6} {'median':>9} {'k':>6} {'68% interval':>22}  components")
+    for state, regions in result.items():
+        if state.startswith("_"):
+            continue
+        for region, e in regions.items():
+            lo, hi = e["interval68"]
+            comps = ", ".join(
+                f"{n} {_fmt(c['median'])}" + (" (published)" if c.get("source") == "published"
+                                              else "")
+                for n, c in e["components"].items()
+            )
+            print(f"{state:<11} {region:<6} {_fmt(e['median']):>9} {e['k']:>6.2f} "
+                  f"[{_fmt(lo)}, {_fmt(hi)}]".rjust(22) + f"  {comps}")
+    check = result["_meta"]["published_inputs_ee_prompt"]
+    for region, e in check.items():
+        pub = e["published"]
+        print(f"e+e- prompt on the published inputs, {region}: median {_fmt(e['median'])} "
+              f"[{_fmt(e['interval68'][0])}, {_fmt(e['interval68'][1])}]; published "
+              f"{_fmt(pub['central'])} [{_fmt(pub['interval68'][0])}, "
+              f"{_fmt(pub['interval68'][1])}]")
+    print(f"written: {path}")
+    return 0
