@@ -36,12 +36,11 @@ import numpy as np
 
 from na62dump.errors import InputError
 from na62dump.geometry import PROTON_MOMENTUM_GEV
+from na62dump.physics.constants import ALPHA_EM
 from na62dump.physics.sampling import E_BEAM_GEV, M_PROTON
 
 log = logging.getLogger(__name__)
 
-#: Fine-structure constant (Thomson limit).
-ALPHA_EM = 1.0 / 137.035999
 
 #: Time-like proton (Dirac) form factor in extended vector-meson dominance:
 #: F(q^2) = sum_V f_V m_V^2 / (m_V^2 - q^2 - i sqrt(q^2) Gamma_V(q^2)), normalised to F(0) = 1.

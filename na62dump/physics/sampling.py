@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from na62dump.geometry import BEAM_POINT, PROTON_MOMENTUM_GEV, TAX_LAMBDA_I, TAX_Z_END, TAX_Z_START
+from na62dump.physics.constants import M_P as M_PROTON  # proton mass (GeV), PDG via particle
+from na62dump.physics.decay import prob_decay_in_range
 
-#: Proton mass (GeV), PDG 2024.
-M_PROTON = 0.93827209
 #: Beam energy (GeV) of the 400 GeV/c protons.
 E_BEAM_GEV = float(np.hypot(PROTON_MOMENTUM_GEV, M_PROTON))
 #: Centre-of-mass energy of a beam proton on a nucleon at rest (GeV).
@@ -178,3 +178,28 @@ def sample_production_point(n, rng):
     depth = -TAX_LAMBDA_I * np.log1p(-u * -np.expm1(-length / TAX_LAMBDA_I))
     z = TAX_Z_START + depth
     return np.full(n, BEAM_POINT[0]), np.full(n, BEAM_POINT[1]), z
+
+
+def mean_decay_probability(pz, z_prod, mass, ctau_m, z_range):
+    """Mean probability that particles decay with ``z_range[0] < z < z_range[1]`` (m).
+
+    ``pz`` (GeV) and ``z_prod`` (m) are arrays over a production sample of particles of
+    ``mass`` (GeV) with proper decay length ``ctau_m`` (m): the decay length along Z is
+    ``(pz / M) c tau`` (:func:`na62dump.physics.decay.prob_decay_in_range`). Particles going
+    backwards (``pz <= 0``) never reach the decay volume and count as 0. The particle's flight
+    is not limited transversally here: no acceptance is applied.
+
+    >>> import numpy as np
+    >>> p = mean_decay_probability(np.array([10.0, -1.0]), np.zeros(2), 1.0, 1e9, (100.0, 200.0))
+    >>> round(p * 1e8, 6)  # (1/2) x L / lambda for the forward one
+    0.5
+    """
+    pz = np.asarray(pz, dtype=float)
+    z_prod = np.asarray(z_prod, dtype=float)
+    if np.isinf(ctau_m):
+        return 0.0
+    fwd = pz > 0.0
+    lam = np.where(fwd, pz, 1.0) / float(mass) * float(ctau_m)
+    with np.errstate(over="ignore", under="ignore"):
+        p = np.where(fwd, prob_decay_in_range(z_range[0], z_range[1], z_prod, lam), 0.0)
+    return float(np.mean(p))
