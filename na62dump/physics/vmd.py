@@ -111,6 +111,8 @@ Validation (tests in ``tests/physics/test_vmd.py``)
 * Narrow peaks (omega, phi -> 3 pi, pi0 gamma, K K, eta gamma) match 9 B_ee B_f / alpha^2.
 
 * K Kbar: within 15% of DarkCast between 1.1 and 1.8 GeV (by construction, fitted).
+* pi+ pi- pi0 below the omega is lower than DarkCast's omega term by 45% at 0.6 GeV and 17% at
+  0.7 GeV (BR ~ 1e-4 there), within 10% at 0.9 GeV.
 
 Known weaknesses: the 4 pi, K Kbar pi and eta pi pi line shapes are single effective
 resonance sums normalised to their measured peaks (uncertainty ~20-30% away from the peak);
