@@ -134,15 +134,23 @@ behavior.update(base.behavior)
 behavior.update(vector.behavior)
 
 
+def _f64(array):
+    return ak.values_astype(array, np.float64)
+
+
 @ak.mixin_class(behavior)
 class NA62Track:
-    """A STRAW spectrometer track (momentum upstream of the magnet, GeV; positions in m)."""
+    """A STRAW spectrometer track (momentum upstream of the magnet, GeV; positions in m).
+
+    Kinematics are computed in double precision: the stored float32 components would cost
+    ~0.5% on a 100 MeV e+e- mass at 60 GeV through E1 + E2 - |P|.
+    """
 
     @property
     def p3(self):
         """Momentum as a coffea ``ThreeVector`` (GeV)."""
         return ak.zip(
-            {"x": self.px, "y": self.py, "z": self.pz},
+            {"x": _f64(self.px), "y": _f64(self.py), "z": _f64(self.pz)},
             with_name="ThreeVector",
             behavior=self.behavior,
         )
@@ -150,14 +158,14 @@ class NA62Track:
     @property
     def p(self):
         """Momentum magnitude (GeV)."""
-        return np.sqrt(self.px**2 + self.py**2 + self.pz**2)
+        return np.sqrt(_f64(self.px) ** 2 + _f64(self.py) ** 2 + _f64(self.pz) ** 2)
 
     @property
     def direction(self):
         """Unit vector along the momentum (a ``ThreeVector``)."""
         p = self.p
         return ak.zip(
-            {"x": self.px / p, "y": self.py / p, "z": self.pz / p},
+            {"x": _f64(self.px) / p, "y": _f64(self.py) / p, "z": _f64(self.pz) / p},
             with_name="ThreeVector",
             behavior=self.behavior,
         )
@@ -174,9 +182,9 @@ class NA62Track:
 
     def p4(self, mass):
         """Four-momentum (a ``LorentzVector``, GeV) under the mass hypothesis ``mass`` (GeV)."""
-        p2 = self.px**2 + self.py**2 + self.pz**2
+        px, py, pz = _f64(self.px), _f64(self.py), _f64(self.pz)
         return ak.zip(
-            {"x": self.px, "y": self.py, "z": self.pz, "t": np.sqrt(p2 + mass * mass)},
+            {"x": px, "y": py, "z": pz, "t": np.sqrt(px**2 + py**2 + pz**2 + mass * mass)},
             with_name="LorentzVector",
             behavior=self.behavior,
         )

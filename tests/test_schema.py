@@ -61,7 +61,7 @@ def test_track_vector_behaviour(ee_file):
     assert ak.all(abs(t.p3.z - t.pz) == 0)
     pair = t[:1]
     m = (pair[:, 0].p4(0.000511) + pair[:, 1].p4(0.000511)).mass
-    assert float(m[0]) == pytest.approx(0.1, rel=1e-3)  # float32 momenta
+    assert float(m[0]) == pytest.approx(0.1, rel=1e-6)
     assert ak.all(abs(t.p4(0.13957).mass - 0.13957) < 1e-3)
 
 

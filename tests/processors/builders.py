@@ -113,9 +113,14 @@ def write_events(path, events: list[Event], truth: bool = False, drop: tuple[str
 
         with uproot.recreate(path) as f:
             keep = {k: v for k, v in b.items() if k not in drop and not k.startswith("n")}
-            f.mktree("events", {k: (v.type.content if isinstance(v, ak.Array) else v.dtype)
-                                for k, v in keep.items()},  # fmt: skip
-                     counter_name=lambda name: "n" + name.split("_")[0])
+            f.mktree(
+                "events",
+                {
+                    k: (v.type.content if isinstance(v, ak.Array) else v.dtype)
+                    for k, v in keep.items()
+                },  # fmt: skip
+                counter_name=lambda name: "n" + name.split("_")[0],
+            )
             f["events"].extend(keep)
         return path
     return write_ntuple(path, b)
