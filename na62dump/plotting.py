@@ -438,10 +438,9 @@ def _fv_outline(ax, cuts) -> None:
     z_lo, z_hi = cuts.fv_z_range_m
     z = np.linspace(z_lo, z_hi, 400)
     if cuts.fv == "cones":
-        radius = np.zeros_like(z)
-        for z_base, r_base in geometry.CONE_BASES:
-            cone = r_base * (z - geometry.CONE_TIP_Z) / (z_base - geometry.CONE_TIP_Z)
-            radius = np.maximum(radius, np.where(z <= z_base, cone, 0.0))
+        from na62dump.selection.volume import cone_radius
+
+        radius = cone_radius(z)
     else:
         radius = geometry.vacuum_tube_radius(z)
     ax.plot(np.r_[z_lo, z, z_hi], np.r_[0.0, radius, 0.0], color="tab:red", lw=1.8,
@@ -497,6 +496,12 @@ def plot_mass(background: Mapping, signals: Mapping, *, title: str = "", ax=None
             drawn = True
     if not drawn:
         ax.text(0.5, 0.6, "no events", transform=ax.transAxes, ha="center", color="0.4")
+    if mass_range_gev is None and drawn:
+        filled = [h.axes[0].edges[np.r_[np.nonzero(h.values())[0][[0, -1]]] + [0, 1]]
+                  for h in [*background.values(), *signals.values()] if h.sum().value > 0]
+        lo, hi = min(f[0] for f in filled), max(f[1] for f in filled)
+        pad = 0.15 * (hi - lo) + 0.005
+        mass_range_gev = (max(0.0, lo - pad), hi + pad)
     ax.set_yscale("log")
     ax.set_xlabel("reconstructed mass [GeV]")
     ax.set_ylabel("events / bin (signal: unit area)")

@@ -1,0 +1,48 @@
+"""``na62dump plot``: draw every figure whose inputs exist (stage 5).
+
+Reads the saved results (``DIR/run``, ``DIR/yields``, ``DIR/limits``, ``DIR/summary.json``),
+writes PNG/PDF figures and cutflow tables to ``DIR/figures`` (or ``--out``), and says which
+figures it skipped and why. Examples::
+
+    na62dump plot
+    na62dump plot --results results --format png --reference babar.txt --reference e137.txt
+
+A reference curve is an earlier experiment's limit as a text file (two columns ``mass_gev
+coupling``: a boundary polyline; three columns ``mass_gev low high``: a band), drawn in grey on
+the dark-photon exclusions; none are shipped (see ``na62dump.plotting.load_reference_curve``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from na62dump import plotting
+
+
+def _formats(text: str) -> list[str]:
+    return [f.strip().lower() for f in text.split(",") if f.strip()]
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("plot", help="draw the figures from saved results (stage 5)",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("--results", default="results", metavar="DIR",
+                   help="results directory (default: %(default)s)")
+    p.add_argument("--out", metavar="DIR", help="figure directory (default: DIR/figures)")
+    p.add_argument("--format", type=_formats, default=["png", "pdf"], metavar="LIST",
+                   help="comma-separated formats: png,pdf,svg (default: png,pdf)")
+    p.add_argument("--reference", action="append", default=[], metavar="FILE",
+                   help="an earlier experiment's limit to overlay in grey (repeatable)")
+    p.set_defaults(func=main)
+    return p
+
+
+def main(args: argparse.Namespace) -> int:
+    made, skipped = plotting.plot_all(args.results, args.out, args.format, args.reference)
+    figures = sorted({p.with_suffix("").name for p in made})
+    print(f"wrote {len(made)} files ({len(figures)} figures/tables) to "
+          f"{args.out or f'{args.results}/figures'}")
+    for what, why in skipped:
+        print(f"skipped {what}: {why}", file=sys.stderr)
+    return 0
