@@ -314,8 +314,10 @@ def counting_upper_limit(
         method, n_toys = "asymptotic", 0
     elif toys == "exact":
         method, n_toys = "exact", 0
+    elif isinstance(toys, int | np.integer) and not isinstance(toys, bool) and toys > 0:
+        method, n_toys = "toys", int(toys)
     else:
-        method, n_toys = "toys", toys
+        raise InputError(f"toys must be None, 'exact' or a positive integer, got {toys!r}")
     seed = rng if isinstance(rng, int | np.integer) else int(rng.integers(2**63))
     alpha = 1.0 - cl
 
