@@ -183,10 +183,18 @@ class SignalSample:
         a, p = self.acceptance(ctau_m), self.decay_probability(ctau_m)
         return np.divide(a, p, out=np.zeros_like(a), where=p > 0)
 
+    #: Minimum effective number of accepted events for a lifetime-weighted resolution; below
+    #: it (a few events dominate the weights) the unweighted resolution of the sample is used.
+    MIN_EFFECTIVE_EVENTS = 10.0
+
     def relative_resolution(self, ctau_m) -> np.ndarray:
         """Weighted RMS of ``(m_reco - M) / M`` over the accepted events, at each ``c tau``.
 
-        NaN if the sample has no ``resolution`` histogram or no accepted event.
+        Events are weighted by their decay weight at ``c tau``; where the weights leave fewer
+        than :attr:`MIN_EFFECTIVE_EVENTS` effective events, the unweighted RMS of the whole
+        sample is returned instead (the resolution depends on the lifetime only through the
+        momentum and vertex position, weakly). NaN without a ``resolution`` histogram or
+        accepted event.
         """
         c = self._ctau(ctau_m)
         if self.resolution is None or self.resolution.sum() <= 0:
@@ -196,17 +204,25 @@ class SignalSample:
         n = r.sum(axis=2)  # (pz, dz)
         m1 = (r * mc).sum(axis=2)
         m2 = (r * mc * mc).sum(axis=2)
+        unweighted = math.sqrt(max(m2.sum() / n.sum() - (m1.sum() / n.sum()) ** 2, 0.0))
         pz_c = 0.5 * (self.res_pz_edges[:-1] + self.res_pz_edges[1:]) / self.mass_gev
         i, j = np.nonzero(n)
         lo = np.maximum(self.res_dz_edges[j], 0.0)
         hi = self.res_dz_edges[j + 1]
-        s0 = self._reweighted_sum((n[i, j], pz_c[i], lo, hi), c, self.z_range)
-        s1 = self._reweighted_sum((m1[i, j], pz_c[i], lo, hi), c, self.z_range)
-        s2 = self._reweighted_sum((m2[i, j], pz_c[i], lo, hi), c, self.z_range)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = s1 / s0
-            var = np.clip(s2 / s0 - mean * mean, 0.0, None)
-        return np.where(s0 > 0, np.sqrt(var), np.nan)
+        flat = c.ravel()
+        out = np.empty(flat.size)
+        for start in range(0, flat.size, _CTAU_CHUNK):
+            w = forced_decay_weight_binned(lo, hi, pz_c[i], flat[start:start + _CTAU_CHUNK, None],
+                                           self.z_range)
+            s0, s1, s2 = w @ n[i, j], w @ m1[i, j], w @ m2[i, j]
+            s00 = (w * w) @ n[i, j]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = s1 / s0
+                rms = np.sqrt(np.clip(s2 / s0 - mean * mean, 0.0, None))
+                n_eff = s0 * s0 / s00
+            good = (s0 > 0) & (n_eff >= self.MIN_EFFECTIVE_EVENTS)
+            out[start:start + _CTAU_CHUNK] = np.where(good, rms, unweighted)
+        return out.reshape(c.shape)
 
     # ----------------------------------------------------------------------------------------
     @classmethod
@@ -426,12 +442,16 @@ def dark_photon_yields(
     ctau_m: Callable[[float, float], float],
     n_pot: float = geometry.N_POT,
     channel: str = "ee",
+    model: str = "dark_photon",
+    coupling_name: str = "eps",
 ) -> YieldTable:
-    """Dark-photon ``N_exp`` table over ``mass_gev`` x ``eps`` for one decay channel.
+    """``N_exp`` table over ``mass_gev`` x coupling for one decay channel.
 
-    ``production_rate(mode, masses)``: A' per POT at ``eps = 1`` for production ``mode`` (the
-    rate scales as eps^2); ``branching_ratio(masses)``: BR(A' -> channel);
-    ``ctau_m(mass, eps)``: proper decay length (m), vectorised over ``eps``.
+    For the dark photon (coupling ``eps``) and any model whose production scales as the
+    coupling squared (the dark scalar: ``model="dark_scalar", coupling_name="theta"``).
+    ``production_rate(mode, masses)``: particles per POT at coupling 1 for production ``mode``
+    (the rate scales as coupling^2); ``branching_ratio(masses)``: BR(X -> channel);
+    ``ctau_m(mass, couplings)``: proper decay length (m), vectorised over the couplings.
     """
     if not (n_pot > 0 and math.isfinite(n_pot)):
         raise InputError(f"N_POT must be > 0, got {n_pot!r}")
@@ -444,7 +464,7 @@ def dark_photon_yields(
         if s.channel == channel:
             modes.setdefault(s.production, []).append(s)
     if not modes:
-        raise InputError(f"no dark-photon signal sample for channel {channel!r}")
+        raise InputError(f"no {model} signal sample for channel {channel!r}")
     br = np.asarray(branching_ratio(masses), dtype=float)
     n_exp, effs, sig = {}, {}, {}
     for mode, nodes in sorted(modes.items()):
@@ -459,10 +479,10 @@ def dark_photon_yields(
         n_exp[mode], effs[mode], sig[mode] = n, e, r * masses[:, None]
         logger.info("%s %s: max N_exp %.3g", channel, mode, float(n.max()))
     return YieldTable(
-        model="dark_photon", channel=channel, mass_gev=masses, coupling_name="eps",
+        model=model, channel=channel, mass_gev=masses, coupling_name=coupling_name,
         coupling=eps, n_exp=n_exp, efficiency=effs, sigma_m_gev=sig, n_pot=n_pot,
-        notes="N_exp = N_POT x rate(M) eps^2 x BR x A(M, ctau); A interpolated in log M at "
-        "fixed ctau/M (na62dump.yields)",
+        notes=f"N_exp = N_POT x rate(M) {coupling_name}^2 x BR x A(M, ctau); A interpolated "
+        "in log M at fixed ctau/M (na62dump.yields)",
     )
 
 
@@ -502,3 +522,111 @@ def lifetime_yields(
 
 def yields_path(results_dir: str | os.PathLike, model: str, channel: str) -> Path:
     return Path(results_dir) / YIELDS_SUBDIR / f"{model}_{channel}.json"
+
+
+def write_table(results_dir: str | os.PathLike, table: YieldTable) -> Path:
+    """Write ``DIR/yields/<model>_<channel>.json`` atomically."""
+    from na62dump.backgrounds import write_json_atomic
+
+    return write_json_atomic(yields_path(results_dir, table.model, table.channel),
+                             table.to_json())
+
+
+# --------------------------------------------------------------------------------------------
+# From the stage-2 outputs and the physics models
+# --------------------------------------------------------------------------------------------
+def signal_samples_from_results(results_dir: str | os.PathLike, campaign, model: str,
+                                channels: Sequence[str] | None = None) -> list[SignalSample]:
+    """The processed signal samples of ``model`` found in ``DIR/run/*.coffea``.
+
+    Dataset metadata (mass, production, final state, forced-decay range) come from the
+    campaign; a dataset the campaign does not know is skipped with a warning.
+    """
+    from na62dump import runner
+    from processors import PROCESSORS
+
+    known = {d.name: d for d in campaign.datasets if d.kind == "signal"}
+    out = []
+    for analysis in channels or list(PROCESSORS):
+        if not runner.output_path(results_dir, analysis).is_file():
+            continue
+        outputs = runner.load_output(results_dir, analysis)
+        for name, output in sorted(outputs.items()):
+            if not isinstance(output, Mapping) or "signal" not in output:
+                continue
+            d = known.get(name)
+            if d is None:
+                logger.warning("%s: signal dataset %r not in the campaign, skipped", analysis,
+                               name)
+                continue
+            meta = d.metadata
+            if meta.get("model") != model:
+                continue
+            z_range = tuple(meta.get("z_range_m", geometry.FORCED_DECAY_Z))
+            out.append(SignalSample.from_output(
+                output, mass_gev=float(meta["mass_gev"]), production=str(meta["production"]),
+                channel=str(meta["channel"]), state=str(meta["channel"]), z_range=z_range,
+                model=model, name=name))
+    return out
+
+
+def dark_photon_production_rate(mode: str, masses) -> np.ndarray:
+    """A' per POT at eps = 1 for production ``mode`` (``brems`` or a meson name)."""
+    from na62dump.physics import brems, mesons
+
+    m = np.asarray(masses, dtype=float)
+    if mode == "brems":
+        return np.asarray(brems.rate_per_pot(m, 1.0), dtype=float)
+    if mode in mesons.MESONS:
+        return np.asarray(mesons.rate_per_pot(m, mode, 1.0), dtype=float)
+    raise InputError(f"dark photon: unknown production mode {mode!r}")
+
+
+def mass_grid(samples: Sequence[SignalSample], n: int) -> np.ndarray:
+    """``n`` log-spaced masses spanning the sample masses (GeV)."""
+    masses = sorted({s.mass_gev for s in samples})
+    if not masses:
+        raise InputError("no signal sample: no mass grid")
+    if n < 1:
+        raise InputError(f"--masses {n}: must be >= 1")
+    if len(masses) == 1 or n == 1:
+        return np.array(masses[:1] if n == 1 else masses)
+    return np.geomspace(masses[0], masses[-1], n)
+
+
+def dark_photon_table(samples, channel: str, masses, eps, n_pot: float) -> YieldTable:
+    """:func:`dark_photon_yields` with the physics of :mod:`na62dump.physics.dark_photon`."""
+    from na62dump.physics import dark_photon
+
+    def br(m):
+        return np.asarray(dark_photon.branching_ratios(m)[channel], dtype=float)
+
+    def rate(mode, m):
+        # meson production closes above the meson's threshold; keep it at 0 there
+        return np.nan_to_num(dark_photon_production_rate(mode, m))
+
+    return dark_photon_yields(samples, masses, eps, production_rate=rate, branching_ratio=br,
+                              ctau_m=dark_photon.ctau_m, n_pot=n_pot, channel=channel)
+
+
+def dark_scalar_table(samples, channel: str, masses, theta, n_pot: float) -> YieldTable:
+    """Dark scalar (B -> K S, mixing angle theta) yields: :mod:`na62dump.physics.scalar`."""
+    from na62dump.physics import scalar
+
+    def br(m):
+        return np.asarray(scalar.branching_ratios(m)[channel], dtype=float)
+
+    def rate(mode, m):
+        return np.asarray([scalar.n_produced_per_pot(float(x), 1.0) for x in np.ravel(m)])
+
+    return dark_photon_yields(samples, masses, theta, production_rate=rate,
+                              branching_ratio=br, ctau_m=scalar.ctau_m, n_pot=n_pot,
+                              channel=channel, model="dark_scalar", coupling_name="theta")
+
+
+def alp_table(samples, channel: str, ctau_m, n_pot: float) -> YieldTable:
+    """ALP yields per unit BR x BR at the sample masses (:mod:`na62dump.physics.alp`)."""
+    from na62dump.physics import alp
+
+    return lifetime_yields(samples, ctau_m, parents_per_pot=float(alp.n_produced_per_pot(1.0)),
+                           model="alp", channel=channel, n_pot=n_pot)

@@ -1,0 +1,418 @@
+"""``na62dump limits``: signal yields, pyhf workspaces and CLs limits (stage 4).
+
+Reads the stage-2 outputs (``DIR/run/*.coffea``: signal truth histograms, SR candidates of the
+pseudo-data), ``DIR/summary.json`` (blinded or not) and ``DIR/background.json`` (stage 3), and
+writes (docs/artefacts.md):
+
+- ``DIR/yields/<model>_<channel>.json``: N_exp tables (:mod:`na62dump.yields`);
+- ``DIR/workspaces/<model>_<channel>_m<MeV>.json``: the pyhf workspace of each mass;
+- ``DIR/limits/dark_photon_<channel>.json`` over (M, eps), ``alp_<channel>.json`` over
+  (tau_a, BR x BR) per ALP mass, ``dark_scalar_<channel>.json`` over (M, theta): ``mass_gev``,
+  the coupling grid(s), ``cl``, ``method``, ``cls_observed`` (``null`` while the pseudo-data
+  are blinded: only expected limits are computed then), ``cls_expected`` (``"-2"`` .. ``"2"``)
+  and ``contours`` (polylines of CLs = 1 - CL).
+
+Channels: ``ee``, ``mumu``, ``combined`` (ee and mumu, one likelihood product, N_POT shared),
+``pipi`` and the hadronic final states (``pipigamma``, ...). The statistics (workspaces,
+published toy CLs, scans) are :mod:`na62dump.stats`. Examples::
+
+    na62dump limits                                  # every channel with signal samples
+    na62dump limits --channels ee,combined --toys 2000
+    na62dump limits --asymptotic --masses 10 --couplings 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from na62dump import geometry
+from na62dump.errors import InputError
+from na62dump.physics.decay import C_M_PER_S
+
+logger = logging.getLogger(__name__)
+
+#: Coupling grids (log-spaced, inclusive): eps, ALP lifetime (s) and BR x BR, scalar theta.
+EPS_RANGE = (1.0e-8, 1.0e-3)
+TAU_RANGE_S = (1.0e-13, 1.0e-6)
+BR_RANGE = (1.0e-12, 1.0e-3)
+THETA_RANGE = (1.0e-7, 1.0e-2)
+CL = 0.9
+#: Statistics channel (mass shape, background defaults) of each final state.
+STATS_CHANNEL = {"ee": "ee", "mumu": "mumu", "pipi": "pipi"}
+#: Published production uncertainties (PRL 133 (2024) 111802: brems 1%, mesons 20%) and ours
+#: for B mesons: half the spread of the B yield per POT (1.6-2.6e-7) over its central 2e-7.
+PRODUCTION_REL = {"brems": 0.01, "mesons": 0.20, "b_meson": 0.25}
+
+
+def stats_channel(state: str) -> str:
+    return STATS_CHANNEL.get(state, "hadronic")
+
+
+def _int_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} must be >= {minimum}")
+        return value
+
+    return parse
+
+
+def _channels(text: str) -> list[str]:
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one channel, e.g. ee,mumu,combined")
+    return names
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add ``limits`` to the ``na62dump`` subcommands."""
+    p = subparsers.add_parser(
+        "limits", help="signal yields, pyhf workspaces and CLs limits (stage 4)",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("--results", metavar="DIR", default="results",
+                   help="results directory (default: %(default)s)")
+    p.add_argument("--config", metavar="FILE", help="datasets.yaml (default: the packaged one)")
+    p.add_argument("--preset", metavar="NAME", default="default",
+                   help="campaign preset of datasets.yaml (default: %(default)s)")
+    p.add_argument("--channels", type=_channels, metavar="LIST",
+                   help="comma-separated: ee, mumu, combined, pipi, hadronic final states "
+                        "(default: every channel with signal samples)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--toys", type=_int_at_least(100), default=1000, metavar="N",
+                     help="pseudo-experiments per tested yield (default: %(default)s)")
+    how.add_argument("--asymptotic", action="store_true",
+                     help="asymptotic formulae instead of toys (not valid at zero background)")
+    p.add_argument("--masses", type=_int_at_least(1), default=25, metavar="N",
+                   help="mass points of the dark-photon and scalar grids (default: %(default)s)")
+    p.add_argument("--couplings", type=_int_at_least(2), default=30, metavar="N",
+                   help="points of each coupling grid (default: %(default)s)")
+    p.add_argument("--models", type=_channels, default=["dark_photon", "alp", "dark_scalar"],
+                   metavar="LIST", help="models to scan (default: all with signal samples)")
+    p.add_argument("--seed", type=_int_at_least(0), default=2021, metavar="N",
+                   help="seed of the pseudo-experiments (default: %(default)s)")
+    p.set_defaults(func=main)
+    return p
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+def read_summary(results_dir: Path) -> dict[str, Any]:
+    path = results_dir / "summary.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise InputError(f"{path}: missing (run `na62dump run` first)") from err
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(f"{path}: unreadable JSON ({err})") from err
+    if not isinstance(data, dict) or not isinstance(data.get("unblinded"), bool):
+        raise InputError(f"{path}: no boolean 'unblinded' entry")
+    return data
+
+
+def observed_sr_masses(results_dir: Path, campaign) -> dict[str, list[float]]:
+    """SR candidate masses (GeV) per final state, from the unblinded pseudo-data outputs."""
+    from na62dump import runner
+    from processors import PROCESSORS
+
+    data_sets = {d.name for d in campaign.datasets if d.kind == "pseudo_data"}
+    out: dict[str, list[float]] = {}
+    for channel, proc in PROCESSORS.items():
+        if not runner.output_path(results_dir, channel).is_file():
+            continue
+        outputs = runner.load_output(results_dir, channel)
+        for s in proc.states:
+            out.setdefault(s.name, [])
+        for name in data_sets & set(outputs):
+            o = outputs[name]
+            if not o.get("unblinded"):
+                raise InputError(f"{runner.output_path(results_dir, channel)}: dataset "
+                                 f"{name!r} is blinded although summary.json says unblinded")
+            for row in o.get("candidates", []):
+                if row.get("region") == "SR":
+                    out.setdefault(row["state"], []).append(float(row["mass"]))
+    return out
+
+
+def _background(bkg: Mapping, state: str) -> tuple[dict, str]:
+    entry = bkg.get(state, {}).get("SR")
+    if entry is None:
+        from na62dump.stats.workspace import CHANNELS
+
+        cfg = CHANNELS[stats_channel(state)]
+        logger.warning("%s: not in background.json; using the statistics default "
+                       "(median %.3g, k %.3g)", state, cfg.background_median, cfg.background_k)
+        return {"median": cfg.background_median, "k": cfg.background_k}, "statistics default"
+    return {"median": float(entry["median"]), "k": float(entry["k"])}, "background.json"
+
+
+def _fill_sigma(sigma: np.ndarray, masses: np.ndarray) -> np.ndarray:
+    """Resolution (GeV) with undefined points (no accepted event) filled per mass.
+
+    The mean over the couplings where it is defined, else the nearest mass's relative value,
+    else 1% of M (our fallback; such masses have no signal and do not enter the limits).
+    """
+    s = np.array(sigma, dtype=float)
+    rel = np.array([np.nanmean(r) / m if np.isfinite(r).any() else np.nan
+                    for r, m in zip(s, masses, strict=True)])
+    ok = np.isfinite(rel)
+    if ok.any():
+        rel = np.interp(np.log(masses), np.log(masses[ok]), rel[ok])
+    else:
+        rel = np.full_like(rel, 0.01)
+    return np.where(np.isfinite(s), s, (rel * masses)[:, None])
+
+
+def _group_modes(n_exp: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Production modes as the statistics' systematics know them: brems, mesons, b_meson."""
+    out: dict[str, np.ndarray] = {}
+    for mode, arr in n_exp.items():
+        key = mode if mode in ("brems", "b_meson") else "mesons"
+        out[key] = out.get(key, 0.0) + np.nan_to_num(np.asarray(arr, dtype=float))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Contours
+# --------------------------------------------------------------------------------------------
+def contour_lines(x, y, z, level: float, *, log_x: bool = False) -> list[list[list[float]]]:
+    """Polylines ``[[x, y], ...]`` of ``z = level`` (:func:`na62dump.stats.contours`).
+
+    ``z`` has shape (len(x), len(y)); ``y`` is taken logarithmically, ``x`` too with
+    ``log_x`` (the ALP lifetime axis).
+
+    >>> x = np.geomspace(1, 100, 5); y = np.geomspace(1, 100, 5)
+    >>> z = np.log10(x)[:, None] + np.log10(y)[None, :]
+    >>> lines = contour_lines(x, y, z, 2.0, log_x=True)
+    >>> len(lines), [round(v, 6) for v in lines[0][0]]
+    (1, [1.0, 100.0])
+    """
+    from na62dump.stats import contours
+
+    x = np.asarray(x, dtype=float)
+    z = np.asarray(z, dtype=float)
+    if z.shape != (len(x), len(y)) or len(x) < 2 or len(y) < 2:
+        return []
+    lines = contours(np.log10(x) if log_x else x, y, z, level)
+    out = []
+    for line in lines:
+        arr = np.array(line, dtype=float)
+        if log_x:
+            arr[:, 0] = 10.0 ** arr[:, 0]
+        out.append(arr.tolist())
+    return out
+
+
+def _contours(x, y, cls_obs, cls_exp, cl: float, blinded: bool,
+              log_x: bool = False) -> dict[str, Any]:
+    level = 1.0 - cl
+    return {
+        "level_cls": level,
+        "observed": None if blinded else contour_lines(x, y, cls_obs, level, log_x=log_x),
+        "expected": {k: contour_lines(x, y, v, level, log_x=log_x)
+                     for k, v in cls_exp.items()},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Scans
+# --------------------------------------------------------------------------------------------
+def _finish(result_dict: dict, blinded: bool, extra: Mapping[str, Any]) -> dict:
+    if blinded:
+        result_dict["cls_observed"] = None
+        result_dict["s_up_observed"] = None
+    result_dict["blinded"] = blinded
+    result_dict.update(extra)
+    return result_dict
+
+
+def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping, *, bkg,
+                   observed, blinded, method, n_toys, seed, results_dir: Path, n_pot: float,
+                   coupling_name: str) -> Path:
+    """Scan (M, coupling) for one channel or a combination of final states."""
+    from na62dump.backgrounds import write_json_atomic
+    from na62dump.stats.scan import scan_dark_photon
+
+    first = tables[states[0]]
+    masses, coupling = first.mass_gev, first.coupling
+    n_exp, sigma, backgrounds, obs, sources = {}, {}, {}, {}, {}
+    for s in states:
+        t = tables[s]
+        if not (np.array_equal(t.mass_gev, masses) and np.array_equal(t.coupling, coupling)):
+            raise InputError(f"{name}: the yield tables of {list(states)} differ in their grids")
+        key = stats_channel(s)
+        n_exp[key] = _group_modes(t.n_exp)
+        sigma[key] = _fill_sigma(t.sigma_m_combined(), masses)
+        backgrounds[key], sources[s] = _background(bkg, s)
+        obs[key] = (observed.get(s, []) if not blinded else 0) or 0
+    rng = np.random.default_rng([seed, *map(ord, f"{model}_{name}")])
+    res = scan_dark_photon(
+        n_exp, masses, coupling, sigma_m_gev=sigma, backgrounds=backgrounds, observed=obs,
+        systematics={"production_rel": PRODUCTION_REL}, method=method, n_toys=n_toys,
+        rng=rng, cl=CL, workspace_dir=results_dir / "workspaces",
+        workspace_prefix=f"{model}_{name}", progress=sys.stderr.isatty(),
+    )
+    d = res.to_dict()
+    if coupling_name != "eps":
+        d[coupling_name] = d.pop("eps")
+    d["contours"] = _contours(masses, coupling, res.cls_observed, res.cls_expected, CL,
+                              blinded)
+    d = _finish(d, blinded, {"model": model, "channel": name, "final_states": list(states),
+                             "n_pot": n_pot, "background_source": sources,
+                             "observed_sr_masses_gev": None if blinded else
+                             {s: observed.get(s, []) for s in states}})
+    path = write_json_atomic(results_dir / "limits" / f"{model}_{name}.json", d)
+    _report(model, name, res, coupling_name, blinded)
+    return path
+
+
+def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed,
+              results_dir: Path, n_pot: float, n_couplings: int) -> Path:
+    from na62dump.backgrounds import write_json_atomic
+    from na62dump.stats.scan import scan_alp
+
+    key = stats_channel(state)
+    tau_s = table.coupling / C_M_PER_S
+    br = np.geomspace(*BR_RANGE, n_couplings)
+    background, source = _background(bkg, state)
+    sigma = _fill_sigma(table.sigma_m_combined(), table.mass_gev)
+    rng = np.random.default_rng([seed, *map(ord, f"alp_{state}")])
+    res = scan_alp(
+        {key: _group_modes(table.n_exp)}, table.mass_gev, tau_s, br,
+        sigma_m_gev={key: sigma}, backgrounds={key: background},
+        observed={key: (observed.get(state, []) if not blinded else 0) or 0},
+        systematics={"production_rel": PRODUCTION_REL}, method=method, n_toys=n_toys,
+        rng=rng, cl=CL, workspace_dir=results_dir / "workspaces",
+        workspace_prefix=f"alp_{state}", progress=sys.stderr.isatty(),
+    )
+    d = res.to_dict()
+    per_mass = []
+    for i, m in enumerate(table.mass_gev):
+        exp_i = {k: v[i] for k, v in res.cls_expected.items()}
+        per_mass.append({
+            "mass_gev": float(m), "tau_s": tau_s.tolist(), "br_x_br": br.tolist(),
+            "cls_observed": None if blinded else res.cls_observed[i].tolist(),
+            "cls_expected": {k: v.tolist() for k, v in exp_i.items()},
+            "contours": _contours(tau_s, br, res.cls_observed[i], exp_i, CL, blinded,
+                                  log_x=True),
+        })
+    # one record per mass (what the figures read) and the (mass, tau, BR x BR) arrays
+    d["masses"] = per_mass
+    d["contours"] = [{"mass_gev": r["mass_gev"], **r["contours"]} for r in per_mass]
+    d = _finish(d, blinded, {"model": "alp", "channel": state, "n_pot": n_pot,
+                             "ctau_m": table.coupling.tolist(), "background_source": source})
+    path = write_json_atomic(results_dir / "limits" / f"alp_{state}.json", d)
+    _report("alp", state, res, "BR x BR", blinded)
+    return path
+
+
+def _report(model: str, name: str, res, coupling_name: str, blinded: bool) -> None:
+    exp = res.excluded("0")
+    obs = None if blinded else res.excluded()
+    m = res.mass_gev
+    rows = exp.reshape(len(m), -1).any(axis=1)
+    msg = (f"{model} {name}: expected exclusion at {int(rows.sum())} of {len(m)} masses"
+           + (f" ({1000 * m[rows].min():.0f}-{1000 * m[rows].max():.0f} MeV)" if rows.any()
+              else ""))
+    if obs is not None:
+        orow = obs.reshape(len(m), -1).any(axis=1)
+        msg += f"; observed at {int(orow.sum())}"
+    print(msg + (" [blinded: expected only]" if blinded else ""))
+
+
+# --------------------------------------------------------------------------------------------
+def main(args: argparse.Namespace) -> int:
+    """Compute yields, workspaces and limits; return the exit status."""
+    from na62dump import backgrounds, yields
+    from na62dump.simulation.campaign import load_campaign
+
+    results_dir = Path(args.results)
+    campaign = load_campaign(args.config, preset=args.preset)
+    summary = read_summary(results_dir)
+    bkg = backgrounds.read_background(results_dir)
+    n_pot = float(bkg.get("_meta", {}).get("n_pot", geometry.N_POT))
+    blinded = not summary["unblinded"]
+    if blinded:
+        print("limits: the pseudo-data are blinded: expected limits only "
+              "(cls_observed null); rerun `na62dump run --unblind` for observed limits")
+        observed: dict[str, list[float]] = {}
+    else:
+        observed = observed_sr_masses(results_dir, campaign)
+    method = "asymptotic" if args.asymptotic else "toys"
+    common = dict(bkg=bkg, observed=observed, blinded=blinded, method=method,
+                  n_toys=args.toys, seed=args.seed, results_dir=results_dir, n_pot=n_pot)
+    unknown_models = set(args.models) - {"dark_photon", "alp", "dark_scalar"}
+    if unknown_models:
+        raise InputError(f"--models: unknown {sorted(unknown_models)}; "
+                         "choose among dark_photon, alp, dark_scalar")
+    requested = args.channels
+    written: list[Path] = []
+
+    def wanted(name: str) -> bool:
+        return requested is None or name in requested
+
+    # dark photon and dark scalar over (M, coupling)
+    for model, coupling_name, rng_c, table_fn in (
+        ("dark_photon", "eps", EPS_RANGE, yields.dark_photon_table),
+        ("dark_scalar", "theta", THETA_RANGE, yields.dark_scalar_table),
+    ):
+        if model not in args.models:
+            continue
+        samples = yields.signal_samples_from_results(results_dir, campaign, model)
+        by_state: dict[str, list] = {}
+        for s in samples:
+            by_state.setdefault(s.channel, []).append(s)
+        need = set(by_state) if requested is None else (
+            set(requested) | ({"ee", "mumu"} if "combined" in requested else set()))
+        tables = {}
+        couplings = np.geomspace(*rng_c, args.couplings)
+        for state in sorted(set(by_state) & need):
+            masses = yields.mass_grid(by_state[state], args.masses)
+            tables[state] = table_fn(by_state[state], state, masses, couplings, n_pot)
+            yields.write_table(results_dir, tables[state])
+        for state in sorted(tables):
+            if wanted(state):
+                written.append(_coupling_scan(model, state, [state], tables, **common,
+                                              coupling_name=coupling_name))
+        if model == "dark_photon" and wanted("combined") and {"ee", "mumu"} <= set(by_state):
+            lo = min(s.mass_gev for st in ("ee", "mumu") for s in by_state[st])
+            hi = max(s.mass_gev for st in ("ee", "mumu") for s in by_state[st])
+            masses = np.geomspace(lo, hi, args.masses) if args.masses > 1 else np.array([lo])
+            comb = {st: table_fn(by_state[st], st, masses, couplings, n_pot)
+                    for st in ("ee", "mumu")}
+            written.append(_coupling_scan(model, "combined", ["ee", "mumu"], comb, **common,
+                                          coupling_name=coupling_name))
+
+    # ALP over (tau_a, BR x BR) at the generated masses
+    if "alp" in args.models:
+        samples = yields.signal_samples_from_results(results_dir, campaign, "alp")
+        by_state = {}
+        for s in samples:
+            by_state.setdefault(s.channel, []).append(s)
+        ctau = np.geomspace(*TAU_RANGE_S, args.couplings) * C_M_PER_S
+        for state in sorted(by_state):
+            if not wanted(state):
+                continue
+            table = yields.alp_table(by_state[state], state, ctau, n_pot)
+            yields.write_table(results_dir, table)
+            written.append(_alp_scan(state, table, **common, n_couplings=args.couplings))
+
+    if not written:
+        raise InputError(f"{results_dir}: no signal samples for the requested channels/models "
+                         f"({requested or 'all'}; {args.models})")
+    for p in written:
+        print(f"written: {p}")
+    return 0
