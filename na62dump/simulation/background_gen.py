@@ -79,17 +79,21 @@ class HaloConfig:
     """Effective halo-muon model (see the module documentation). Units m, GeV, s."""
 
     z_plane: float = 95.0  #: Z where the muons are defined (upstream of ANTI0)
-    x_shift: float = 0.25  #: mean X displacement by the sweeping magnets, sign of the charge
-    sigma_xy: float = 0.45  #: Gaussian spread of the position at z_plane
-    lever_arm: float = 70.0  #: apparent distance to the source region (slope = x / lever_arm)
-    slope_sigma: float = 0.004  #: extra Gaussian slope spread (rad)
+    x_shift: float = 0.3  #: mean X displacement by the sweeping magnets, sign of the charge
+    sigma_xy: float = 0.3  #: Gaussian spread of the position at z_plane
+    #: slope = x / lever_arm: negative, the muons that stay in the vacuum tube down to the
+    #: spectrometer are those focused towards the axis (converging 60 m downstream)
+    lever_arm: float = -60.0
+    slope_sigma: float = 0.002  #: extra Gaussian slope spread (rad)
     p_min: float = 8.0
     p_mean: float = 35.0
     mu_plus_fraction: float = 0.55
     #: effective halo muons per POT heading for the detector
-    rate_per_pot: float = 1.0e-12
-    #: effective live time per POT (s), over which the muons spread in time
-    live_time_s_per_pot: float = 4.0e-19
+    rate_per_pot: float = 7.14e-13
+    #: effective live time per POT (s), over which the muons spread in time (0.042 s for the
+    #: 2021 exposure): with ``rate_per_pot`` it gives ~2400 genuine overlaps per 1.4e17 POT,
+    #: ~1% of which pass the mu+mu- selection (about 24 events outside the CR)
+    live_time_s_per_pot: float = 2.97e-19
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ class PromptConfig:
     """Halo-muon interactions in material. Rates are per POT, per final state."""
 
     rate_per_pot: dict[str, float] = field(default_factory=lambda: {
-        "ee": 6.0e-16, "mumu": 4.0e-17, "pipi": 6.0e-17, "mupi": 6.0e-17})
+        "ee": 4.9e-14, "mumu": 8.2e-15, "pipi": 3.0e-16, "mupi": 3.0e-16})
     #: relative weights of the interaction sites: LAV1..LAV5 rings, window, upstream
     site_weights: dict[str, float] = field(default_factory=lambda: {
         "lav": 0.6, "window": 0.25, "upstream": 0.15})
@@ -106,8 +110,11 @@ class PromptConfig:
     upstream_z: tuple[float, float] = (96.0, g.ANTI0_Z)
     energy_fraction: tuple[float, float] = (0.2, 0.8)  #: uniform share of the muon energy
     pair_pt_sigma: float = 0.04  #: GeV, pair transverse momentum relative to the muon
-    scatter_angle: float = 0.03  #: rad, Gaussian angle of the outgoing muon
-    photons_mean: float = 1.5  #: mean number of wide-angle photons per interaction
+    scatter_angle: float = 0.1  #: rad, Gaussian angle of the outgoing muon
+    photons_mean: float = 0.3  #: mean number of wide-angle photons per interaction
+    #: fraction of LAV-ring interactions whose muon entered the vessel through its wall
+    #: downstream of ANTI0 (halo at large radius), so that it left no ANTI0 signal
+    wall_entry_fraction: float = 0.7
     photon_energy_mean: float = 0.5
     photon_angle: tuple[float, float] = (0.005, 0.08)
     #: e+e- pair mass: Landau (location, scale) in GeV (NA62 e+e- background shape)
@@ -121,7 +128,7 @@ class UpstreamConfig:
     """Upstream backgrounds of the hadronic channels; rates per POT."""
 
     rate_per_pot: dict[str, float] = field(default_factory=lambda: {
-        "k3pi": 1.5e-15, "ks": 2.0e-16, "interaction": 4.0e-16})
+        "k3pi": 1.7e-16, "ks": 1.6e-15, "interaction": 3.2e-15})
     kaon_momentum: tuple[float, float] = (75.0, 1.0)  #: GeV, beam kaons through the achromat
     kaon_z: float = 100.0
     kaon_decay_z: tuple[float, float] = (g.ANTI0_Z, 180.0)
@@ -280,8 +287,10 @@ def _interaction_points(n, rng, cfg: PromptConfig, halo: HaloConfig, site=None):
         z[sel] = rng.uniform(zr[0], zr[1], int(sel.sum()))
         x[sel] = pos[sel, 0] + tx[sel] * (z[sel] - halo.z_plane)
         y[sel] = pos[sel, 1] + ty[sel] * (z[sel] - halo.z_plane)
-    # incoming muon starts upstream of the interaction on its own line
-    z0 = np.minimum(halo.z_plane, z - 1.0)
+    # incoming muon starts upstream of the interaction on its own line (on the halo plane, or
+    # for a fraction of the LAV interactions 1 m before, having crossed the vessel wall)
+    wall = lav & (rng.uniform(size=n) < cfg.wall_entry_fraction)
+    z0 = np.where(wall, z - 1.0, np.minimum(halo.z_plane, z - 1.0))
     origin = np.stack([x - tx * (z - z0), y - ty * (z - z0), z0], axis=-1)
     return np.stack([x, y, z], axis=-1), charge, origin, p4
 

@@ -13,7 +13,7 @@ Model, per particle (straight lines in the decay volume, thin-lens magnet):
 * **Vacuum tube and LAV.** At every LAV station downstream of the origin a particle at a radius
   beyond the station's inner radius hits the station (a LAV hit if inside the lead-glass ring).
   Photons, electrons and hadrons are absorbed there (the vessel aperture); muons cross and leave
-  a hit in every ring they traverse.
+  a hit in every ring they traverse (efficiency 0.90 for a muon, 0.99 for showers).
 * **Spectrometer.** A charged particle is a track if it is inside the acceptance (R < 1 m,
   outside the beam hole) of STRAW 1 and of at least ``min_chambers`` (3) of the four chambers;
   three-chamber tracks get a worse momentum resolution. Momentum (``momentum_resolution``),
@@ -88,7 +88,9 @@ class DetectorConfig:
     three_chamber_res_factor: float = 1.5  #: momentum resolution worsening with 3 chambers
     chod_efficiency: float = 0.99
     na48chod_efficiency: float = 0.99
-    lav_efficiency: float = 0.99
+    lav_efficiency: float = 0.99  #: photons, electrons, hadrons hitting a LAV ring
+    #: muons crossing the lead glass (Cherenkov light of a MIP in one or two blocks)
+    lav_muon_efficiency: float = 0.90
     anti0_efficiency: float = 0.99
     rich_photons_max: float = 20.0  #: mean detected photons of a beta = 1 ring
     rich_min_photons: int = 3
@@ -219,7 +221,8 @@ def simulate_detector(
         reach = follow & (particles.z < st.z) & (z_stop > st.z)
         beyond = reach & (r2 >= st.r_inner**2)
         ring = beyond & (r2 < st.r_outer**2)
-        hit = ring & (rng.uniform(size=n) < cfg.lav_efficiency)
+        hit = ring & (rng.uniform(size=n) < np.where(is_mu, cfg.lav_muon_efficiency,
+                                                     cfg.lav_efficiency))
         lav_ev.append(ev[hit])
         lav_st.append(np.full(int(hit.sum()), st.index))
         lav_t.append(time_at(st.z, hit) + rng.normal(0.0, g.LAV_TIME_RES_NS, int(hit.sum())))
