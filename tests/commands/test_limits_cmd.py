@@ -1,0 +1,139 @@
+"""``na62dump limits`` on a small hand-made results directory (documented formats).
+
+The stage-2 outputs are the processors' real histogram templates
+(:func:`processors.base.build_templates`) filled from synthetic truth, saved with coffea; the
+campaign is a small datasets.yaml; background.json and summary.json are written by hand.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from coffea.util import save
+
+from na62dump import cli, geometry
+from processors.base import build_templates
+
+MASSES = (0.05, 0.1, 0.2)
+YAML = """
+data_dir: {data}
+datasets:
+  - name: data
+    kind: pseudo_data
+    channels: all
+grids:
+  - prefix: dp_brems
+    model: dark_photon
+    production: brems
+    channels: [ee]
+    mass_range_gev: [0.01, 1.8]
+    masses: {{tiny: {{values: [0.05, 0.1, 0.2]}}, default: [], full: []}}
+    size: 4000
+"""
+
+
+def _signal_output(mass, rng, n=4000):
+    _, signal = build_templates(["ee"])
+    pz = 400.0 * rng.beta(1.5, 3.0, n)  # a falling brems-like spectrum
+    z_prod = 24.0
+    dz = rng.uniform(*geometry.FORCED_DECAY_Z, n) - z_prod
+    acc = (pz > 10.0) & (rng.uniform(size=n) < 0.3)
+    signal["generated"].fill(pz=pz, dz=dz)
+    signal["accepted"].fill(state="ee", pz=pz[acc], dz=dz[acc])
+    signal["resolution"].fill(state="ee", pz=pz[acc], dz=dz[acc],
+                              mrel=rng.normal(0, 0.01, int(acc.sum())))
+    return {"kind": "signal", "cutflow": {"names": ["all"], "unweighted": [n],
+                                          "weighted": [float(n)]},
+            "hists": {}, "signal": signal, "unblinded": False}
+
+
+def _data_output(unblinded, candidates):
+    return {"kind": "pseudo_data", "cutflow": {"names": ["all"], "unweighted": [10],
+                                               "weighted": [10.0]},
+            "hists": {}, "unblinded": unblinded,
+            "regions": {"CR": 0, "SR": len(candidates)} if unblinded else
+            {"CR": None, "SR": None},
+            "candidates": [{"run": 202101, "burst": 1, "event": i, "state": "ee",
+                            "region": "SR", "mass": m, "z_tax": 23.0, "cda_tax": 0.01,
+                            "dt": 0.1} for i, m in enumerate(candidates)]}
+
+
+def make_results(tmp_path, *, unblinded, candidates=()):
+    rng = np.random.default_rng(5)
+    (tmp_path / "datasets.yaml").write_text(YAML.format(data=tmp_path / "data"))
+    out = {f"dp_brems_ee_m{round(1000 * m):04d}": _signal_output(m, rng) for m in MASSES}
+    out["data"] = _data_output(unblinded, list(candidates))
+    results = tmp_path / "results"
+    (results / "run").mkdir(parents=True)
+    save(out, str(results / "run" / "ee.coffea"))
+    (results / "summary.json").write_text(json.dumps({
+        "unblinded": unblinded, "executor": "iterative",
+        "channels": {"ee": {"data": {"cutflow": out["data"]["cutflow"],
+                                     "CR": 0 if unblinded else None,
+                                     "SR": len(candidates) if unblinded else None}}}}))
+    entry = {"median": 0.0094, "k": 4.0, "mean": 0.02, "interval68": [0.002, 0.03],
+             "interval90": [0.0004, 0.06], "components": {}}
+    (results / "background.json").write_text(json.dumps({
+        "ee": {"CR": entry, "SR": entry}, "_meta": {"n_pot": geometry.N_POT}}))
+    return results
+
+
+def _run(results, *extra):
+    return cli.main(["limits", "--results", str(results), "--config",
+                     str(results.parent / "datasets.yaml"), "--preset", "tiny",
+                     "--masses", "3", "--couplings", "6", "--models", "dark_photon",
+                     "--channels", "ee", *extra])
+
+
+def test_blinded_writes_expected_only(tmp_path, capsys):
+    results = make_results(tmp_path, unblinded=False)
+    assert _run(results, "--toys", "100") == 0
+    assert "blinded" in capsys.readouterr().out
+    lim = json.loads((results / "limits" / "dark_photon_ee.json").read_text())
+    for key in ("mass_gev", "eps", "cl", "method", "cls_observed", "cls_expected", "contours"):
+        assert key in lim
+    assert lim["cls_observed"] is None and lim["blinded"] is True
+    assert lim["method"] == "toys" and lim["cl"] == 0.9
+    assert len(lim["mass_gev"]) == 3 and len(lim["eps"]) == 6
+    assert sorted(lim["cls_expected"]) == ["-1", "-2", "0", "1", "2"]
+    for band in lim["cls_expected"].values():
+        assert np.shape(band) == (3, 6)
+        assert np.all((np.asarray(band) >= 0) & (np.asarray(band) <= 1))
+    assert lim["contours"]["observed"] is None
+    # yields and workspaces are saved next to the limits
+    y = json.loads((results / "yields" / "dark_photon_ee.json").read_text())
+    assert np.shape(y["n_exp"]["brems"]) == (3, 6)
+    ws = sorted((results / "workspaces").glob("dark_photon_ee_m*.json"))
+    assert ws
+    import pyhf
+
+    pyhf.Workspace(json.loads(ws[0].read_text()))  # valid under pyhf's schema
+
+
+def test_unblinded_observed_and_candidate(tmp_path):
+    results = make_results(tmp_path, unblinded=True, candidates=[0.1])
+    assert _run(results, "--asymptotic") == 0
+    lim = json.loads((results / "limits" / "dark_photon_ee.json").read_text())
+    assert lim["method"] == "asymptotic" and lim["blinded"] is False
+    assert np.shape(lim["cls_observed"]) == (3, 6)
+    assert lim["observed_sr_masses_gev"] == {"ee": [0.1]}
+    assert isinstance(lim["contours"]["observed"], list)
+
+
+def test_missing_inputs_are_reported(tmp_path, capsys):
+    results = make_results(tmp_path, unblinded=False)
+    (results / "background.json").unlink()
+    assert _run(results) == 2
+    assert "background.json" in capsys.readouterr().err
+    (results / "summary.json").write_text("{}")
+    assert _run(results) == 2
+    assert "unblinded" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [["--toys", "5"], ["--masses", "0"]])
+def test_bad_arguments(tmp_path, bad):
+    with pytest.raises(SystemExit) as err:
+        cli.main(["limits", "--results", str(tmp_path), *bad])
+    assert err.value.code == 2
