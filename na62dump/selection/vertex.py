@@ -35,10 +35,10 @@ def closest_approach(p1, d1, p2, d2):
     with np.errstate(invalid="ignore", divide="ignore"):  # parallel lines: NaN, no vertex
         s = (b * e - c * d) / den
         t = (a * e - b * d) / den
-    q1 = tuple(p + s * u for p, u in zip(p1, d1, strict=True))
-    q2 = tuple(p + t * u for p, u in zip(p2, d2, strict=True))
-    cda = np.sqrt(sum((u - v) ** 2 for u, v in zip(q1, q2, strict=True)))
-    mid = tuple(0.5 * (u + v) for u, v in zip(q1, q2, strict=True))
+        q1 = tuple(p + s * u for p, u in zip(p1, d1, strict=True))
+        q2 = tuple(p + t * u for p, u in zip(p2, d2, strict=True))
+        cda = np.sqrt(sum((u - v) ** 2 for u, v in zip(q1, q2, strict=True)))
+        mid = tuple(0.5 * (u + v) for u, v in zip(q1, q2, strict=True))
     return s, t, cda, mid
 
 
