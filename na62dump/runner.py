@@ -503,19 +503,40 @@ def run_processor(
         metadata_cache={},  # never trust metadata of a file rewritten at the same path
     )
     with _quiet_coffea(status):
-        output, metrics = runner(_absolute_paths(fileset), OrderedMerge(proc), treename=TREE)
+        output, metrics = runner(_coffea_fileset(fileset), OrderedMerge(proc), treename=TREE)
     return output, metrics
 
 
-def _absolute_paths(fileset: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Workers may run elsewhere (another directory, another node): give them absolute paths."""
+def _coffea_fileset(fileset: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The fileset as coffea's Runner takes it.
+
+    Paths become absolute (workers may run in another directory or on another node), and the
+    metadata loses the keys coffea sets itself (``dataset``, ``filename``, ...: it refuses
+    them in a fileset); a ``dataset`` entry must then agree with the dataset's name.
+    """
     out = {}
     for dataset, entry in fileset.items():
         files = {
             (os.path.abspath(p) if "://" not in p else p): t for p, t in entry["files"].items()
         }
-        out[dataset] = {**entry, "files": files}
+        meta = dict(entry.get("metadata") or {})
+        if meta.pop("dataset", dataset) != dataset:
+            raise InputError(
+                f"dataset {dataset!r}: its metadata names another dataset "
+                f"({entry['metadata']['dataset']!r})"
+            )
+        reserved = sorted(set(meta) & _COFFEA_RESERVED)
+        if reserved:
+            raise InputError(
+                f"dataset {dataset!r}: metadata key(s) {', '.join(reserved)} are reserved by "
+                "coffea; rename them in datasets.yaml"
+            )
+        out[dataset] = {**entry, "files": files, "metadata": meta}
     return out
+
+
+#: Metadata keys coffea fills in per chunk and refuses in a fileset.
+_COFFEA_RESERVED = frozenset(processor.executor._PROTECTED_NAMES)
 
 
 def required_branches(dataset_meta: Mapping[str, Any]) -> tuple[str, ...]:

@@ -1,0 +1,212 @@
+"""Throughput of each channel processor next to a bare ``uproot`` read of the same branches.
+
+For every channel, on the same files and in the same run:
+
+- **bare read**: ``uproot.iterate`` over the files, exactly the branches the processor reads
+  (taken from coffea's metrics of a warm-up run), in steps of the chunk size, into awkward
+  arrays: the floor any columnar analysis of these files pays;
+- **processor**: ``na62dump.runner.run_processor`` with coffea's ``IterativeExecutor`` (one
+  process, one core): file opening, NanoEvents, the selection, the histograms, the merge.
+
+Both are timed ``--repeat`` times, interleaved, after one warm-up run, and the best time of
+each is kept (the machine may be shared). Rates are events per second on one core; the goal is
+processor rate >= 0.6 x bare-read rate.
+
+Input: the files of the campaign (``--preset``, default ``default``) when they exist (for each
+channel: the pseudo-data, the prompt sample and the first ``--signal-datasets`` signal
+datasets of the channel, at most ``--max-files`` files each), else samples generated here into
+a temporary directory with :mod:`na62dump.simulation.generators` and the ntuple writer: per
+channel a signal sample of ``--events`` events in files of ``--events-per-file`` events, plus
+pseudo-data. ``--profile`` prints a ``cProfile`` summary of one processor run per channel.
+
+Run::
+
+    .venv/bin/python benchmarks/bench_processors.py                 # campaign or generated
+    .venv/bin/python benchmarks/bench_processors.py --generate --events-per-file 30000
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import uproot
+
+from na62dump import runner
+from na62dump.simulation.generators import generate, sample_metadata
+from na62dump.simulation.writer import write_ntuple
+
+GOAL = 0.6
+
+#: The signal sample generated per channel when no campaign file exists: a dark photon from
+#: proton bremsstrahlung at a mass inside each search's range.
+SIGNALS = {
+    "ee": {"model": "dark_photon", "production": "brems", "channel": "ee", "mass_gev": 0.1},
+    "mumu": {"model": "dark_photon", "production": "brems", "channel": "mumu", "mass_gev": 0.4},
+    "pipi": {"model": "dark_photon", "production": "brems", "channel": "pipi", "mass_gev": 0.6},
+    "hadronic": {
+        "model": "dark_photon", "production": "brems", "channel": "pipipi0", "mass_gev": 0.9,
+    },
+}  # fmt: skip
+#: Pseudo-data generated alongside (protons on target).
+PSEUDO_DATA_POT = 1.4e16
+
+
+def campaign_filesets(preset: str, max_files: int, n_signal: int) -> dict[str, dict] | None:
+    """Per channel, a fileset of existing campaign files, or None if there are none."""
+    try:
+        from na62dump.simulation.campaign import load_campaign
+
+        campaign = load_campaign(preset=preset)
+    except Exception as err:  # no usable campaign: generate instead
+        print(f"# campaign {preset!r} not usable ({err}); generating input", file=sys.stderr)
+        return None
+    out = {}
+    for channel in SIGNALS:
+        fileset = campaign.fileset(channels=[channel])
+        chosen, n_sig = {}, 0
+        for name, entry in fileset.items():
+            kind = entry["metadata"].get("kind")
+            files = dict(list(entry["files"].items())[:max_files])
+            if not files or kind not in ("signal", "pseudo_data", "prompt"):
+                continue
+            if kind == "signal":
+                if n_sig >= n_signal:
+                    continue
+                n_sig += 1
+            chosen[name] = {**entry, "files": files}
+        if not n_sig:
+            return None
+        out[channel] = chosen
+    return out
+
+
+def generated_filesets(root: Path, events: int, per_file: int) -> dict[str, dict]:
+    """Per channel, a fileset of freshly generated signal and pseudo-data files."""
+    rng = np.random.default_rng(20211)
+    data = write_ntuple(
+        root / "pseudo_data.root", generate("pseudo_data", {}, PSEUDO_DATA_POT, rng)
+    )
+    data_entry = {
+        "files": {str(data): "events"},
+        "metadata": sample_metadata("pseudo_data", {}),
+    }
+    out = {}
+    for channel, params in SIGNALS.items():
+        files = {}
+        for i, start in enumerate(range(0, events, per_file)):
+            n = min(per_file, events - start)
+            path = write_ntuple(root / f"signal_{channel}_{i}.root",
+                                generate("signal", params, n, rng))  # fmt: skip
+            files[str(path)] = "events"
+        out[channel] = {
+            f"signal_{channel}": {"files": files, "metadata": sample_metadata("signal", params)},
+            "pseudo_data": data_entry,
+        }
+    return out
+
+
+def bare_read(fileset: dict, branches: list[str], chunksize: int) -> int:
+    """Read ``branches`` (those a file has: truth only in Monte Carlo) of every file in steps
+    of ``chunksize`` entries into awkward arrays; return the number of events."""
+    n = 0
+    for entry in fileset.values():
+        for path, tree in entry["files"].items():
+            with uproot.open(path) as handle:
+                t = handle[tree]
+                present = [b for b in branches if b in t]
+                for arrays in t.iterate(present, step_size=chunksize, library="ak"):
+                    n += len(arrays)
+    return n
+
+
+def measure(channel: str, fileset: dict, chunksize: int, repeat: int, profile: bool) -> dict:
+    from processors import PROCESSORS
+
+    proc = PROCESSORS[channel](cuts=None, unblind=False)
+    with runner.open_executor("iterative") as exe:
+        _, metrics = runner.run_processor(fileset, proc, exe, chunksize=chunksize)  # warm-up
+        branches = sorted({c.rsplit("-", 1)[0] for c in metrics["columns"]})
+        events = int(metrics["entries"])
+        t_read, t_proc = [], []
+        for _ in range(repeat):
+            tic = time.perf_counter()
+            n_read = bare_read(fileset, branches, chunksize)
+            t_read.append(time.perf_counter() - tic)
+            tic = time.perf_counter()
+            runner.run_processor(fileset, proc, exe, chunksize=chunksize)
+            t_proc.append(time.perf_counter() - tic)
+        if n_read != events:
+            raise RuntimeError(f"{channel}: bare read saw {n_read} events, processor {events}")
+        if profile:
+            prof = cProfile.Profile()
+            prof.runcall(runner.run_processor, fileset, proc, exe, chunksize=chunksize)
+            text = io.StringIO()
+            pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(
+                r"processors|na62dump", 25
+            )
+            print(f"\n# profile of the {channel} processor\n{text.getvalue()}")
+    n_files = sum(len(e["files"]) for e in fileset.values())
+    return {
+        "channel": channel,
+        "files": n_files,
+        "events": events,
+        "branches": len(branches),
+        "read": events / min(t_read),
+        "proc": events / min(t_proc),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="default", help="campaign preset to read if present")
+    ap.add_argument("--generate", action="store_true", help="always generate the input")
+    ap.add_argument("--channels", default=",".join(SIGNALS), help="comma-separated channels")
+    ap.add_argument("--events", type=int, default=12000, help="generated signal events")
+    ap.add_argument("--events-per-file", type=int, default=3000,
+                    help="generated events per file (the default campaign's signal files)")
+    ap.add_argument("--max-files", type=int, default=2, help="campaign files per dataset")
+    ap.add_argument("--signal-datasets", type=int, default=3, help="campaign signal datasets")
+    ap.add_argument("--chunksize", type=int, default=runner.DEFAULT_CHUNKSIZE)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--profile", action="store_true", help="cProfile one run per channel")
+    args = ap.parse_args(argv)
+    channels = [c for c in args.channels.split(",") if c]
+
+    with tempfile.TemporaryDirectory(prefix="na62dump-bench-") as tmp:
+        filesets = None
+        source = f"campaign preset {args.preset!r}"
+        if not args.generate:
+            filesets = campaign_filesets(args.preset, args.max_files, args.signal_datasets)
+        if filesets is None:
+            source = (f"generated: {args.events} signal events per channel in files of "
+                      f"{args.events_per_file}, plus pseudo-data")  # fmt: skip
+            filesets = generated_filesets(Path(tmp), args.events, args.events_per_file)
+        rows = [
+            measure(c, filesets[c], args.chunksize, args.repeat, args.profile) for c in channels
+        ]
+
+    print(f"# input: {source}; chunksize {args.chunksize}; best of {args.repeat}; 1 core")
+    header = (f"{'channel':<9} {'files':>5} {'events':>8} {'branches':>8} "
+              f"{'bare read ev/s':>15} {'processor ev/s':>15} {'ratio':>6}  goal >= {GOAL}")
+    print(header)
+    print("-" * len(header))
+    worst = np.inf
+    for r in rows:
+        ratio = r["proc"] / r["read"]
+        worst = min(worst, ratio)
+        flag = "ok" if ratio >= GOAL else "BELOW"
+        print(f"{r['channel']:<9} {r['files']:>5} {r['events']:>8} {r['branches']:>8} "
+              f"{r['read']:>15.4g} {r['proc']:>15.4g} {ratio:>6.3f}  {flag}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
