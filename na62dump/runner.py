@@ -118,6 +118,15 @@ def load_output(results_dir: str | os.PathLike, channel: str) -> dict[str, dict]
         raise InputError(f"{path}: cannot be read as a coffea output ({err})") from err
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def _atomic_write_bytes(path: Path, writer) -> Path:
     """Write through ``writer(tmp_path)`` to a temporary name in ``path``'s directory.
 
@@ -127,6 +136,7 @@ def _atomic_write_bytes(path: Path, writer) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; outputs are ordinary files
     try:
         writer(tmp)
     except BaseException:

@@ -50,11 +50,15 @@ def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "run",
         help="run the channel processors over the campaign (stage 2)",
-        description=__doc__.splitlines()[0],
+        description="Process the campaign with the channel processors (stage 2).",
         epilog="Running on an existing dask cluster (HTCondor, SLURM): see docs/running.md.",
     )
     p.add_argument("--config", metavar="FILE", help="datasets.yaml (default: the packaged one)")
     p.add_argument("--preset", metavar="NAME", help="campaign preset of datasets.yaml")
+    p.add_argument(
+        "--data-dir", metavar="DIR", help="where the simulated files live (default: data_dir of"
+        " datasets.yaml)",
+    )
     p.add_argument(
         "--channels",
         type=_channels,
@@ -112,6 +116,8 @@ def main(args: argparse.Namespace) -> int:
     if args.unblind:
         print(UNBLIND_WARNING, file=sys.stderr)
     kwargs = {} if args.preset is None else {"preset": args.preset}
+    if args.data_dir is not None:
+        kwargs["data_dir"] = args.data_dir
     campaign = load_campaign(args.config, **kwargs)
     result = runner.run(
         campaign,
