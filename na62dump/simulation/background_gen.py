@@ -493,15 +493,30 @@ def q1_control_sample(pot, rng, *, cfg: HaloConfig = HALO):
     return _respond(es, rng, truth=False, keep_triggered=True)
 
 
+def expected_counts(pot) -> dict[str, float]:
+    """Expected numbers of *generated* events per component at ``pot`` (before triggering).
+
+    Keys: ``prompt_<channel>``, ``upstream_<process>``, ``overlaps`` (genuine halo pairs) and
+    ``q1_single`` (single halo muons after the Q1 downscaling).
+    """
+    if not np.isfinite(pot) or pot < 0:
+        raise InputError(f"size: {pot!r} POT is not a finite number >= 0")
+    out = {f"prompt_{c}": PROMPT.rate_per_pot[c] * pot for c in PROMPT_CHANNELS}
+    out.update({f"upstream_{p}": UPSTREAM.rate_per_pot[p] * pot for p in UPSTREAM_PROCESSES})
+    out["overlaps"] = expected_overlaps(pot)
+    out["q1_single"] = HALO.rate_per_pot * pot / g.Q1_DOWNSCALE
+    return out
+
+
 def pseudo_data_sample(pot, rng):
     """Background-only pseudo-data at ``pot``: every component, shuffled, without truth."""
-    sets = [prompt_events(ch, _poisson(PROMPT.rate_per_pot[ch] * pot, rng), rng)
+    mean = expected_counts(pot)
+    sets = [prompt_events(ch, _poisson(mean[f"prompt_{ch}"], rng), rng)
             for ch in PROMPT_CHANNELS]
-    sets += [upstream_events(p, _poisson(UPSTREAM.rate_per_pot[p] * pot, rng), rng)
+    sets += [upstream_events(p, _poisson(mean[f"upstream_{p}"], rng), rng)
              for p in UPSTREAM_PROCESSES]
-    sets.append(halo_overlaps(_poisson(expected_overlaps(pot), rng), rng))
-    sets.append(halo_single(_poisson(HALO.rate_per_pot * pot / g.Q1_DOWNSCALE, rng), rng,
-                            q1_downscale=1.0))
+    sets.append(halo_overlaps(_poisson(mean["overlaps"], rng), rng))
+    sets.append(halo_single(_poisson(mean["q1_single"], rng), rng, q1_downscale=1.0))
     es = EventSet.concat(sets)
     out = _respond(es, rng, truth=False, keep_triggered=True)
     n = len(out["trig_H2"])

@@ -103,7 +103,8 @@ class DetectorConfig:
     muon_deposit_gev: tuple[float, float, float] = (0.45, 2.0, 0.12)  #: offset + gamma(k, theta)
     hadron_mip_fraction: float = 0.30  #: hadrons crossing the LKr without a shower
     hadron_eop_mean: float = 0.50
-    hadron_eop_sigma: float = 0.20
+    hadron_eop_sigma: float = 0.15
+    hadron_eop_fold: float = 0.90  #: the shower part is folded below this E/p
     hadron_eop_tail: float = 0.007  #: fraction with E/p ~ N(0.97, 0.03): electron-like
     hadron_position_res: float = 0.01  #: m, hadronic cluster position resolution
     hcal_resolution: float = 0.65  #: MUV1+2 sigma_E/E = a / sqrt(E)
@@ -342,7 +343,10 @@ def simulate_detector(
     had = in_lkr & is_had & ~to_muon
     nh = int(had.sum())
     u = rng.uniform(size=nh)
-    eop = np.clip(rng.normal(cfg.hadron_eop_mean, cfg.hadron_eop_sigma, nh), 0.05, 1.0)
+    # broad shower part, folded below hadron_eop_fold so that only the explicit tail
+    # reaches the electron E/p band
+    eop = np.abs(rng.normal(cfg.hadron_eop_mean, cfg.hadron_eop_sigma, nh) - 0.05) + 0.05
+    eop = np.where(eop > cfg.hadron_eop_fold, 2 * cfg.hadron_eop_fold - eop, eop)
     eop = np.where(u < cfg.hadron_eop_tail, rng.normal(0.97, 0.03, nh), eop)
     is_mip = u > 1.0 - cfg.hadron_mip_fraction
     e_had = np.where(is_mip, off + rng.gamma(k_shape, scale, nh), eop * e[had])
