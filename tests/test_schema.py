@@ -89,6 +89,7 @@ class _CountTracks(processor.ProcessorABC):
         return accumulator
 
 
+@pytest.mark.slow
 def test_runner_with_futures_executor(ee_file):
     fileset = {"x": {"files": {str(ee_file): "events"}}}
     run = processor.Runner(processor.FuturesExecutor(workers=2), schema=NA62Schema, chunksize=1)
