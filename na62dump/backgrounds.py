@@ -701,6 +701,8 @@ def estimate_backgrounds(
     from processors import PROCESSORS
 
     results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise InputError(f"{results_dir}: no results directory (run `na62dump run` first)")
     if n_pe < 1000:
         raise InputError(f"--pseudo-experiments {n_pe}: at least 1000 are needed")
     data = [d for d in campaign.datasets if d.kind == "pseudo_data"]
