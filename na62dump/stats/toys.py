@@ -44,6 +44,7 @@ True
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -451,9 +452,13 @@ def pyhf_toy_hypotest(spec: Mapping, mu: float, n_toys: int, rng: np.random.Gene
         use_pyhf_bands = check_pyhf_toy_bands()
     np.random.seed(int(rng.integers(2**32)))  # pyhf draws from the global state  # noqa: NPY002
     if use_pyhf_bands:
-        cls_obs, cls_exp = pyhf.infer.hypotest(
-            mu, data, model, test_stat="qtilde", calctype="toybased", ntoys=n_toys,
-            return_expected_set=True, track_progress=False)
+        with warnings.catch_warnings():
+            # numpy < 2.4 still accepts pyhf's percentile(interpolation=...) with a warning.
+            warnings.filterwarnings("ignore", "the `interpolation=` argument",
+                                    DeprecationWarning)
+            cls_obs, cls_exp = pyhf.infer.hypotest(
+                mu, data, model, test_stat="qtilde", calctype="toybased", ntoys=n_toys,
+                return_expected_set=True, track_progress=False)
         return {"cls": float(cls_obs), "cls_expected": np.array([float(c) for c in cls_exp])}
     calc = pyhf.infer.calculators.ToyCalculator(
         data, model, test_stat="qtilde", ntoys=n_toys, track_progress=False)

@@ -1,0 +1,142 @@
+"""Published toy treatment on pyhf models, the fast fitter against pyhf, pyhf's own toys."""
+
+import math
+
+import numpy as np
+import pyhf
+import pytest
+
+from na62dump.errors import InputError
+from na62dump.stats.counting import combined_log_normal_k, counting_upper_limit
+from na62dump.stats.toys import (
+    FastModel,
+    check_pyhf_toy_bands,
+    published_cls,
+    pyhf_toy_hypotest,
+    upper_limit_from_curve,
+)
+from na62dump.stats.workspace import build_channel_workspace, combine_workspaces, make_model
+
+NO_SYST = {"n_pot_k": 1.0, "efficiency_rel": 0.0, "production_rel": 0.0}
+EE_BKG = {"median": 0.0094, "k": 4.0}
+MUMU_BKG = {"median": 0.016, "k": 1.125}
+
+
+def _combined(observed_mumu=(0.411,)):
+    ee = build_channel_workspace(0.4, 0.6, 0.004, EE_BKG, [], "ee")
+    mumu = build_channel_workspace(0.4, 0.4, 0.004, MUMU_BKG, list(observed_mumu), "mumu")
+    return combine_workspaces([ee, mumu])
+
+
+def test_fast_fits_match_pyhf_fits():
+    spec = _combined()
+    fm = FastModel.from_spec(spec)
+    model, _ = make_model(spec)
+    rng = np.random.default_rng(2)
+    rows = np.zeros((4, fm.nmain))
+    rows[1, 5] = 1
+    rows[2] = rng.poisson(fm.expected(fm.init[None] * 3)[0] + 0.1)
+    rows[3, [4, 5, 17]] = [2, 1, 3]
+    for row in rows:
+        data = np.concatenate([row, fm.aux_nominal])
+        for mu in (0.5, 3.0):
+            x, _ = fm.fit(row[None], mu_fixed=mu)
+            _, twice_nll = pyhf.infer.mle.fixed_poi_fit(mu, data, model,
+                                                        return_fitted_val=True)
+            ours = -fm.logpdf(x, row[None])[0]
+            assert ours <= float(twice_nll) / 2 + 1e-7
+            assert ours == pytest.approx(float(twice_nll) / 2, abs=1e-5)
+        x, _ = fm.fit(row[None])
+        _, twice_nll = pyhf.infer.mle.fit(data, model, return_fitted_val=True)
+        ours = -fm.logpdf(x, row[None])[0]
+        assert ours <= float(twice_nll) / 2 + 1e-7
+        assert ours == pytest.approx(float(twice_nll) / 2, abs=1e-5)
+
+
+def test_batched_logpdf_is_pyhf_logpdf():
+    spec = _combined()
+    fm = FastModel.from_spec(spec)
+    model, _ = make_model(spec)
+    rng = np.random.default_rng(4)
+    pars = np.clip(fm.init + rng.normal(0, 0.5, (700, fm.npars)), 0.01, None)
+    rows = rng.poisson(1.0, (700, fm.nmain)).astype(float)
+    ours = fm.logpdf(pars, rows)
+    for k in (0, 511, 512, 699):  # across the batch boundary
+        ref = model.logpdf(pars[k], np.concatenate([rows[k], fm.aux_nominal]))[0]
+        assert ours[k] == pytest.approx(float(ref), rel=1e-12)
+
+
+def test_zero_observed_no_background_gives_2p30():
+    spec = build_channel_workspace(0.3, 1.0, 0.003, {"median": 1e-6, "k": 1.0}, 0, "ee",
+                                   NO_SYST, binning="counting")
+    res = published_cls(FastModel.from_spec(spec), np.linspace(2.0, 2.6, 7), 20000,
+                        np.random.default_rng(11), expected=False)
+    assert np.allclose(res["cls"], np.exp(-res["mu"]), atol=0.008)
+    assert upper_limit_from_curve(res["mu"], res["cls"]) == pytest.approx(math.log(10),
+                                                                          rel=0.01)
+
+
+def test_binned_window_model_gives_the_same_2p30():
+    spec = build_channel_workspace(0.3, 1.0, 0.003, {"median": 1e-6, "k": 1.0}, [], "ee",
+                                   NO_SYST)
+    res = published_cls(FastModel.from_spec(spec), [1.5, 2.3, 3.0], 4000,
+                        np.random.default_rng(3))
+    assert np.allclose(res["cls"], np.exp(-res["mu"]), atol=0.02)
+    # Expected = observed when every background-only toy is empty.
+    assert np.allclose(res["cls_expected"], res["cls"][None, :])
+
+
+def test_published_ee_nuisances_match_the_independent_calculation():
+    spec = build_channel_workspace(0.3, 1.0, 0.003, EE_BKG, [], "ee")
+    mus = np.linspace(2.2, 2.8, 7)
+    res = published_cls(FastModel.from_spec(spec), mus, 8000, np.random.default_rng(5))
+    s_up = upper_limit_from_curve(mus, res["cls"])
+    k = combined_log_normal_k([1.2, 1.029, 1.01])
+    exact = counting_upper_limit(0, 0.0094, signal_rel_unc=k - 1, background_k=4.0,
+                                 toys="exact")
+    assert 2.4 < s_up < 2.6
+    assert s_up == pytest.approx(exact, rel=0.03)
+
+
+def test_observed_event_at_the_mass_weakens_the_combined_limit():
+    mus = np.array([2.5, 3.5, 4.5, 6.0])
+    rng = np.random.default_rng(8)
+    with_event = published_cls(FastModel.from_spec(_combined()), mus, 1000, rng)
+    without = published_cls(FastModel.from_spec(_combined(())), mus, 1000, rng)
+    assert np.all(with_event["cls"] > without["cls"])
+
+
+def test_cls_at_mu_zero_is_refused():
+    spec = build_channel_workspace(0.3, 1.0, 0.003, EE_BKG, [], "ee")
+    with pytest.raises(InputError, match="> 0"):
+        published_cls(FastModel.from_spec(spec), [0.0], 10, np.random.default_rng(1))
+    with pytest.raises(InputError, match="Generator"):
+        published_cls(FastModel.from_spec(spec), [1.0], 10, 42)
+
+
+def test_unsupported_modifiers_are_refused():
+    spec = build_channel_workspace(0.3, 1.0, 0.003, EE_BKG, [], "ee")
+    bkg = spec["channels"][0]["samples"][-1]
+    bkg["modifiers"].append({"name": "stat", "type": "staterror",
+                             "data": [1e-4] * len(bkg["data"])})
+    with pytest.raises(InputError, match="not supported"):
+        FastModel.from_spec(spec)
+
+
+def test_numpy_guard_for_pyhf_toy_bands():
+    assert check_pyhf_toy_bands()  # the pinned numpy 2.3.5
+    assert check_pyhf_toy_bands("2.3.5")
+    assert not check_pyhf_toy_bands("2.4.0")
+    assert not check_pyhf_toy_bands("3.0.1")
+
+
+def test_pyhf_toy_expected_band_works_with_pinned_numpy_and_the_fallback_agrees():
+    spec = build_channel_workspace(0.3, 1.0, 0.003, EE_BKG, 0, "ee", binning="counting")
+    direct = pyhf_toy_hypotest(spec, 2.3, 40, np.random.default_rng(9), use_pyhf_bands=True)
+    fallback = pyhf_toy_hypotest(spec, 2.3, 40, np.random.default_rng(9),
+                                 use_pyhf_bands=False)
+    assert direct["cls_expected"].shape == (5,)
+    assert np.all(np.isfinite(direct["cls_expected"]))
+    assert np.all(np.diff(direct["cls_expected"]) >= 0)
+    assert fallback["cls"] == pytest.approx(direct["cls"])
+    assert np.allclose(fallback["cls_expected"], direct["cls_expected"])
