@@ -134,6 +134,19 @@ def _bool(n):
     return np.zeros(n, dtype=bool)
 
 
+def _thin(mask, prob, rng):
+    """``mask`` kept with probability ``prob`` (scalar or per element); draws only for ``mask``.
+
+    Random numbers are drawn for the selected entries only (the cost of the response scales
+    with the particles that reach a detector, not with all particles).
+    """
+    idx = np.flatnonzero(mask)
+    p = prob if np.ndim(prob) == 0 else np.asarray(prob)[idx]
+    out = np.zeros(mask.shape, dtype=bool)
+    out[idx[rng.random(idx.size) < p]] = True
+    return out
+
+
 def _jagged(event, n_events, columns: dict[str, tuple[np.ndarray, type]]):
     """Turn flat per-object columns (any order) into jagged arrays with one list per event."""
     order = np.argsort(event, kind="stable")
@@ -222,8 +235,7 @@ def simulate_detector(
         reach = follow & (particles.z < st.z) & (z_stop > st.z)
         beyond = reach & (r2 >= st.r_inner**2)
         ring = beyond & (r2 < st.r_outer**2)
-        hit = ring & (rng.uniform(size=n) < np.where(is_mu, cfg.lav_muon_efficiency,
-                                                     cfg.lav_efficiency))
+        hit = _thin(ring, np.where(is_mu, cfg.lav_muon_efficiency, cfg.lav_efficiency), rng)
         lav_ev.append(ev[hit])
         lav_st.append(np.full(int(hit.sum()), st.index))
         lav_t.append(time_at(st.z, hit) + rng.normal(0.0, g.LAV_TIME_RES_NS, int(hit.sum())))
@@ -234,10 +246,10 @@ def simulate_detector(
 
     # ---- ANTI0 ------------------------------------------------------------------------------
     xa, ya = lines.at(g.ANTI0_Z)
-    a_hit = (
+    a_hit = _thin(
         charged & (pz > 0) & (particles.z < g.ANTI0_Z) & (particles.z_end > g.ANTI0_Z)
-        & g.in_anti0_acceptance(xa, ya)
-        & (rng.uniform(size=n) < cfg.anti0_efficiency)
+        & g.in_anti0_acceptance(xa, ya),
+        cfg.anti0_efficiency, rng,
     )
     na = int(a_hit.sum())
     anti0 = {
@@ -308,20 +320,21 @@ def simulate_detector(
     mass = np.where(pdg == PDG_KAON, _M_KAON, _M_PION)
     p_dec = -np.expm1(-length * mass / (np.maximum(p, 1e-9) * ctau))
     br_mu = np.where(pdg == PDG_KAON, _BR_K_MUNU, 1.0)
-    to_muon = is_had & reaches(g.RICH_Z) & (rng.uniform(size=n) < p_dec * br_mu)
-    p_mu = p * np.where(to_muon, rng.uniform(0.57, 1.0, n), 1.0)  # muon momentum after decay
+    to_muon = _thin(is_had & reaches(g.RICH_Z), p_dec * br_mu, rng)
+    p_mu = p.copy()
+    p_mu[to_muon] *= rng.uniform(0.57, 1.0, int(to_muon.sum()))  # muon momentum after decay
     muon_like = is_mu | to_muon
 
     # ---- CHOD and NA48-CHOD (all charged particles; tracks pick their own signal) ------------
     xc, yc = lines.at(g.CHOD_Z)
-    chod = (charged & reaches(g.CHOD_Z) & g.in_chod_acceptance(xc, yc)
-            & (rng.uniform(size=n) < cfg.chod_efficiency))
+    chod = _thin(charged & reaches(g.CHOD_Z) & g.in_chod_acceptance(xc, yc),
+                 cfg.chod_efficiency, rng)
     chod_t = np.zeros(n)
     chod_t[chod] = time_at(g.CHOD_Z, chod) + rng.normal(0.0, g.CHOD_TIME_RES_NS, int(chod.sum()))
     zn = g.NA48CHOD_Z[0]
     xn, yn = lines.at(zn)
-    na48 = (charged & reaches(zn) & g.in_na48chod_acceptance(xn, yn)
-            & (rng.uniform(size=n) < cfg.na48chod_efficiency))
+    na48 = _thin(charged & reaches(zn) & g.in_na48chod_acceptance(xn, yn),
+                 cfg.na48chod_efficiency, rng)
     na48_t = np.zeros(n)
     na48_t[na48] = time_at(zn, na48) + rng.normal(0.0, g.NA48CHOD_TIME_RES_NS, int(na48.sum()))
     tracks["hasChod"], tracks["chodTime"] = chod[it], chod_t[it]
@@ -365,20 +378,21 @@ def simulate_detector(
     # ---- MUV1 + MUV2 ------------------------------------------------------------------------
     xm, ym = lines.at(g.MUV1_Z)
     in_hcal = reaches(g.MUV1_Z) & g.in_muv12_acceptance(xm, ym)
-    e_h = np.where(is_had & ~to_muon, np.maximum(e - e_lkr, 0.0), 0.0)
-    e_h = np.where(muon_like, off + rng.gamma(k_shape, 2.0 * scale, n) + 0.6, e_h)
-    e_h = np.where(is_e, e * rng.exponential(cfg.electron_hcal_leak, n), e_h)
+    # per track only
+    ml, ie, e_t = muon_like[it], is_e[it], e[it]
+    e_h = np.where(is_had[it] & ~to_muon[it], np.maximum(e_t - e_lkr[it], 0.0), 0.0)
+    e_h = np.where(ml, off + rng.gamma(k_shape, 2.0 * scale, nt) + 0.6, e_h)
+    e_h = np.where(ie, e_t * rng.exponential(cfg.electron_hcal_leak, nt), e_h)
     e_h = e_h * (1.0 + cfg.hcal_resolution / np.sqrt(np.maximum(e_h, 0.05))
-                 * rng.standard_normal(n))
-    tracks["hcalEnergy"] = np.where(in_hcal, np.maximum(e_h, 0.0), 0.0)[it]
+                 * rng.standard_normal(nt))
+    tracks["hcalEnergy"] = np.where(in_hcal[it], np.maximum(e_h, 0.0), 0.0)
 
     # ---- MUV3 -------------------------------------------------------------------------------
     x3, y3 = lines.at(g.MUV3_Z)
-    punch = (is_had & ~to_muon
-             & (rng.uniform(size=n) < cfg.punch_through_const
-                + cfg.punch_through_slope_per_gev * p))
-    m3 = (reaches(g.LKR_Z) & ((muon_like & (p_mu > cfg.muv3_min_momentum_gev)) | punch)
-          & (rng.uniform(size=n) < cfg.muv3_efficiency))
+    punch = _thin(is_had & ~to_muon & reaches(g.LKR_Z),
+                  cfg.punch_through_const + cfg.punch_through_slope_per_gev * p, rng)
+    m3 = _thin(reaches(g.LKR_Z) & ((muon_like & (p_mu > cfg.muv3_min_momentum_gev)) | punch),
+               cfg.muv3_efficiency, rng)
     sig_ms = cfg.muv3_ms_m_gev / np.maximum(p_mu[m3], 0.5)
     hx = x3[m3] + sig_ms * rng.standard_normal(int(m3.sum()))
     hy = y3[m3] + sig_ms * rng.standard_normal(int(m3.sum()))
