@@ -42,18 +42,19 @@ B_PER_POT = 2.0e-7
 #: Range quoted in ANALYSIS.md, for a systematic variation.
 B_PER_POT_RANGE = (1.6e-7, 2.6e-7)
 
-#: Masses (GeV) and lifetimes (s) of the parents, from the ``particle`` package (PDG tables).
-M_B_CHARGED = Particle.from_name("B+").mass * 1e-3
-M_B0 = Particle.from_name("B0").mass * 1e-3
-TAU_B_CHARGED_S = Particle.from_name("B+").lifetime * 1e-9
-TAU_B0_S = Particle.from_name("B0").lifetime * 1e-9
+#: Masses (GeV) and lifetimes (s) of the parents, from the ``particle`` package (PDG tables;
+#: looked up by PDG id, a dict access, ``from_name`` scans the whole table).
+M_B_CHARGED = Particle.from_pdgid(521).mass * 1e-3
+M_B0 = Particle.from_pdgid(511).mass * 1e-3
+TAU_B_CHARGED_S = Particle.from_pdgid(521).lifetime * 1e-9
+TAU_B0_S = Particle.from_pdgid(511).lifetime * 1e-9
 
 #: Kaon in the final state -> (kaon mass, parent name, parent mass), in GeV.
 KAONS: dict[str, tuple[float, str, float]] = {
-    "K+": (Particle.from_name("K+").mass * 1e-3, "B+", M_B_CHARGED),
-    "K0": (Particle.from_name("K0").mass * 1e-3, "B0", M_B0),
-    "K*+": (Particle.from_name("K*(892)+").mass * 1e-3, "B+", M_B_CHARGED),
-    "K*0": (Particle.from_name("K*(892)0").mass * 1e-3, "B0", M_B0),
+    "K+": (Particle.from_pdgid(321).mass * 1e-3, "B+", M_B_CHARGED),
+    "K0": (Particle.from_pdgid(311).mass * 1e-3, "B0", M_B0),
+    "K*+": (Particle.from_pdgid(323).mass * 1e-3, "B+", M_B_CHARGED),
+    "K*0": (Particle.from_pdgid(313).mass * 1e-3, "B0", M_B0),
 }
 
 #: B-meson spectrum in the pN CM frame (approximation, see the module docstring).
