@@ -288,7 +288,12 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
     tau_s = table.coupling / C_M_PER_S
     br = np.geomspace(*BR_RANGE, n_couplings)
     background, source = _background(bkg, state)
-    sigma = _fill_sigma(table.sigma_m_combined(), table.mass_gev)
+    # one resolution per mass (the scan's grid is mass x tau x BR x BR): the yield-weighted
+    # mean over the lifetimes
+    filled = _fill_sigma(table.sigma_m_combined(), table.mass_gev)
+    w = table.total
+    sigma = np.array([np.average(f, weights=wi) if wi.sum() > 0 else f.mean()
+                      for f, wi in zip(filled, w, strict=True)])
     rng = np.random.default_rng([seed, *map(ord, f"alp_{state}")])
     res = scan_alp(
         {key: _group_modes(table.n_exp)}, table.mass_gev, tau_s, br,

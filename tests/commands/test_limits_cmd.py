@@ -137,3 +137,56 @@ def test_bad_arguments(tmp_path, bad):
     with pytest.raises(SystemExit) as err:
         cli.main(["limits", "--results", str(tmp_path), *bad])
     assert err.value.code == 2
+
+
+LIFETIME_YAML = """
+data_dir: {data}
+datasets:
+  - name: data
+    kind: pseudo_data
+    channels: all
+grids:
+  - prefix: alp_b
+    model: alp
+    production: b_meson
+    channels: [ee]
+    mass_range_gev: [0.01, 2.0]
+    masses: {{tiny: {{values: [0.3, 0.7]}}, default: [], full: []}}
+    size: 4000
+  - prefix: ds_b
+    model: dark_scalar
+    production: b_meson
+    channels: [ee]
+    mass_range_gev: [0.01, 2.0]
+    masses: {{tiny: {{values: [0.1, 0.3]}}, default: [], full: []}}
+    size: 4000
+"""
+
+
+def test_alp_and_dark_scalar(tmp_path):
+    results = make_results(tmp_path, unblinded=False)
+    (tmp_path / "datasets.yaml").write_text(LIFETIME_YAML.format(data=tmp_path / "data"))
+    rng = np.random.default_rng(9)
+    out = {name: _signal_output(m, rng) for name, m in (
+        ("alp_b_ee_m0300", 0.3), ("alp_b_ee_m0700", 0.7), ("ds_b_ee_m0100", 0.1),
+        ("ds_b_ee_m0300", 0.3))}
+    out["data"] = _data_output(False, [])
+    save(out, str(results / "run" / "ee.coffea"))
+    status = cli.main(["limits", "--results", str(results), "--config",
+                       str(tmp_path / "datasets.yaml"), "--preset", "tiny", "--asymptotic",
+                       "--masses", "2", "--couplings", "5", "--models", "alp,dark_scalar"])
+    assert status == 0
+    alp = json.loads((results / "limits" / "alp_ee.json").read_text())
+    assert alp["mass_gev"] == [0.3, 0.7]
+    assert len(alp["tau_s"]) == 5 and len(alp["br_x_br"]) == 5
+    assert np.shape(alp["cls_expected"]["0"]) == (2, 5, 5)
+    assert alp["cls_observed"] is None
+    assert [r["mass_gev"] for r in alp["masses"]] == [0.3, 0.7]
+    assert np.shape(alp["masses"][0]["cls_expected"]["2"]) == (5, 5)
+    # the yield is linear in BR x BR: more BR x BR, smaller CLs
+    c = np.asarray(alp["cls_expected"]["0"])
+    assert np.all(np.diff(c, axis=2) <= 1e-9)
+    ds = json.loads((results / "limits" / "dark_scalar_ee.json").read_text())
+    assert len(ds["theta"]) == 5 and np.shape(ds["cls_expected"]["0"]) == (2, 5)
+    y = json.loads((results / "yields" / "alp_ee.json").read_text())
+    assert y["coupling"] == "ctau_m" and np.shape(y["n_exp"]["b_meson"]) == (2, 5)
