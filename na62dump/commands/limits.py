@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -230,13 +231,28 @@ def _contours(x, y, cls_obs, cls_exp, cl: float, blinded: bool,
 # --------------------------------------------------------------------------------------------
 # Scans
 # --------------------------------------------------------------------------------------------
+def json_safe(value: Any) -> Any:
+    """Nested lists/dicts with every non-finite float replaced by ``None`` (strict JSON).
+
+    >>> json_safe({"a": [1.0, float("nan")], "b": float("inf")})
+    {'a': [1.0, None], 'b': None}
+    """
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _finish(result_dict: dict, blinded: bool, extra: Mapping[str, Any]) -> dict:
     if blinded:
         result_dict["cls_observed"] = None
         result_dict["s_up_observed"] = None
     result_dict["blinded"] = blinded
     result_dict.update(extra)
-    return result_dict
+    return json_safe(result_dict)
 
 
 def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping, *, bkg,
