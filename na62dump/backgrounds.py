@@ -54,7 +54,26 @@ likely origin of the difference. The prior is a parameter (:data:`UNIFORM_PRIOR`
 :data:`JEFFREYS_PRIOR`); ``N_inFV`` as a Gamma or a truncated Gaussian changes the result by
 less than 0.5%.
 
-Every random number comes from the ``numpy.random.Generator`` passed in.
+From the campaign (:func:`estimate_backgrounds`)
+-----------------------------------------------
+- prompt: the prompt MC through each channel's processor twice, with the published selection
+  (``DIR/run/<channel>.coffea``, for the vetoes) and with the LAV and ANTI0 vetoes switched off
+  (re-run here, for the region factors) (:func:`prompt_inputs_from_outputs`). With no MC
+  vertex in the FV the sample only bounds the background, at about one MC weight;
+- combinatorial (e+e-, mu+mu-): all pairs (or ``max_pairs`` random ones) of the Q1 single-track
+  events, written as an ntuple and selected by the channel's processor
+  (:func:`combinatorial_output`);
+- upstream (pi+pi-, hadronic): the processed upstream samples' CR/SR counts;
+- an MC count of ``k`` events of weight ``w`` becomes ``w x Gamma(k + 1, 1)`` pseudo-experiments
+  (:func:`mc_count_component`); components add pseudo-experiment by pseudo-experiment;
+- a missing sample falls back to the published value where there is one
+  (:data:`PUBLISHED_COMPONENTS`, :data:`PUBLISHED_EE_PROMPT`), flagged ``"source":
+  "published"``;
+- everything is scaled to the POT of the campaign's pseudo-data (``_meta.n_pot``).
+
+Every random number comes from a ``numpy.random.Generator`` passed in, or (in
+:func:`estimate_backgrounds`) from one seeded per channel and component, so that one
+channel's numbers do not depend on which others were processed.
 
 >>> import numpy as np
 >>> c = WeightedCount.from_value_error(59.9, 6.7)
