@@ -281,14 +281,9 @@ def _check_names(branches: Mapping, where: str) -> bool:
     """Return whether the dict carries truth; raise on missing or unknown names."""
     given = set(branches)
     has_truth = any(k.startswith("Truth_") for k in given)
-    expected = set(branch_names(truth=has_truth)) - {f"n{c}" for c in COLLECTIONS}
-    counters = {f"n{c}" for c in COLLECTIONS} & given
-    if counters:
-        raise InputError(
-            f"{where}: counter branch(es) {sorted(counters)} given; the writer derives the "
-            "counters from the jagged collections"
-        )
-    unknown = sorted(given - expected)
+    counters = {f"n{c}" for c in COLLECTIONS}
+    expected = set(branch_names(truth=has_truth)) - counters
+    unknown = sorted(given - expected - counters)
     if unknown:
         raise InputError(f"{where}: unknown branch(es) {unknown} (not in docs/ntuple.md)")
     missing = [k for k in branch_names(truth=has_truth) if k in expected - given]
@@ -304,8 +299,9 @@ def validate_branches(
 
     Returns ``{event branch: numpy array, collection: zipped awkward record array, Truth_x:
     numpy array}`` in storage order. Raises :class:`InputError` naming the branch for a missing
-    or unknown branch, a NaN/inf, a length mismatch, fields of one collection with different
-    counts per event, or values that do not fit the contract dtype.
+    or unknown branch, a counter ``nX`` that disagrees with its collection, a NaN/inf, a
+    length mismatch, fields of one collection with different counts per event, or values that
+    do not fit the contract dtype.
     """
     has_truth = _check_names(branches, where)
     n = len(np.asarray(branches["run"]) if not isinstance(branches["run"], ak.Array)
@@ -336,6 +332,14 @@ def validate_branches(
                 )
             flat = _cast_flat(name, ak.to_numpy(ak.flatten(arr, axis=1)), dtype, where)
             zipped[f] = ak.unflatten(flat, counts)
+        counter = f"n{coll}"
+        if counter in branches:  # optional; the writer derives it, but a given one must agree
+            given = _as_event_array(counter, branches[counter], n, where)
+            if not np.array_equal(given, counts):
+                raise InputError(
+                    f"{where}: counter {counter!r} disagrees with the lengths of the {coll}_* "
+                    "branches"
+                )
         out[coll] = ak.zip(zipped, depth_limit=2) if n else _empty_collection(fields)
     if has_truth:
         for name, dtype in TRUTH_BRANCHES.items():
@@ -375,7 +379,8 @@ def write_ntuple(
     branches
         ``{name: array}`` exactly as in ``docs/ntuple.md``: event-level and ``Truth_*`` branches
         as 1-d arrays, collection branches ``X_field`` as jagged awkward arrays (all fields of a
-        collection with equal counts per event). No counters: the writer makes ``nX``. The
+        collection with equal counts per event). Counters ``nX`` are optional (the writer
+        makes them; given ones must agree with the collection's lengths). The
         ``Truth_*`` branches are all given (Monte Carlo) or all absent (pseudo-data).
     tree
         Name of the TTree.
