@@ -3,8 +3,8 @@
 No NA62 data are public, so the backgrounds of the 2021 beam-dump searches are modelled with a
 few documented ingredients, normalised per proton on target (POT) so that the published
 selection applied to them behaves as the publications describe (numbers in
-``shared/ANALYSIS.md`` and in the report of :mod:`benchmarks.bench_simulation`'s sibling check
-``tests/simulation/test_background_gen.py``):
+``shared/ANALYSIS.md``; the check that runs the channel processors on these samples is
+``python -m tests.simulation.physics_check``):
 
 **Halo muons** (:class:`HaloConfig`). Muons from the dump reach the decay volume from
 everywhere but the TAX, swept by the beam-line magnets. Each is defined on the plane

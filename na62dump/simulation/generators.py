@@ -143,7 +143,7 @@ GENERATORS: dict[str, Generator] = {
                           _upstream_meta, True),
     "pseudo_data": Generator("pseudo_data", "pot", (), (),
                              lambda p, s, r: bg.pseudo_data_sample(s, r),
-                             _bkg_meta(Production.PROMPT), False),
+                             lambda p: {"size_unit": "pot"}, False),
 }
 
 
