@@ -170,3 +170,14 @@ def test_lifetime_yields_linear_in_parents():
     np.testing.assert_allclose(t2.total, 2 * t.total)
     np.testing.assert_allclose(t.total[1], 1.4e17 * 2e-7 * nodes[1].acceptance(ct))
     assert t.to_json()["ctau_m"] == pytest.approx(list(ct))
+
+
+def test_resolution_falls_back_to_unweighted_with_few_events(events):
+    pz, dz, rng = events
+    acc = np.zeros(pz.size, bool)
+    acc[:5] = True  # five accepted events: never 10 effective ones
+    mrel = np.array([-0.02, -0.01, 0.0, 0.01, 0.02])
+    s = _sample_from_events(0.3, pz, dz, acc, mrel=mrel)
+    r = s.relative_resolution([0.01, 1.0, 1e4])
+    assert r[0] == r[1] == r[2]  # the same, lifetime-independent value
+    assert r[0] == pytest.approx(mrel.std(), rel=0.02)  # up to the 1e-3 mrel binning
