@@ -163,7 +163,7 @@ def _check(mass, cuts: BremsCuts):
 def _table(mass: float, cuts: BremsCuts):
     """Cell integrals of dN/dz dp_T^2 (eps = 1) on the (z, p_T^2) grid, for one mass.
 
-    Returns (z_edges, pt2_edges, cumulative cell integrals flattened z-major, total).
+    Returns (z_edges, pt2_edges, cell integrals flattened z-major, their total).
     Each cell integral is its area times the mean of the density at its four corners.
     """
     z_edges = np.linspace(cuts.z_min, cuts.z_max, N_Z_CELLS + 1)
@@ -173,8 +173,34 @@ def _table(mass: float, cuts: BremsCuts):
     dens = differential_rate(z_edges[:, None], pt2_edges[None, :], mass)
     corner_mean = 0.25 * (dens[:-1, :-1] + dens[1:, :-1] + dens[:-1, 1:] + dens[1:, 1:])
     cells = corner_mean * np.diff(z_edges)[:, None] * np.diff(pt2_edges)[None, :]
-    cdf = np.cumsum(cells.ravel())
-    return z_edges, pt2_edges, cdf, float(cdf[-1])
+    return z_edges, pt2_edges, cells.ravel(), float(cells.sum())
+
+
+def _alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker-Vose alias table of a discrete distribution (one-off, O(N)).
+
+    Drawing a cell then costs O(1): pick ``k`` uniformly, keep it with probability
+    ``prob[k]``, else take ``alias[k]``. (A loop over grid cells, not over events.)
+    """
+    n = weights.size
+    scaled = (weights / weights.sum() * n).tolist()
+    prob = [1.0] * n
+    alias = list(range(n))
+    small = [i for i, w in enumerate(scaled) if w < 1.0]
+    large = [i for i, w in enumerate(scaled) if w >= 1.0]
+    while small and large:
+        s, l = small.pop(), large.pop()
+        prob[s], alias[s] = scaled[s], l
+        scaled[l] += scaled[s] - 1.0
+        (small if scaled[l] < 1.0 else large).append(l)
+    return np.array(prob), np.array(alias, dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=32)
+def _sampler_table(mass: float, cuts: BremsCuts):
+    z_edges, pt2_edges, cells, _ = _table(mass, cuts)
+    prob, alias = _alias_table(cells)
+    return z_edges, pt2_edges, prob, alias
 
 
 def rate_per_pot(mass, eps=1.0, cuts: BremsCuts = DEFAULT_CUTS):
@@ -202,8 +228,8 @@ def rate_per_pot(mass, eps=1.0, cuts: BremsCuts = DEFAULT_CUTS):
 def sample(mass, n, rng, cuts: BremsCuts = DEFAULT_CUTS):
     """Draw ``n`` A' lab momenta (px, py, pz) in GeV from the bremsstrahlung spectrum.
 
-    Inverse CDF over the cells of the (z, p_T^2) grid, then uniform inside the chosen cell;
-    azimuth uniform; beam along +Z, ``p_z = z P_beam``.
+    A cell of the (z, p_T^2) grid is drawn with its probability (alias method), then the point
+    uniformly inside the cell; azimuth uniform; beam along +Z, ``p_z = z P_beam``.
 
     >>> import numpy as np
     >>> px, py, pz = sample(0.1, 1000, np.random.default_rng(3))
@@ -211,14 +237,18 @@ def sample(mass, n, rng, cuts: BremsCuts = DEFAULT_CUTS):
     True
     """
     mass = _check(mass, cuts)
-    z_edges, pt2_edges, cdf, total = _table(mass, cuts)
+    z_edges, pt2_edges, prob, alias = _sampler_table(mass, cuts)
     n = int(n)
-    cell = np.searchsorted(cdf, rng.uniform(0.0, total, n), side="right")
-    cell = np.minimum(cell, cdf.size - 1)
+    u = rng.random((4, n))
+    # alias draw from one uniform: integer part -> cell, fractional part -> keep-or-alias
+    v = u[0] * prob.size
+    k = np.minimum(v.astype(np.int64), prob.size - 1)
+    cell = np.where(v - k < prob[k], k, alias[k])
     iz, ip = np.divmod(cell, pt2_edges.size - 1)
-    u = rng.uniform(0.0, 1.0, (2, n))
-    z = z_edges[iz] + u[0] * (z_edges[iz + 1] - z_edges[iz])
-    pt2 = pt2_edges[ip] + u[1] * (pt2_edges[ip + 1] - pt2_edges[ip])
+    z = z_edges[iz] + u[1] * (z_edges[iz + 1] - z_edges[iz])
+    pt2 = pt2_edges[ip] + u[2] * (pt2_edges[ip + 1] - pt2_edges[ip])
     pt = np.sqrt(pt2)
-    phi = rng.uniform(0.0, 2.0 * np.pi, n)
-    return pt * np.cos(phi), pt * np.sin(phi), z * PROTON_MOMENTUM_GEV
+    # azimuth phi = 2 pi u3: sin from cos, positive for phi < pi
+    cos_phi = np.cos(2.0 * np.pi * u[3])
+    sin_phi = np.sqrt(1.0 - cos_phi * cos_phi) * np.where(u[3] < 0.5, 1.0, -1.0)
+    return pt * cos_phi, pt * sin_phi, z * PROTON_MOMENTUM_GEV
