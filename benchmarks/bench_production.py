@@ -1,10 +1,11 @@
 """Time the production samplers (A' from bremsstrahlung, mesons, B -> K X).
 
-Target: the bremsstrahlung grid sampler (alias method) draws >= 1e6 A' per second (after its one-off per-mass grid).
-For comparison the script times, in the same run, the naive alternative: accept-reject from a
-flat envelope in (z, p_T^2) with the density evaluated for every proposal, and reports the
-ratio. The meson and B samplers are timed too. Rates are per second of the process's CPU time
-(single-threaded numpy), so that a busy machine does not distort them.
+Target: the bremsstrahlung grid sampler (alias method) draws >= 1e6 A' per second (after its
+one-off per-mass grid). For comparison the script times, in the same run, the naive
+alternative: accept-reject from a flat envelope in (z, p_T^2) with the density evaluated for
+every proposal, and reports the ratio. The meson and B samplers are timed too. Rates are per
+second of the process's CPU time (single-threaded numpy), so that a busy machine does not
+distort them.
 
 Usage::
 

@@ -76,7 +76,7 @@ class BremsCuts:
 
 DEFAULT_CUTS = BremsCuts()
 
-#: Grid used for the integral and the inverse-CDF sampler: cells in z (linear) and in p_T^2
+#: Grid used for the integral and the sampler (alias method): cells in z (linear) and in p_T^2
 #: (0, then logarithmic from PT2_GRID_MIN). 1/H varies by < 5 % across a p_T^2 cell.
 N_Z_CELLS = 400
 N_PT2_CELLS = 300
