@@ -159,7 +159,6 @@ def _check(mass, cuts: BremsCuts):
     return mass
 
 
-@functools.lru_cache(maxsize=128)
 def _table(mass: float, cuts: BremsCuts):
     """Cell integrals of dN/dz dp_T^2 (eps = 1) on the (z, p_T^2) grid, for one mass.
 
@@ -196,7 +195,13 @@ def _alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(prob), np.array(alias, dtype=np.int64)
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=4096)
+def _total(mass: float, cuts: BremsCuts) -> float:
+    """Rate per POT at eps = 1 (cached per mass: one float each)."""
+    return _table(mass, cuts)[3]
+
+
+@functools.lru_cache(maxsize=8)  # ~3 MB per mass: the few masses a simulation job uses
 def _sampler_table(mass: float, cuts: BremsCuts):
     z_edges, pt2_edges, cells, _ = _table(mass, cuts)
     prob, alias = _alias_table(cells)
@@ -220,7 +225,7 @@ def rate_per_pot(mass, eps=1.0, cuts: BremsCuts = DEFAULT_CUTS):
     float or numpy.ndarray shaped like ``mass``.
     """
     masses = np.asarray(mass, dtype=float)
-    out = np.array([_table(_check(m, cuts), cuts)[3] for m in masses.ravel()])
+    out = np.array([_total(_check(m, cuts), cuts) for m in masses.ravel()])
     out = out.reshape(masses.shape) * float(eps) ** 2
     return float(out) if out.ndim == 0 else out
 
