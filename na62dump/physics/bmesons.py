@@ -11,8 +11,9 @@ interpretation (NA62, arXiv:2312.12055, Fig. 5) BR(B -> K(*) a) already stands f
 yield-weighted sum over B+, B0 and antiparticles, so a single number per POT is what enters.
 
 Spectrum (*approximation*): ``dN/dx_F dp_T^2 ~ (1 - |x_F|)^n exp(-b m_T)`` in the pN CM frame
-with n = 6 (heavy-quark production close to threshold, softer in x_F than open charm, for which
-NA27 measured n = 4.9 +- 0.5 at 400 GeV: Aguilar-Benitez et al., Z. Phys. C 40 (1988) 321) and
+with n = 6 (our choice: heavy-quark production close to threshold, softer in x_F than open
+charm, for which NA27 measured n of about 5 at 400 GeV, Aguilar-Benitez et al., Z. Phys. C 40
+(1988) 321) and
 the light-hadron m_T slope b = 6 GeV^-1 (then <p_T^2> = 1.8 GeV^2, close to 2 m_B / b).
 
 Decays ``B -> K(*) X`` are isotropic in the B frame (spin-0 parent, exact). K* is taken at its

@@ -1,8 +1,9 @@
 """Dark-photon production in decays of light neutral mesons made in the TAX.
 
-Only the *primary* proton-nucleon interaction is modelled (mesons from the hadronic cascade in
-the 19.6 interaction lengths of the TAX are softer and are neglected; NA62 does the same with
-Pythia 8 primary interactions, ref. [34] of arXiv:2312.12055).
+Only the *primary* proton-nucleon interaction is modelled; in the 19.6 interaction lengths of
+the TAX it happens for every proton (probability 1 - exp(-19.6)), so multiplicities per
+interaction are multiplicities per POT. Mesons from the hadronic cascade are softer and are
+neglected (NA62 uses Pythia 8 primary interactions too, ref. [34] of arXiv:2312.12055).
 
 Branching ratios (eps = kinetic mixing, M = A' mass):
 
@@ -12,7 +13,9 @@ Branching ratios (eps = kinetic mixing, M = A' mass):
   phi -> eta): ``BR(V -> P A') = eps^2 BR(V -> P gamma) lambda^(3/2)(m_V^2, m_P^2, M^2) /
   (m_V^2 - m_P^2)^3``. As M -> 0 the Kallen function ``lambda`` tends to ``(m_V^2 - m_P^2)^2``,
   so the ratio tends to ``eps^2 BR(V -> P gamma)``, as it must. Transition form factors are
-  set to 1 (their q^2 dependence is below the 20 % production uncertainty NA62 quotes).
+  set to 1, as in these formulas (*known weakness*: the eta transition form factor,
+  ~ (1 - M^2 / Lambda^2)^-2 with Lambda ~ 0.72 GeV, would raise the eta rate by ~40 % at
+  M = 0.3 GeV; not included).
 
 Multiplicities per 400 GeV proton (primary interaction; Pythia 8 values quoted in
 ``shared/ANALYSIS.md``): we take the middle of each quoted range, pi0 5.5, eta 0.65, eta' 0.07,
@@ -20,12 +23,13 @@ rho0 0.66, omega 0.75, phi 0.024; NA62 assigns 20 % to meson production (arXiv:2
 app. A), which covers the spread of the ranges.
 
 Momentum spectra: ``dN/dx_F dp_T^2 ~ (1 - |x_F|)^n exp(-b m_T)`` in the pN CM frame
-(:class:`na62dump.physics.sampling.HadronSpectrum`). *Approximation*: one m_T slope for all
-mesons, b = 6 GeV^-1 (inverse slope 0.167 GeV, "m_T scaling" of light-hadron spectra at SPS
-energies), and n = 3.5 for pi0, eta, rho, omega (central production at sqrt(s) = 27 GeV,
-(1 - x_F)^3-4 in NA27 / LEBC-EHS 400 GeV pp data, Aguilar-Benitez et al., Z. Phys. C 50 (1991)
-405), n = 4.5 for eta' and phi (heavier, more strangeness, softer in x_F). Both are kept as data
-in :data:`MESON_SOURCES` for a study to change.
+(:class:`na62dump.physics.sampling.HadronSpectrum`). *Approximation* (our choice, not a fit):
+one m_T slope for all mesons, b = 6 GeV^-1 (inverse slope 0.167 GeV, the "m_T scaling" of
+light-hadron spectra at SPS energies), and n = 3.5 for pi0, eta, rho, omega, typical of central
+meson production at sqrt(s) ~ 27 GeV (the 400 GeV pp data of LEBC-EHS / NA27 fall roughly as
+(1 - x_F)^3-4), n = 4.5 for the heavier eta' and phi. Both live as data in
+:data:`MESON_SOURCES` for a study to change; the acceptance of meson-produced A' depends on
+them directly.
 
 >>> round(float(br_to_aprime(0.0, "pi0")), 4)  # 2 BR(pi0 -> gamma gamma) at M -> 0
 1.9765
