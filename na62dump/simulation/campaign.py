@@ -259,6 +259,16 @@ class DatasetSpec(_Strict):
     metadata: dict[str, Any] = Field(default_factory=dict)
     recipe: RecipeSpec | None = None
 
+    @model_validator(mode="after")
+    def _files_or_recipe(self) -> DatasetSpec:
+        if self.files is not None and self.recipe is not None:
+            raise ValueError(
+                "files: a dataset with a recipe keeps its files where `na62dump simulate` "
+                "writes them (<data_dir>/<name>/<name>_NNN.root); give 'files' only for "
+                "files made elsewhere (no recipe)"
+            )
+        return self
+
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, value):
@@ -385,7 +395,8 @@ class Dataset(_Strict):
     directory: Path  #: where ``simulate`` writes this dataset's files
 
     def output_paths(self) -> list[Path]:
-        """The files ``simulate`` writes for this dataset (empty without a recipe)."""
+        """The files ``simulate`` writes for this dataset (empty without a recipe), in order:
+        ``<directory>/<name>_<index, 3 digits>.root``."""
         if self.recipe is None:
             return []
         return [
