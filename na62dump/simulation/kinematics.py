@@ -312,12 +312,17 @@ class Particles:
         )
 
     @classmethod
-    def concat(cls, parts):
-        """Concatenate tables and order the rows by event (stable)."""
+    def concat(cls, parts, *, sort: bool = False):
+        """Concatenate tables; with ``sort`` order the rows by event (stable).
+
+        The detector response does not need the rows ordered, so by default they are not.
+        """
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
         cols = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)}
+        if not sort:
+            return cls(**cols)
         order = np.argsort(cols["event"], kind="stable")
         return cls(**{k: v[order] for k, v in cols.items()})
 
@@ -346,7 +351,7 @@ def decay_neutral_mesons(particles: Particles, rng: np.random.Generator) -> Part
 
     Only the gamma gamma modes are simulated (the mesons decay at their production point: c tau
     of 25 nm and 0.15 pm); the normalisation per produced pi0/eta, ``BR_PI0_GG``/``BR_ETA_GG``,
-    belongs to the yields. Rows stay ordered by event.
+    belongs to the yields. The photons are appended after the other rows.
     """
     meson = (particles.pdg == PDG_PI0) | (particles.pdg == PDG_ETA)
     if not meson.any():

@@ -170,12 +170,16 @@ def generate_signal(
     beta = np.sqrt(px * px + py * py + pz * pz) / parent[:, 3]
     t_dec = dz * (np.sqrt(1.0 + tx * tx + ty * ty) / beta - 1.0) / C_M_PER_NS
     daughters, names = decay_products(ch, parent, rng, angular=angular)
-    ev = np.arange(n)
-    parts = [
-        Particles.from_p4(ev, SPECIES[name][0], SPECIES[name][2], daughters[:, i], decay, t_dec)
-        for i, name in enumerate(names)
-    ]
-    particles = decay_neutral_mesons(Particles.concat(parts), rng)
+    k = len(names)
+    particles = Particles.from_p4(
+        np.repeat(np.arange(n), k),
+        np.tile([SPECIES[d][0] for d in names], n),
+        np.tile([SPECIES[d][2] for d in names], n),
+        daughters.reshape(n * k, 4),
+        np.repeat(decay, k, axis=0),
+        np.repeat(t_dec, k),
+    )
+    particles = decay_neutral_mesons(particles, rng)
     out = simulate_detector(particles, n, rng, cfg=detector)
     f4 = np.float32
     out.update({
