@@ -78,6 +78,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -559,6 +560,30 @@ def _validation_error(path: Path, err: ValidationError, raw: Any) -> InputError:
     return InputError(head + more)
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML loader that also reads ``1.4e17`` (no sign in the exponent, no dot) as a
+    float, as YAML 1.2 does; PyYAML's YAML 1.1 resolver would return the string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def yaml_load(text: str) -> Any:
+    """Parse YAML text with :class:`_Loader` (safe; floats as in YAML 1.2)."""
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: safe
+
+
 def read_spec(path: str | os.PathLike | None = None) -> tuple[Path, CampaignSpec]:
     """Read and validate a datasets.yaml (the packaged one if None)."""
     path = Path(path) if path is not None else DEFAULT_CONFIG
@@ -569,7 +594,7 @@ def read_spec(path: str | os.PathLike | None = None) -> tuple[Path, CampaignSpec
     except OSError as err:
         raise InputError(f"{path}: cannot read the campaign file ({err.strerror})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
