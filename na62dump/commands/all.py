@@ -1,0 +1,512 @@
+"""``na62dump all``: the whole search on the built-in campaign, make-like (stages 1-5).
+
+Runs ``simulate -> run -> background -> limits -> plot`` into one results directory, reusing
+every artefact that is up to date, and ends with a short summary: events per region and
+channel, background expectations, the excluded mass and coupling ranges per channel and
+combined, and where the files are. Examples::
+
+    na62dump all                                   # the demo: preset default, into results/
+    na62dump all --preset tiny --out /tmp/tiny     # seconds, for a first look or tests
+    na62dump all --blind                           # keep the pseudo-data blinded: expected only
+    na62dump all --force limits                    # redo limits and plot, reuse the rest
+
+Make-like reuse
+---------------
+Each stage leaves a record ``DIR/.all/<stage>.json`` (its parameters and the files it wrote).
+A stage reruns when a file it wrote is missing, when one of its inputs (the campaign file, the
+simulated files, the previous stage's artefacts) is newer than its record, or when its
+parameters (preset, config, data directory, blinding, toys, formats, ...) differ from the
+record; then every later stage reruns too. ``simulate`` itself only makes missing files.
+
+Blinding
+--------
+The published analysis opened its signal and control regions only after validating the
+background estimates. The demo must show observed limits, so ``all`` processes the pseudo-data
+**unblinded by default**, says so loudly, and records it (``summary.json`` ``"unblinded":
+true``, ``DIR/all.json``, every limit file's ``"blinded": false``). ``--blind`` keeps the
+regions closed: the limits are then expected only and the figures draw the regions as masked.
+
+Speed
+-----
+For the ``default`` preset (``make demo``) the statistics use fewer toys and a coarser grid
+than the ``limits`` command's defaults (:data:`STATS_BY_PRESET`), so the demo ends within
+minutes on two cores; ``--toys``, ``--masses`` and ``--couplings`` override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from na62dump.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("simulate", "run", "background", "limits", "plot")
+#: Per preset: toys per tested yield, mass points, coupling points of the limit scans.
+STATS_BY_PRESET = {
+    "tiny": {"toys": 200, "masses": 6, "couplings": 16},
+    "default": {"toys": 500, "masses": 20, "couplings": 30},
+    "full": {"toys": 1000, "masses": 25, "couplings": 40},
+}
+#: Background pseudo-experiments per preset (the ``background`` command's default is 1e6).
+PSEUDO_EXPERIMENTS = {"tiny": 20_000, "default": 200_000, "full": 1_000_000}
+RECORD_DIR = ".all"
+UNBLIND_NOTE = (
+    "NOTE: `na62dump all` opens the signal and control regions of the pseudo-data (unblinded) "
+    "to show observed limits, as the published analysis did after validating its backgrounds. "
+    "Recorded in summary.json and all.json; use --blind to keep them closed."
+)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
+def _formats(text: str) -> list[str]:
+    return [f.strip().lower() for f in text.split(",") if f.strip()]
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add ``all`` to the ``na62dump`` subcommands."""
+    from na62dump import runner
+
+    p = subparsers.add_parser(
+        "all", help="the whole chain: simulate, run, background, limits, plot (make-like)",
+        description=__doc__.splitlines()[0],
+        epilog="Blinding: unblinded by default (observed limits), --blind for expected only.",
+    )
+    p.add_argument("--preset", default="default", metavar="NAME",
+                   help="campaign preset: tiny, default or full (default: %(default)s)")
+    p.add_argument("--config", metavar="FILE", help="datasets.yaml (default: the packaged one)")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="where the simulated files live (default: the campaign's data_dir)")
+    p.add_argument("--out", metavar="DIR", default="results",
+                   help="results directory (default: %(default)s)")
+    p.add_argument("--executor", choices=runner.EXECUTORS, default=runner.DEFAULT_EXECUTOR,
+                   help="coffea executor of the run stage (default: %(default)s)")
+    p.add_argument("--workers", type=_positive_int, default=runner.DEFAULT_WORKERS,
+                   metavar="N", help="worker processes (default: %(default)s)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--toys", type=_positive_int, metavar="N",
+                     help="pseudo-experiments per tested yield (default: per preset, "
+                          + ", ".join(f"{k} {v['toys']}" for k, v in STATS_BY_PRESET.items())
+                          + ")")
+    how.add_argument("--asymptotic", action="store_true",
+                     help="asymptotic CLs instead of toys (not valid at zero background)")
+    p.add_argument("--masses", type=_positive_int, metavar="N",
+                   help="mass points of the limit scans (default: per preset)")
+    p.add_argument("--couplings", type=_positive_int, metavar="N",
+                   help="coupling points of the limit scans (default: per preset)")
+    p.add_argument("--blind", action="store_true",
+                   help="keep the pseudo-data blinded (expected limits only)")
+    p.add_argument("--format", type=_formats, default=["png", "pdf"], metavar="LIST",
+                   help="figure formats (default: png,pdf)")
+    p.add_argument("--reference", action="append", default=[], metavar="FILE",
+                   help="an earlier experiment's limit to overlay in grey (repeatable)")
+    p.add_argument("--force", choices=STAGES, metavar="STAGE",
+                   help="rerun from this stage on even if up to date (" + ", ".join(STAGES)
+                        + ")")
+    p.set_defaults(func=main)
+    return p
+
+
+# --------------------------------------------------------------------------------------------
+# Make-like records
+# --------------------------------------------------------------------------------------------
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("inf")  # a missing input makes everything downstream stale
+
+
+def _newest(paths: Iterable[Path]) -> float:
+    return max((_mtime(p) for p in paths), default=0.0)
+
+
+def _record_path(out: Path, stage: str) -> Path:
+    return out / RECORD_DIR / f"{stage}.json"
+
+
+def _read_record(out: Path, stage: str) -> dict | None:
+    try:
+        return json.loads(_record_path(out, stage).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _write_record(out: Path, stage: str, params: Mapping, outputs: Iterable[Path],
+                  seconds: float) -> None:
+    from na62dump.backgrounds import write_json_atomic
+
+    write_json_atomic(_record_path(out, stage), {
+        "params": params, "outputs": sorted(str(p) for p in outputs), "seconds": seconds,
+    })
+
+
+def stale_reason(out: Path, stage: str, params: Mapping, inputs: Iterable[Path]) -> str | None:
+    """Why ``stage`` must rerun (a short text), or None when its outputs are up to date."""
+    record = _read_record(out, stage)
+    if record is None:
+        return "never run here"
+    if record.get("params") != json.loads(json.dumps(params)):
+        changed = sorted(k for k in set(record.get("params", {})) | set(params)
+                         if record.get("params", {}).get(k) != params.get(k))
+        return f"parameters changed ({', '.join(changed)})"
+    outputs = [Path(p) for p in record.get("outputs", [])]
+    missing = [p for p in outputs if not p.exists()]
+    if missing or not outputs:
+        return f"missing output {missing[0] if missing else '(none recorded)'}"
+    finished = _mtime(_record_path(out, stage))
+    newer = [p for p in inputs if _mtime(p) > finished]
+    if newer:
+        return f"input {newer[0]} changed since the last run"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Stages
+# --------------------------------------------------------------------------------------------
+def _command_args(name: str, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv`` with the ``name`` command's own parser (its options, its defaults)."""
+    module = importlib.import_module(f"na62dump.commands.{name}")
+    parser = argparse.ArgumentParser(prog=f"na62dump {name}")
+    module.register(parser.add_subparsers(dest="command"))
+    return parser.parse_args([name, *argv])
+
+
+def _stage_simulate(ctx) -> list[Path]:
+    argv = ["--preset", ctx.preset]
+    if ctx.config:
+        argv += ["--config", ctx.config]
+    if ctx.data_dir:
+        argv += ["--data-dir", ctx.data_dir]
+    _call(_command_args("simulate", [*argv, "--workers", str(ctx.workers)]))
+    ctx.reload_campaign()
+    missing = [p for p in ctx.data_files() if not p.is_file()]
+    if missing:
+        raise InputError(f"simulate: {len(missing)} campaign files still missing, e.g. "
+                         f"{missing[0]}")
+    return ctx.data_files()
+
+
+def _stage_run(ctx) -> list[Path]:
+    from na62dump import runner
+
+    # the library directly: `na62dump run` has no --data-dir, the campaign object carries it
+    result = runner.run(ctx.campaign, executor=ctx.executor, workers=ctx.workers,
+                        unblind=ctx.unblind, out_dir=ctx.out, status=ctx.tty)
+    for name, ch in result.channels.items():
+        print(f"  {name}: {len(ch.output)} datasets, {ch.events} events in {ch.seconds:.1f} s")
+    return [Path(p) for p in result.paths.values()]
+
+
+def _stage_background(ctx) -> list[Path]:
+    from na62dump import backgrounds
+
+    # the library directly, for the same reason (the combinatorial estimate reads the Q1 files)
+    result = backgrounds.estimate_backgrounds(ctx.out, ctx.campaign,
+                                              n_pe=ctx.n_pe,
+                                              executor="iterative")
+    return [Path(backgrounds.write_background(ctx.out, result))]
+
+
+def _stage_limits(ctx) -> list[Path]:
+    argv = ["--results", str(ctx.out), "--preset", ctx.preset,
+            "--masses", str(ctx.stats["masses"]), "--couplings", str(ctx.stats["couplings"])]
+    if ctx.config:
+        argv += ["--config", ctx.config]
+    argv += ["--asymptotic"] if ctx.asymptotic else ["--toys", str(ctx.stats["toys"])]
+    for sub in ("limits", "yields", "workspaces"):
+        # a previous grid's files must not linger next to the new ones
+        for old in (ctx.out / sub).glob("*.json"):
+            old.unlink()
+    _call(_command_args("limits", argv))
+    return sorted((ctx.out / "limits").glob("*.json")) + sorted(
+        (ctx.out / "yields").glob("*.json"))
+
+
+def _stage_plot(ctx) -> list[Path]:
+    from na62dump import plotting
+
+    made, skipped = plotting.plot_all(ctx.out, None, ctx.formats, ctx.references)
+    for what, why in skipped:
+        print(f"  skipped {what}: {why}")
+    return made
+
+
+def _call(args: argparse.Namespace) -> None:
+    status = int(args.func(args) or 0)
+    if status:
+        raise InputError(f"{args.command}: stage failed with exit status {status}")
+
+
+class _Context:
+    """What the stages share: the parsed options and the campaign."""
+
+    def __init__(self, args: argparse.Namespace):
+        from na62dump.plotting import load_reference_curve
+        from na62dump.simulation.campaign import DEFAULT_CONFIG
+
+        self.preset = args.preset
+        self.config = args.config
+        self.config_path = Path(args.config or DEFAULT_CONFIG).resolve()
+        self.data_dir = args.data_dir
+        self.out = Path(args.out)
+        self.executor = args.executor
+        self.workers = args.workers
+        self.unblind = not args.blind
+        self.asymptotic = args.asymptotic
+        stats = dict(STATS_BY_PRESET.get(args.preset, STATS_BY_PRESET["default"]))
+        for key in ("toys", "masses", "couplings"):
+            if getattr(args, key) is not None:
+                stats[key] = getattr(args, key)
+        self.stats = stats
+        self.n_pe = PSEUDO_EXPERIMENTS.get(args.preset, PSEUDO_EXPERIMENTS["full"])
+        self.formats = tuple(args.format)
+        bad = [f for f in self.formats if f not in ("png", "pdf", "svg")]
+        if bad or not self.formats:
+            raise InputError(f"--format {','.join(args.format)}: choose among png, pdf, svg")
+        self.references = list(args.reference)
+        for ref in self.references:  # check them now, not after the whole chain
+            load_reference_curve(ref)
+        self.reload_campaign()  # validates the preset and the campaign file
+        self.tty = sys.stdout.isatty()
+
+    def reload_campaign(self) -> None:
+        from na62dump.simulation.campaign import load_campaign
+
+        kwargs = {"data_dir": self.data_dir} if self.data_dir else {}
+        self.campaign = load_campaign(self.config, preset=self.preset, **kwargs)
+
+    def data_files(self) -> list[Path]:
+        files = []
+        for d in self.campaign.datasets:  # made by simulate, or supplied (no recipe)
+            files += d.output_paths() if d.recipe is not None else map(Path, d.existing_files())
+        return files
+
+    def run_files(self) -> list[Path]:
+        from na62dump.runner import SUMMARY_NAME
+
+        return sorted((self.out / "run").glob("*.coffea")) + [self.out / SUMMARY_NAME]
+
+    def plan(self) -> list[tuple[str, Callable, dict, list[Path]]]:
+        """(stage, function, parameters, inputs) in order."""
+        base = {"preset": self.preset, "config": str(self.config_path),
+                "data_dir": str(self.campaign.data_dir)}
+        limits = self.out / "limits"
+        return [
+            ("simulate", _stage_simulate, base, [self.config_path]),
+            ("run", _stage_run, {**base, "unblind": self.unblind, "executor": self.executor},
+             [self.config_path, *self.data_files()]),
+            ("background", _stage_background,
+             {**base, "pseudo_experiments": self.n_pe}, self.run_files()),
+            ("limits", _stage_limits,
+             {**base, "asymptotic": self.asymptotic, **self.stats},
+             [*self.run_files(), self.out / "background.json"]),
+            ("plot", _stage_plot,
+             {"formats": list(self.formats),
+              "references": [str(Path(r).resolve()) for r in self.references]},
+             [*self.run_files(), *sorted(limits.glob("*.json")),
+              *sorted((self.out / "yields").glob("*.json")),
+              *[Path(r) for r in self.references]]),
+        ]
+
+
+# --------------------------------------------------------------------------------------------
+# The summary
+# --------------------------------------------------------------------------------------------
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def excluded_ranges(limits: Mapping, coupling_key: str = "eps") -> dict[str, Any] | None:
+    """The mass range (GeV) and coupling range excluded in a limit file, observed if present.
+
+    Returns None when nothing is excluded on the grid. Uses ``cls_observed`` when present,
+    else the median expected ``cls_expected["0"]`` (then ``"kind": "expected"``).
+
+    >>> lim = {"mass_gev": [0.1, 0.2, 0.3], "eps": [1e-7, 1e-6], "cl": 0.9,
+    ...        "cls_observed": [[0.5, 0.01], [0.05, 0.2], [0.5, 0.5]],
+    ...        "cls_expected": {"0": [[1, 1], [1, 1], [1, 1]]}}
+    >>> r = excluded_ranges(lim)
+    >>> r["kind"], r["mass_gev"], r["coupling"]
+    ('observed', [0.1, 0.2], [1e-07, 1e-06])
+    """
+    alpha = 1.0 - float(limits.get("cl", 0.9))
+    observed = limits.get("cls_observed")
+    kind = "observed" if observed is not None else "expected"
+    cls = np.asarray(observed if observed is not None else limits["cls_expected"]["0"],
+                     dtype=float)
+    excluded = cls < alpha
+    if not excluded.any():
+        return None
+    mass = np.asarray(limits["mass_gev"], dtype=float)
+    coupling = np.asarray(limits[coupling_key], dtype=float)
+    rows, cols = np.nonzero(excluded)
+    return {"kind": kind,
+            "mass_gev": [float(mass[rows].min()), float(mass[rows].max())],
+            "coupling": [float(coupling[cols].min()), float(coupling[cols].max())]}
+
+
+def summary_text(out: Path) -> str:
+    """The terminal summary of a results directory (also written to ``DIR/summary.txt``)."""
+    from na62dump.runner import SUMMARY_NAME
+
+    lines = []
+    summary_path = out / SUMMARY_NAME
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    unblinded = bool(summary.get("unblinded"))
+    lines.append(f"Pseudo-data {'UNBLINDED' if unblinded else 'blinded'} "
+                 f"(summary.json: \"unblinded\": {str(unblinded).lower()})")
+    lines.append("Events of the pseudo-data in the control (CR) and signal (SR) regions:")
+    for channel, per_dataset in summary.get("channels", {}).items():
+        counts = [(name, d) for name, d in per_dataset.items()
+                  if "CR" in d and (d.get("CR") is not None or d.get("SR") is not None
+                                    or name == "data")]
+        for name, d in counts:
+            if d.get("CR") is None and d.get("SR") is None:
+                if name == "data" or not unblinded:
+                    lines.append(f"  {channel:<9} {name:<10} CR blinded   SR blinded")
+                continue
+            lines.append(f"  {channel:<9} {name:<10} CR {d['CR']:<8} SR {d['SR']}")
+    bkg_path = out / "background.json"
+    if bkg_path.is_file():
+        bkg = json.loads(bkg_path.read_text())
+        lines.append("Expected background (median [68% interval]):")
+        for state, regions in bkg.items():
+            if state.startswith("_"):
+                continue
+            parts = []
+            for region in ("CR", "SR"):
+                e = regions.get(region)
+                if e:
+                    lo, hi = e["interval68"]
+                    parts.append(f"{region} {_fmt(e['median'])} [{_fmt(lo)}, {_fmt(hi)}]")
+            lines.append(f"  {state:<11} " + "   ".join(parts))
+    files = sorted((out / "limits").glob("*.json"))
+    if files:
+        lines.append("Excluded at 90% CL on the scanned grid:")
+    for path in files:
+        limits = json.loads(path.read_text())
+        model, _, channel = path.stem.partition("_")
+        if path.stem.startswith("dark_photon_"):
+            model, channel, key, unit = "A'", path.stem.removeprefix("dark_photon_"), "eps", "eps"
+        elif path.stem.startswith("dark_scalar_"):
+            model, channel, key = "scalar", path.stem.removeprefix("dark_scalar_"), "theta"
+            unit = "theta"
+        elif path.stem.startswith("alp_"):
+            lines.append(f"  ALP {path.stem.removeprefix('alp_'):<9} "
+                         + _alp_summary(limits))
+            continue
+        else:
+            continue
+        if key not in limits:
+            continue
+        r = excluded_ranges(limits, key)
+        if r is None:
+            lines.append(f"  {model} {channel:<9} nothing excluded on the grid")
+        else:
+            lines.append(
+                f"  {model} {channel:<9} {r['kind']}: M {1e3 * r['mass_gev'][0]:.0f}-"
+                f"{1e3 * r['mass_gev'][1]:.0f} MeV, {unit} {r['coupling'][0]:.2g}-"
+                f"{r['coupling'][1]:.2g}")
+    figures = out / "figures"
+    lines.append("Files:")
+    lines.append(f"  run outputs   {out / 'run'}/*.coffea, {summary_path}")
+    lines.append(f"  backgrounds   {bkg_path}")
+    lines.append(f"  limits        {out / 'limits'}/*.json (workspaces: {out / 'workspaces'})")
+    n_fig = len(list(figures.glob("*.png"))) if figures.is_dir() else 0
+    lines.append(f"  figures       {figures}/ ({n_fig} PNG, with PDF and cutflow tables)")
+    return "\n".join(lines) + "\n"
+
+
+def _alp_summary(limits: Mapping) -> str:
+    """Per ALP mass: excluded or not, observed (or expected while blinded)."""
+    alpha = 1.0 - float(limits.get("cl", 0.9))
+    observed = limits.get("cls_observed")
+    cls = np.asarray(observed if observed is not None else limits["cls_expected"]["0"],
+                     dtype=float)
+    masses = np.asarray(limits["mass_gev"], dtype=float)
+    if cls.ndim != 3 or len(masses) != cls.shape[0]:
+        return "(unrecognised layout)"
+    kind = "observed" if observed is not None else "expected"
+    parts = []
+    for m, c in zip(masses, cls, strict=True):
+        br = np.asarray(limits.get("br_x_br", []), dtype=float)
+        ex = c < alpha
+        if ex.any() and br.size == c.shape[1]:
+            parts.append(f"{1e3 * m:.0f} MeV: BRxBR >= {br[np.nonzero(ex)[1]].min():.1g}")
+        else:
+            parts.append(f"{1e3 * m:.0f} MeV: none")
+    return f"{kind}: " + "; ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+def main(args: argparse.Namespace) -> int:
+    """Run the chain; return the exit status."""
+    from na62dump.backgrounds import write_json_atomic
+
+    ctx = _Context(args)
+    if ctx.unblind:
+        print(UNBLIND_NOTE, file=sys.stderr)
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    forced = STAGES.index(args.force) if args.force else len(STAGES)
+    rerun_from = None
+    timings: dict[str, float] = {}
+    tic_all = time.perf_counter()
+    for i, (stage, func, params, inputs) in enumerate(ctx.plan()):
+        if i >= forced:
+            reason = "--force"
+        elif rerun_from is not None:
+            reason = f"{rerun_from} reran"
+        else:
+            reason = stale_reason(ctx.out, stage, params, inputs)
+        if reason is None:
+            print(f"[{i + 1}/{len(STAGES)}] {stage}: up to date")
+            timings[stage] = 0.0
+            continue
+        print(f"[{i + 1}/{len(STAGES)}] {stage}: running ({reason})", flush=True)
+        tic = time.perf_counter()
+        outputs = func(ctx)
+        # parameters depend on the campaign (data_dir), recompute after simulate
+        params = dict(ctx.plan()[i][2])
+        timings[stage] = time.perf_counter() - tic
+        _write_record(ctx.out, stage, params, outputs, timings[stage])
+        print(f"[{i + 1}/{len(STAGES)}] {stage}: done in {timings[stage]:.1f} s", flush=True)
+        rerun_from = rerun_from or stage
+    text = summary_text(ctx.out)
+    tmp = ctx.out / f".summary.txt.tmp-{os.getpid()}"
+    tmp.write_text(text)
+    os.replace(tmp, ctx.out / "summary.txt")
+    write_json_atomic(ctx.out / "all.json", {
+        "preset": ctx.preset, "config": str(ctx.config_path),
+        "data_dir": str(ctx.campaign.data_dir), "unblinded": ctx.unblind,
+        "blinding_note": UNBLIND_NOTE if ctx.unblind else "blinded: expected limits only",
+        "statistics": {"asymptotic": ctx.asymptotic, **ctx.stats},
+        "seconds": timings, "wall_seconds": time.perf_counter() - tic_all,
+        "argv": sys.argv[1:],
+    })
+    print()
+    print(text, end="")
+    print(f"  this summary  {ctx.out / 'summary.txt'} ({time.perf_counter() - tic_all:.0f} s)")
+    if ctx.unblind:
+        print("(pseudo-data unblinded by `na62dump all`: observed limits shown)", file=sys.stderr)
+    return 0

@@ -1,0 +1,111 @@
+"""``na62dump all``: the whole chain on the tiny campaign, make-like reuse, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from na62dump import cli
+from na62dump.commands import all as all_cmd
+from tests.tiny_results import tiny_results_dir
+
+CHANNELS = ("ee", "mumu", "pipi", "hadronic")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return tiny_results_dir(tmp_path_factory)
+
+
+@pytest.mark.slow
+def test_all_tiny_end_to_end(tiny):
+    out, data, _ = tiny
+    assert list(data.rglob("*.root"))
+    assert (out / "background.json").is_file()
+    limits = sorted(p.name for p in (out / "limits").glob("*.json"))
+    assert {"dark_photon_ee.json", "dark_photon_mumu.json", "dark_photon_combined.json"} <= set(
+        limits)
+    combined = json.loads((out / "limits" / "dark_photon_combined.json").read_text())
+    assert combined["cls_observed"] is not None  # `all` unblinds by default, and says so
+    record = json.loads((out / "all.json").read_text())
+    assert record["unblinded"] is True and "unblind" in record["blinding_note"]
+    assert json.loads((out / "summary.json").read_text())["unblinded"] is True
+    figures = {p.name for p in (out / "figures").glob("*.png")}
+    for name in ("exclusion_dark_photon_combined.png", "pointing_ee_data.png",
+                 "vertex_ee_data.png", "mass_ee.png", "efficiency_dark_photon_ee.png"):
+        assert name in figures
+    assert all(p.stat().st_size > 5_000 for p in (out / "figures").glob("*.png"))
+    text = (out / "summary.txt").read_text()
+    for channel in CHANNELS:
+        assert f" {channel} " in text
+    assert "UNBLINDED" in text and "combined" in text and "figures" in text
+
+
+@pytest.mark.slow
+def test_all_second_run_reuses_everything(tiny, capsys):
+    out, data, first_seconds = tiny
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()
+              and p.name not in ("summary.txt", "all.json")}
+    status = cli.main(["all", "--preset", "tiny", "--out", str(out), "--data-dir", str(data),
+                       "--executor", "iterative", "--format", "png"])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert printed.count("up to date") == len(all_cmd.STAGES)
+    after = {p: p.stat().st_mtime_ns for p in before}
+    assert after == before  # nothing rewritten
+    record = json.loads((out / "all.json").read_text())
+    assert sum(record["seconds"].values()) == 0.0
+    assert record["wall_seconds"] < max(0.25 * first_seconds, 20.0)
+
+
+def test_stale_reason(tmp_path):
+    inp, outp = tmp_path / "in.txt", tmp_path / "out.txt"
+    inp.write_text("a")
+    outp.write_text("b")
+    params = {"preset": "tiny"}
+    assert all_cmd.stale_reason(tmp_path, "run", params, [inp]) == "never run here"
+    all_cmd._write_record(tmp_path, "run", params, [outp], 1.0)
+    assert all_cmd.stale_reason(tmp_path, "run", params, [inp]) is None
+    assert "parameters changed (preset)" in all_cmd.stale_reason(
+        tmp_path, "run", {"preset": "default"}, [inp])
+    later = all_cmd._record_path(tmp_path, "run").stat().st_mtime + 10
+    os.utime(inp, (later, later))
+    assert "changed since" in all_cmd.stale_reason(tmp_path, "run", params, [inp])
+    outp.unlink()
+    assert "missing output" in all_cmd.stale_reason(tmp_path, "run", params, [inp])
+
+
+def test_excluded_ranges_expected_when_blinded():
+    lim = {"mass_gev": [0.1, 0.2], "eps": [1e-7, 1e-6, 1e-5], "cl": 0.9, "cls_observed": None,
+           "cls_expected": {"0": [[0.5, 0.05, 0.5], [0.5, 0.5, 0.5]]}}
+    r = all_cmd.excluded_ranges(lim)
+    assert r == {"kind": "expected", "mass_gev": [0.1, 0.1], "coupling": [1e-6, 1e-6]}
+    lim["cls_expected"]["0"] = [[1, 1, 1], [1, 1, 1]]
+    assert all_cmd.excluded_ranges(lim) is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [(["--preset", "huge"], "unknown preset"),
+     (["--format", "gif"], "--format"),
+     (["--reference", "/nonexistent/ref.txt"], "not found")],
+)
+def test_bad_arguments_one_line_exit_2(tmp_path, capsys, extra, problem):
+    status = cli.main(["all", "--preset", "tiny", "--out", str(tmp_path / "r"), *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(err) == 1 and err[0].startswith("na62dump all: error:") and problem in err[0]
+    assert not (tmp_path / "r").exists()
+
+
+def test_corrupt_config_one_line_exit_2(tmp_path, capsys):
+    bad = tmp_path / "datasets.yaml"
+    bad.write_text("datasets:\n  - name: data\n    kind: [unclosed\n")
+    status = cli.main(["all", "--preset", "tiny", "--config", str(bad),
+                       "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(err) == 1 and "datasets.yaml" in err[0]
+    assert not (tmp_path / "r").exists()
