@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from pathlib import Path
 
 import awkward as ak
@@ -15,6 +16,8 @@ import uproot
 from na62dump import runner
 from na62dump.errors import InputError
 from na62dump.schema import REQUIRED_BRANCHES, TRUTH_BRANCHES
+from na62dump.simulation.campaign import load_campaign
+from na62dump.simulation.generators import generate
 from na62dump.simulation.writer import COLLECTIONS, empty_branches, write_ntuple
 
 # --------------------------------------------------------------------------------------------
@@ -179,3 +182,243 @@ def test_write_outputs_is_all_or_nothing(tmp_path):
     paths = runner.write_outputs(tmp_path, {"ee": {"d": {"x": 1}}}, {"channels": {}})
     assert runner.load_output(tmp_path, "ee") == {"d": {"x": 1}}
     assert json.loads(paths["summary"].read_text()) == {"channels": {}}
+
+
+# --------------------------------------------------------------------------------------------
+# a tiny campaign on disk (datasets.yaml + files), read through the real campaign loader
+# --------------------------------------------------------------------------------------------
+#: Events per chunk in these tests: several chunks per file, so that merge order matters.
+CHUNK = 200
+SIGNAL_EE = {"model": "dark_photon", "production": "brems", "channel": "ee", "mass_gev": 0.1}
+SIGNAL_MUMU = {"model": "dark_photon", "production": "brems", "channel": "mumu", "mass_gev": 0.4}
+
+CAMPAIGN_YAML = """\
+data_dir: {root}
+seed: 1
+datasets:
+  - name: data
+    kind: pseudo_data
+    channels: [ee, mumu]
+    files: data/*.root
+  - name: prompt
+    kind: prompt
+    channels: [ee, mumu]
+    files: prompt/*.root
+    metadata: {{pot: 1.4e16}}
+  - name: sig_ee
+    kind: signal
+    channels: [ee]
+    files: sig_ee/*.root
+    metadata: {{model: dark_photon, production: brems, channel: ee, mass_gev: 0.1,
+                n_generated: 300}}
+  - name: sig_mumu
+    kind: signal
+    channels: [mumu]
+    files: sig_mumu/*.root
+    metadata: {{model: dark_photon, production: brems, channel: mumu, mass_gev: 0.4,
+                n_generated: 150}}
+"""
+
+
+def make_campaign(root: Path) -> Path:
+    """Write a tiny campaign under ``root`` and return its datasets.yaml.
+
+    The pseudo-data hold, besides a background-only file, a file of e+e- signal events
+    without their truth branches: a signal in the data, so that the SR of the ee channel is
+    populated and blinding has something to hide.
+    """
+    rng = np.random.default_rng(2021)
+    write_ntuple(root / "data" / "data_000.root", generate("pseudo_data", {}, 1.4e15, rng))
+    injected = generate("signal", SIGNAL_EE, 300, rng)  # two chunks
+    injected = {k: v for k, v in injected.items() if not k.startswith("Truth_")}
+    write_ntuple(root / "data" / "data_001.root", injected)
+    write_ntuple(root / "prompt" / "prompt_000.root", generate("prompt", {}, 1.4e16, rng))
+    for i in range(2):
+        write_ntuple(root / "sig_ee" / f"sig_ee_{i:03d}.root",
+                     generate("signal", SIGNAL_EE, 150, rng))  # fmt: skip
+    write_ntuple(root / "sig_mumu" / "sig_mumu_000.root",
+                 generate("signal", SIGNAL_MUMU, 150, rng))  # fmt: skip
+    config = root / "datasets.yaml"
+    config.write_text(textwrap.dedent(CAMPAIGN_YAML.format(root=root)))
+    return config
+
+
+@pytest.fixture(scope="module")
+def campaign_config(tmp_path_factory):
+    return make_campaign(tmp_path_factory.mktemp("campaign"))
+
+
+@pytest.fixture(scope="module")
+def campaign(campaign_config):
+    return load_campaign(campaign_config, preset="tiny")
+
+
+@pytest.fixture(scope="module")
+def reference(campaign, tmp_path_factory):
+    """The iterative run of ee and mumu, blinded: the reference of every comparison."""
+    out = tmp_path_factory.mktemp("ref")
+    result = runner.run(campaign, ["ee", "mumu"], executor="iterative", chunksize=CHUNK,
+                        out_dir=out)  # fmt: skip
+    return out, result
+
+
+def _hists(output):
+    """Every histogram of an output, flattened to ``{(dataset, group, name): hist}``."""
+    found = {}
+    for dataset, acc in output.items():
+        for group in ("hists", "signal"):
+            for name, h in acc.get(group, {}).items():
+                found[(dataset, group, name)] = h
+    return found
+
+
+def assert_identical_outputs(a, b):
+    assert sorted(a) == sorted(b)
+    ha, hb = _hists(a), _hists(b)
+    assert sorted(ha) == sorted(hb) and ha
+    for key in ha:
+        assert ha[key].axes == hb[key].axes, key
+        # exact equality: sums of weights and of squared weights, bit for bit
+        assert np.array_equal(ha[key].values(flow=True), hb[key].values(flow=True)), key
+        assert np.array_equal(ha[key].variances(flow=True), hb[key].variances(flow=True)), key
+    for dataset in a:
+        assert a[dataset]["cutflow"] == b[dataset]["cutflow"], dataset
+
+
+def test_reference_run_writes_the_documented_artefacts(reference, campaign):
+    out, result = reference
+    assert sorted(p.name for p in (out / "run").iterdir()) == ["ee.coffea", "mumu.coffea"]
+    ee = runner.load_output(out, "ee")
+    assert sorted(ee) == ["data", "prompt", "sig_ee"]
+    assert_identical_outputs(ee, result.channels["ee"].output)
+    assert sorted(runner.load_output(out, "mumu")) == ["data", "prompt", "sig_mumu"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["executor"] == "iterative" and summary["chunksize"] == CHUNK
+    assert summary["unblinded"] is False and summary["skipped_files"] == []
+    sig = summary["channels"]["ee"]["sig_ee"]
+    assert sig["cutflow"]["names"][0] == "all"
+    assert sig["cutflow"]["unweighted"][0] == 300  # every generated event is counted
+    assert sig["CR"] is None and sig["SR"] is None  # simulated samples carry no region counts
+    assert ee["sig_ee"]["signal"]["generated"].sum().value == pytest.approx(300)
+    assert result.channels["ee"].events == sum(
+        uproot.open(f)["events"].num_entries
+        for e in campaign.fileset(["ee"]).values()
+        for f in e["files"]
+    )
+
+
+@pytest.mark.parametrize(
+    "executor", ["futures", pytest.param("dask", marks=pytest.mark.slow)]
+)
+def test_every_executor_gives_identical_results(reference, campaign, executor, tmp_path):
+    ref_dir, ref = reference
+    result = runner.run(campaign, ["ee", "mumu"], executor=executor, workers=2,
+                        chunksize=CHUNK, out_dir=tmp_path)  # fmt: skip
+    for channel in ("ee", "mumu"):
+        assert_identical_outputs(result.channels[channel].output, ref.channels[channel].output)
+        assert_identical_outputs(
+            runner.load_output(tmp_path, channel), runner.load_output(ref_dir, channel)
+        )
+    text = (tmp_path / "summary.json").read_bytes()
+    ref_text = (ref_dir / "summary.json").read_bytes()
+    # byte-identical but for the one entry that says which executor ran
+    assert text.replace(f'"executor": "{executor}"'.encode(), b'"executor": "iterative"') == (
+        ref_text
+    )
+
+
+def test_blinding_holds_end_to_end(reference, campaign, tmp_path):
+    ref_dir, ref = reference
+    blinded = json.loads((ref_dir / "summary.json").read_text())
+    data = blinded["channels"]["ee"]["data"]
+    assert data["CR"] is None and data["SR"] is None
+    assert "SR" not in data["cutflow"]["names"] and "CR" not in data["cutflow"]["names"]
+    assert ref.channels["ee"].output["data"]["unblinded"] is False
+
+    result = runner.run(campaign, ["ee"], executor="iterative", chunksize=CHUNK,
+                        unblind=True, out_dir=tmp_path)  # fmt: skip
+    opened = json.loads((tmp_path / "summary.json").read_text())
+    assert opened["unblinded"] is True
+    data_u = opened["channels"]["ee"]["data"]
+    out_u = runner.load_output(tmp_path, "ee")["data"]
+    assert out_u["unblinded"] is True
+    # the injected signal sits in the SR: hidden while blinded, counted once unblinded
+    assert isinstance(data_u["SR"], int) and data_u["SR"] > 0
+    assert data_u["SR"] == out_u["regions"]["SR"] and data_u["CR"] == out_u["regions"]["CR"]
+    n_hidden = data_u["SR"] + data_u["CR"]
+    assert data_u["cutflow"]["unweighted"][0] == data["cutflow"]["unweighted"][0] + n_hidden
+    h_blind = ref.channels["ee"].output["data"]["hists"]["pointing"]
+    h_open = result.channels["ee"].output["data"]["hists"]["pointing"]
+    assert h_open.sum(flow=True).value == h_blind.sum(flow=True).value + n_hidden
+    # Monte Carlo is never blinded: identical either way
+    assert_identical_outputs(
+        {"sig_ee": result.channels["ee"].output["sig_ee"]},
+        {"sig_ee": ref.channels["ee"].output["sig_ee"]},
+    )
+
+
+def copy_campaign(config: Path, tmp_path: Path) -> Path:
+    """A copy of the campaign (files and datasets.yaml) under ``tmp_path``; its config."""
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(config.parent, root)
+    text = config.read_text().replace(str(config.parent), str(root))
+    (root / "datasets.yaml").write_text(text)
+    return root / "datasets.yaml"
+
+
+def _campaign_with(config: Path, tmp_path: Path, dataset: str, extra: str, write) -> Path:
+    """A copy of the campaign whose ``dataset`` also has the file ``extra`` (made by ``write``)."""
+    copy = copy_campaign(config, tmp_path)
+    write(copy.parent / dataset / extra)
+    return copy
+
+
+def test_corrupt_file_stops_the_run_or_is_skipped(campaign_config, reference, tmp_path):
+    config = _campaign_with(campaign_config, tmp_path, "prompt", "prompt_001.root",
+                            write_garbage)  # fmt: skip
+    bad = str(config.parent / "prompt" / "prompt_001.root")
+    camp = load_campaign(config, preset="tiny")
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match=rf"{bad}.*cannot be read as a ROOT file"):
+        runner.run(camp, ["ee"], executor="iterative", chunksize=CHUNK, out_dir=out)
+    assert not out.exists()  # nothing written on error
+
+    result = runner.run(camp, ["ee"], executor="iterative", chunksize=CHUNK,
+                        skip_bad_files=True, out_dir=out)  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(s["dataset"], s["file"]) for s in summary["skipped_files"]] == [("prompt", bad)]
+    assert "cannot be read" in summary["skipped_files"][0]["reason"]
+    assert [s.file for s in result.skipped_files] == [bad]
+    # the bad file contributed nothing: the results are the reference's
+    assert_identical_outputs(result.channels["ee"].output, reference[1].channels["ee"].output)
+
+
+def test_missing_branch_stops_the_run(campaign_config, tmp_path):
+    config = _campaign_with(campaign_config, tmp_path, "data", "data_002.root",
+                            lambda p: write_without(p, "Track_chodTime"))  # fmt: skip
+    camp = load_campaign(config, preset="tiny")
+    out = tmp_path / "out"
+    for skip in (False, True):
+        with pytest.raises(InputError, match=r"data_002\.root.*Track_chodTime"):
+            runner.run(camp, ["ee"], executor="iterative", skip_bad_files=skip, out_dir=out)
+    assert not out.exists()
+
+
+def test_campaign_dataset_without_files_suggests_simulate(campaign_config, tmp_path):
+    config = copy_campaign(campaign_config, tmp_path)
+    for f in (config.parent / "sig_mumu").glob("*.root"):
+        f.unlink()
+    camp = load_campaign(config, preset="tiny")
+    with pytest.raises(InputError, match=r"'sig_mumu'.*na62dump simulate"):
+        runner.run(camp, ["mumu"], executor="iterative", out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_channel_and_bad_chunksize(campaign, tmp_path):
+    with pytest.raises(InputError, match=r"unknown channel\(s\) tautau"):
+        runner.run(campaign, ["ee", "tautau"], out_dir=tmp_path)
+    with pytest.raises(InputError, match=r"--chunksize 0"):
+        runner.run(campaign, ["ee"], chunksize=0, out_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
