@@ -470,27 +470,51 @@ def select_events(branches, mask):
             for k, v in branches.items()}
 
 
+#: Events generated and passed through the detector at once (bounds the memory of large
+#: background samples; the result does not depend on it except through the random stream).
+CHUNK_EVENTS = 100_000
+
+
+def _concat_branches(outs):
+    return {k: ak.concatenate([o[k] for o in outs]) if isinstance(outs[0][k], ak.Array)
+            else np.concatenate([o[k] for o in outs]) for k in outs[0]}
+
+
+def _triggered(jobs, rng, *, truth: bool):
+    """Run ``jobs`` (``(n, make)`` with ``make(m) -> EventSet``) in chunks; triggered events."""
+    outs = []
+    for n, make in jobs:
+        for start in range(0, n, CHUNK_EVENTS):
+            es = make(min(CHUNK_EVENTS, n - start))
+            outs.append(_respond(es, rng, truth=truth, keep_triggered=True))
+    if not outs:
+        outs = [_respond(EventSet.concat([]), rng, truth=truth, keep_triggered=True)]
+    return _concat_branches(outs)
+
+
 def prompt_sample(pot, rng, *, channels=PROMPT_CHANNELS, cfg: PromptConfig = PROMPT,
                   truth=True):
     """Prompt events at ``pot`` (Poisson counts per final state); triggered events only."""
-    sets = [prompt_events(ch, _poisson(cfg.rate_per_pot[ch] * pot, rng), rng, cfg=cfg)
-            for ch in channels]
-    return _respond(EventSet.concat(sets), rng, truth=truth, keep_triggered=True)
+    counts = [_poisson(cfg.rate_per_pot[ch] * pot, rng) for ch in channels]
+    jobs = [(n, lambda m, ch=ch: prompt_events(ch, m, rng, cfg=cfg))
+            for ch, n in zip(channels, counts, strict=True)]
+    return _triggered(jobs, rng, truth=truth)
 
 
 def upstream_sample(process, pot, rng, *, cfg: UpstreamConfig = UPSTREAM, truth=True):
+    """Upstream ``process`` events at ``pot``; triggered events only."""
     if process not in UPSTREAM_PROCESSES:
         raise InputError(f"upstream parameter 'process': {process!r} is not one of "
                          f"{UPSTREAM_PROCESSES}")
-    es = upstream_events(process, _poisson(cfg.rate_per_pot[process] * pot, rng), rng, cfg)
-    return _respond(es, rng, truth=truth, keep_triggered=True)
+    n = _poisson(cfg.rate_per_pot[process] * pot, rng)
+    return _triggered([(n, lambda m: upstream_events(process, m, rng, cfg))], rng, truth=truth)
 
 
 def q1_control_sample(pot, rng, *, cfg: HaloConfig = HALO):
     """Single halo-muon Q1 events at ``pot``: ``rate * POT / D`` muons, Q1 already thinned."""
     n = _poisson(cfg.rate_per_pot * pot / g.Q1_DOWNSCALE, rng)
-    es = halo_single(n, rng, q1_downscale=1.0, cfg=cfg, with_truth=False)
-    return _respond(es, rng, truth=False, keep_triggered=True)
+    return _triggered([(n, lambda m: halo_single(m, rng, q1_downscale=1.0, cfg=cfg,
+                                                 with_truth=False))], rng, truth=False)
 
 
 def expected_counts(pot) -> dict[str, float]:
@@ -511,13 +535,12 @@ def expected_counts(pot) -> dict[str, float]:
 def pseudo_data_sample(pot, rng):
     """Background-only pseudo-data at ``pot``: every component, shuffled, without truth."""
     mean = expected_counts(pot)
-    sets = [prompt_events(ch, _poisson(mean[f"prompt_{ch}"], rng), rng)
+    jobs = [(_poisson(mean[f"prompt_{ch}"], rng), lambda m, ch=ch: prompt_events(ch, m, rng))
             for ch in PROMPT_CHANNELS]
-    sets += [upstream_events(p, _poisson(mean[f"upstream_{p}"], rng), rng)
+    jobs += [(_poisson(mean[f"upstream_{p}"], rng), lambda m, p=p: upstream_events(p, m, rng))
              for p in UPSTREAM_PROCESSES]
-    sets.append(halo_overlaps(_poisson(mean["overlaps"], rng), rng))
-    sets.append(halo_single(_poisson(mean["q1_single"], rng), rng, q1_downscale=1.0))
-    es = EventSet.concat(sets)
-    out = _respond(es, rng, truth=False, keep_triggered=True)
-    n = len(out["trig_H2"])
-    return select_events(out, rng.permutation(n))
+    jobs.append((_poisson(mean["overlaps"], rng), lambda m: halo_overlaps(m, rng)))
+    jobs.append((_poisson(mean["q1_single"], rng),
+                 lambda m: halo_single(m, rng, q1_downscale=1.0, with_truth=False)))
+    out = _triggered(jobs, rng, truth=False)
+    return select_events(out, rng.permutation(len(out["trig_H2"])))
