@@ -119,3 +119,28 @@ def test_aprime_sample_conserves_four_momentum_scale(meson):
     # deterministic for a seed
     again = mesons.sample(m, meson, 20_000, np.random.default_rng(3))
     np.testing.assert_array_equal(pz, again[2])
+
+
+def test_production_depth_is_a_truncated_exponential():
+    from na62dump import geometry as g
+
+    _, y, z = sampling.sample_production_point(100_000, np.random.default_rng(8))
+    length = g.TAX_Z_END - g.TAX_Z_START
+    lam = g.TAX_LAMBDA_I
+    norm = -np.expm1(-length / lam)
+    cdf = lambda d: -np.expm1(-np.clip(d, 0.0, length) / lam) / norm  # noqa: E731
+    assert stats.kstest(z - g.TAX_Z_START, cdf).pvalue > 1e-3
+    assert np.all(y == g.BEAM_POINT[1])
+
+
+def test_mean_decay_probability_matches_the_exponential_law():
+    pz = np.full(1000, 50.0)
+    z_prod = np.full(1000, 24.0)
+    mass, ctau = 0.3, 0.5
+    lam = 50.0 / mass * ctau
+    expected = np.exp(-(105.0 - 24.0) / lam) * (1.0 - np.exp(-75.0 / lam))
+    got = sampling.mean_decay_probability(pz, z_prod, mass, ctau, (105.0, 180.0))
+    assert got == pytest.approx(expected, rel=1e-12)
+    # backward-going particles never reach the decay volume
+    assert sampling.mean_decay_probability(-pz, z_prod, mass, ctau, (105.0, 180.0)) == 0.0
+    assert sampling.mean_decay_probability(pz, z_prod, mass, 1e-4, (105.0, 180.0)) == 0.0
