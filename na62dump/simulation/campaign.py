@@ -379,7 +379,9 @@ class Dataset(_Strict):
     channels
         Analysis channels (processors) that read it.
     metadata
-        What processors and yields need: ``kind``, ``is_mc``, ``preset``; signal: ``model``,
+        What processors and yields need: ``kind``, ``is_mc``, ``preset``, ``has_truth``
+        (whether the files carry ``Truth_*``: not the pseudo-data, nor the Q1 control sample,
+        which stands for data; for simulated datasets); signal: ``model``,
         ``production``, ``channel`` (the final state), ``mass_gev``, ``n_generated``;
         backgrounds: ``pot``; plus the generator's ``sample_metadata`` and the entry's own.
     recipe
@@ -746,6 +748,9 @@ def _make_dataset(path, root, name, kind, files, tree, channels, meta, recipe, p
     if recipe is not None and with_generator_metadata:
         metadata.update(_generator_metadata(recipe.generator, recipe.params,
                                             f"{path}: dataset {name!r}"))
+        from na62dump.simulation.generators import GENERATORS
+
+        metadata["has_truth"] = bool(GENERATORS[recipe.generator].truth)
     metadata.update(meta)
     metadata.update({"kind": kind, "is_mc": kind != "pseudo_data", "preset": preset})
     if kind == "pseudo_data":

@@ -83,6 +83,9 @@ def test_packaged_campaign_loads(preset):
     data = c.get("data")
     assert data.channels == ("ee", "mumu", "pipi", "hadronic")
     assert data.metadata["is_mc"] is False
+    assert data.metadata["has_truth"] is False
+    assert c.get("q1_control").metadata["has_truth"] is False  # stands for data
+    assert c.get("prompt").metadata["has_truth"] is True
     if preset != "tiny":
         assert data.metadata["pot"] == geometry.N_POT
         assert c.get("prompt").metadata["pot"] >= 10 * geometry.N_POT
