@@ -26,7 +26,8 @@ Usage::
     events.Track.p
 
 :data:`REQUIRED_BRANCHES` lists the branches every processor reads (the runner checks them up
-front); :func:`check_branches` raises :class:`na62dump.errors.InputError` naming a missing one.
+front); :func:`check_branches` raises :class:`na62dump.errors.InputError` naming a missing one,
+:func:`check_finite` one holding a NaN.
 """
 
 from __future__ import annotations
@@ -230,3 +231,28 @@ def check_branches(events, truth: bool = False, source: str | None = None) -> No
         where = source or events.metadata.get("filename", "<input>")
         more = f" (and {len(missing) - 1} more: {', '.join(missing[1:6])})" if missing[1:] else ""
         raise InputError(f"{where}: missing branch {missing[0]!r}{more}")
+
+
+#: Floating-point branches checked for NaN/inf by :func:`check_finite`.
+FLOAT_BRANCHES: tuple[str, ...] = ("trigger_time",) + tuple(
+    f"{c}_{f}"
+    for c, fields in COLLECTION_FIELDS.items()
+    for f in fields
+    if f not in ("charge", "nChambers", "hasChod", "hasNa48chod", "hasRich", "station")
+)
+
+
+def check_finite(events, source: str | None = None) -> None:
+    """Raise :class:`InputError` naming the first float branch holding a NaN or an infinity.
+
+    The ntuple contract (``docs/ntuple.md``) forbids them; a selection would otherwise drop
+    such tracks silently (every comparison with NaN is false).
+    """
+    where = source or events.metadata.get("filename", "<input>")
+    for branch in FLOAT_BRANCHES:
+        coll, _, field = branch.partition("_")
+        values = events[coll][field] if coll in COLLECTIONS else events[branch]
+        if values.ndim > 1:
+            values = ak.flatten(values, axis=None)
+        if not bool(np.all(np.isfinite(ak.to_numpy(values)))):
+            raise InputError(f"{where}: branch {branch!r} holds NaN or infinite values")

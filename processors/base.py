@@ -48,7 +48,7 @@ from coffea.analysis_tools import PackedSelection
 
 from na62dump import geometry
 from na62dump.errors import InputError
-from na62dump.schema import check_branches
+from na62dump.schema import check_branches, check_finite
 from na62dump.selection import (
     association,
     neutrals,
@@ -239,7 +239,9 @@ class TwoTrackProcessor(processor.ProcessorABC):
             raise InputError(f"dataset {dataset!r}: unknown kind {kind!r} (known: {KINDS})")
         is_signal = kind == "signal"
         blind = kind == "pseudo_data" and not self.unblind
-        check_branches(events, truth=is_signal, source=meta.get("filename", dataset))
+        source = meta.get("filename", dataset)
+        check_branches(events, truth=is_signal, source=source)
+        check_finite(events, source=source)
         cuts = self.cuts
         n = len(events)
 

@@ -11,9 +11,10 @@ from na62dump.schema import (
     TRUTH_BRANCHES,
     NA62Schema,
     check_branches,
+    check_finite,
 )
 from na62dump.simulation import writer
-from tests.processors.builders import Event, decay_from_tax, write_events
+from tests.processors.builders import Event, decay_from_tax, event_branches, write_events, write_raw
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +80,17 @@ def test_missing_branch_is_named(tmp_path):
     path = write_events(tmp_path / "m.root", [Event(v, ds)], drop=("Track_hcalEnergy",))
     with pytest.raises(InputError, match=r"m\.root.*Track_hcalEnergy"):
         check_branches(_events(path), source=str(path))
+
+
+def test_nan_is_named(tmp_path):
+    v, ds = decay_from_tax(150.0, 0.1, 60.0)
+    good = write_events(tmp_path / "ok.root", [Event(v, ds)])
+    branches = event_branches([Event(v, ds)])
+    branches["Track_richRadius"] = ak.Array([[0.1, np.nan]])
+    bad = write_raw(tmp_path / "nan.root", branches)
+    check_finite(_events(good))
+    with pytest.raises(InputError, match=r"nan\.root.*Track_richRadius"):
+        check_finite(_events(bad), source=str(bad))
 
 
 class _CountTracks(processor.ProcessorABC):

@@ -105,24 +105,23 @@ def event_branches(events: list[Event], truth: bool = False) -> dict:
     return b
 
 
+def write_raw(path, branches: dict):
+    """Write ``branches`` with ``uproot`` ``mktree`` *without* the writer's contract checks."""
+    import uproot
+
+    data = {k: v for k, v in branches.items() if not (k.startswith("n") and k[1:] in COLLECTIONS)}
+    types = {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()}
+    with uproot.recreate(path) as f:
+        f.mktree("events", types, counter_name=lambda name: "n" + name.split("_")[0])
+        f["events"].extend(data)
+    return path
+
+
 def write_events(path, events: list[Event], truth: bool = False, drop: tuple[str, ...] = ()):
     """Write ``events`` to ``path`` (``drop``: branches to leave out, to test error messages)."""
     b = event_branches(events, truth=truth)
     if drop:
-        import uproot
-
-        with uproot.recreate(path) as f:
-            keep = {k: v for k, v in b.items() if k not in drop and not k.startswith("n")}
-            f.mktree(
-                "events",
-                {
-                    k: (v.type.content if isinstance(v, ak.Array) else v.dtype)
-                    for k, v in keep.items()
-                },  # fmt: skip
-                counter_name=lambda name: "n" + name.split("_")[0],
-            )
-            f["events"].extend(keep)
-        return path
+        return write_raw(path, {k: v for k, v in b.items() if k not in drop})
     return write_ntuple(path, b)
 
 

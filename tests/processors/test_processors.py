@@ -1,3 +1,4 @@
+import awkward as ak
 import numpy as np
 import pytest
 from coffea import processor
@@ -6,7 +7,14 @@ from na62dump.errors import InputError
 from na62dump.schema import NA62Schema
 from na62dump.selection.config import M_PI0, EECuts, MuMuCuts
 from processors import PROCESSORS, EEProcessor, HadronicProcessor, MuMuProcessor, PiPiProcessor
-from tests.processors.builders import Daughter, Event, decay_from_tax, write_events
+from tests.processors.builders import (
+    Daughter,
+    Event,
+    decay_from_tax,
+    event_branches,
+    write_events,
+    write_raw,
+)
 
 
 def _truth(mass, p, z):
@@ -147,6 +155,11 @@ def test_missing_branch_raises_input_error(tmp_path, run_processor):
     v, ds = decay_from_tax(150.0, 0.1, 60.0)
     path = write_events(tmp_path / "bad.root", [Event(v, ds)], drop=("Track_chi2",))
     with pytest.raises(InputError, match=r"bad\.root.*Track_chi2"):
+        run_processor(EEProcessor(), path, kind="prompt")
+    branches = event_branches([Event(v, ds)])
+    branches["Cluster_energy"] = ak.Array([[np.nan, 1.0]])
+    path = write_raw(tmp_path / "nan.root", branches)
+    with pytest.raises(InputError, match=r"nan\.root.*Cluster_energy"):
         run_processor(EEProcessor(), path, kind="prompt")
     path = write_events(tmp_path / "notruth.root", [Event(v, ds)], truth=False)
     with pytest.raises(InputError, match="Truth_"):
