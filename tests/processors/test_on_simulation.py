@@ -5,7 +5,7 @@ import pytest
 
 from na62dump.simulation.generators import generate
 from na62dump.simulation.writer import write_ntuple
-from processors import EEProcessor, MuMuProcessor
+from processors import EEProcessor, HadronicProcessor, MuMuProcessor
 
 
 def _sample(tmp_path, kind, params, size, seed):
@@ -48,3 +48,18 @@ def test_prompt_ee_vertices_and_veto_rejection(tmp_path, run_processor):
     cf = _cf(run_processor(EEProcessor(), path, kind="prompt", pot=1.4e17))
     assert 35 < cf["pid"] < 95
     assert cf["veto"] <= 0.05 * cf["pid"]
+
+
+def test_hadronic_pipipi0_signal(tmp_path, run_processor):
+    params = {"model": "dark_photon", "production": "brems", "channel": "pipipi0",
+              "mass_gev": 0.8}  # fmt: skip
+    path = _sample(tmp_path, "signal", params, 600, 4)
+    out = run_processor(HadronicProcessor(), path, kind="signal")
+    cf = _cf(out)
+    assert cf["pipipi0:SR"] > 0.02 * cf["all"]
+    # the exclusive states take far fewer events than the generated one
+    assert cf["pipipi0pi0:SR"] + cf["kk:SR"] + cf["kkpi0:SR"] < 0.2 * cf["pipipi0:SR"]
+    m = out["hists"]["mass"]["pipipi0", :]
+    assert m.axes[0].centers[np.argmax(m.values())] == pytest.approx(0.8, abs=0.02)
+    acc = out["signal"]["accepted"]
+    assert acc["pipipi0", sum, sum].value == cf["pipipi0:SR"]
