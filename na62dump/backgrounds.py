@@ -665,7 +665,7 @@ def combinatorial_output(q1_dataset, channel: str, work_dir: Path, rng, *, n_pot
     """Run ``channel``'s processor on pseudo-events from the Q1 control sample.
 
     Returns the processor output of the pseudo-event dataset (weighted to ``n_pot``) and
-    bookkeeping, or None if the Q1 sample has no files.
+    bookkeeping, or None if the Q1 sample has no files or fewer than two single tracks.
     """
     from na62dump.simulation.writer import write_ntuple
     from processors import PROCESSORS
@@ -675,6 +675,10 @@ def combinatorial_output(q1_dataset, channel: str, work_dir: Path, rng, *, n_pot
         return None
     meta = q1_dataset.metadata
     singles = single_track_events(_read_branches(files, q1_dataset.tree))
+    if len(singles["trig_Q1"]) < 2:
+        logger.warning("%s: fewer than 2 single-track Q1 events, no combinatorial estimate",
+                       q1_dataset.name)
+        return None
     pseudo, per_pair = combinatorial_pseudo_events(
         singles, rng, max_pairs=max_pairs,
         window_ns=float(meta.get("window_ns", geometry.COMBINATORIAL_WINDOW_NS)),
