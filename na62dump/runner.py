@@ -25,9 +25,18 @@ installed and the files at the same (absolute) paths; see ``docs/running.md``.
 
 Examples
 --------
->>> from na62dump.runner import load_output
->>> out = load_output("results", "ee")  # doctest: +SKIP
->>> out["ee_data"]["cutflow"]["names"]  # doctest: +SKIP
+>>> from na62dump import runner
+>>> runner.output_path("results", "ee").as_posix()
+'results/run/ee.coffea'
+>>> out = runner.load_output("results", "ee")  # doctest: +SKIP
+>>> out["data"]["cutflow"]["names"][:3]  # doctest: +SKIP
+['all', 'trigger', 'two_tracks']
+
+From Python, the whole stage (what ``na62dump run`` does)::
+
+    from na62dump.simulation.campaign import load_campaign
+    result = runner.run(load_campaign(preset="tiny"), ["ee"], executor="iterative")
+    result.channels["ee"].output["data"]["hists"]["mass"]
 """
 
 from __future__ import annotations
@@ -67,9 +76,9 @@ DEFAULT_WORKERS = 2
 DEFAULT_CHUNKSIZE = 200_000
 #: Name of the TTree in every ntuple (docs/ntuple.md).
 TREE = "events"
-#: Where the outputs of ``na62dump run`` go, relative to the results directory.
 #: How long to try reaching a dask scheduler given by address before giving up.
 SCHEDULER_TIMEOUT = "30s"
+#: Where the outputs of ``na62dump run`` go, relative to the results directory.
 RUN_SUBDIR = "run"
 SUMMARY_NAME = "summary.json"
 
