@@ -303,9 +303,16 @@ def scan_yields(
             curves.append(None)
             continue  # no signal anywhere at this mass: CLs = 1
         weights = tot[relevant]
-        active = [c for c in channels
-                  if CHANNELS[c].mass_range_gev[0] < mass < CHANNELS[c].mass_range_gev[1]
-                  and per_channel[c][i][relevant].sum() > 0]
+        active = []
+        for c in channels:
+            if per_channel[c][i][relevant].sum() <= 0:
+                continue
+            lo, hi = CHANNELS[c].mass_range_gev
+            if lo < mass < hi:
+                active.append(c)
+            else:
+                log.warning("%s: signal at M = %.4f GeV outside the channel's mass range "
+                            "%s; channel left out at this mass", c, mass, (lo, hi))
         if not active:
             curves.append(None)
             continue

@@ -107,20 +107,22 @@ class ChannelConfig:
     background_k: float = 1.0
 
 
-#: Channel defaults. ee: Landau with location 14.86 MeV and scale 3.48 MeV and the published
-#: SR background (median 0.0094, k = 4.0). mumu: the published shape is a degree-5 Bernstein
-#: polynomial whose coefficients are partly unreadable in the source; we use OUR smooth,
-#: monotonically falling degree-5 Bernstein polynomial over 2 m_mu .. 1 GeV (an approximation,
-#: not the published shape), median 0.016, k = 1.125. Hadronic channels: flat in mass (our
-#: approximation; backgrounds there are 1e-9 .. 1e-2 events), k = 2.0 (our choice).
+#: Channel defaults. Mass ranges: from the two-body threshold to 2 GeV (our choice; the SR has
+#: no mass cut, and 2 GeV covers every mass the scans use). ee: Landau with location
+#: 14.86 MeV and scale 3.48 MeV and the published SR background (median 0.0094, k = 4.0).
+#: mumu: the published shape is a degree-5 Bernstein polynomial whose coefficients are partly
+#: unreadable in the source; we use OUR smooth, monotonically falling degree-5 Bernstein
+#: polynomial over the range (an approximation, not the published shape), median 0.016,
+#: k = 1.125. Hadronic channels: flat in mass (our approximation; their backgrounds are
+#: 1e-9 .. 1e-2 events), median 0.007 (pi+pi- upstream, SR), k = 2.0 (our choice).
 CHANNELS: dict[str, ChannelConfig] = {
-    "ee": ChannelConfig((0.001022, 1.0), {"kind": "landau", "loc_gev": 0.01486,
+    "ee": ChannelConfig((0.001022, 2.0), {"kind": "landau", "loc_gev": 0.01486,
                                           "scale_gev": 0.00348}, 0.0094, 4.0),
-    "mumu": ChannelConfig((0.2114, 1.0), {"kind": "bernstein",
+    "mumu": ChannelConfig((0.2114, 2.0), {"kind": "bernstein",
                                           "coefficients": [1.0, 0.55, 0.3, 0.15, 0.07, 0.03]},
                           0.016, 1.125),
-    "pipi": ChannelConfig((0.2792, 1.2), {"kind": "flat"}, 0.007, 2.0),
-    "hadronic": ChannelConfig((0.2792, 1.2), {"kind": "flat"}, 0.007, 2.0),
+    "pipi": ChannelConfig((0.2792, 2.0), {"kind": "flat"}, 0.007, 2.0),
+    "hadronic": ChannelConfig((0.2792, 2.0), {"kind": "flat"}, 0.007, 2.0),
 }
 
 

@@ -167,3 +167,13 @@ def test_bad_input(kwargs, match):
     args.update(kwargs)
     with pytest.raises(InputError, match=match):
         build_channel_workspace(**args)
+
+
+def test_hadronic_channel_has_a_flat_background():
+    spec = build_channel_workspace(0.5, 1.0, 0.005, {"median": 0.007, "k": 2.0}, [], "pipi")
+    model, _ = make_model(spec)
+    assert "bkg_pipi" in model.config.parameters
+    edges = mass_bin_edges(0.5, 0.005, CHANNELS["pipi"].mass_range_gev)
+    bkg = np.array(spec["channels"][0]["samples"][-1]["data"])
+    lo, hi = CHANNELS["pipi"].mass_range_gev
+    assert np.allclose(bkg, 0.007 * np.diff(edges) / (hi - lo))
