@@ -98,11 +98,13 @@ def _axes(states):
     }
 
 
-#: Truth binning of the signal histograms: p_z log-spaced 1-400 GeV, fine flight distance.
-PZ_AXIS = hist.axis.Regular(60, 1.0, 400.0, transform=hist.axis.transform.log, name="pz",
+#: Truth binning of the signal histograms: p_z log-spaced 0.01-400 GeV (meson-decay production
+#: makes many soft particles; p_z < 0.01 GeV, backward ones included, lands in the underflow,
+#: which is why ``signal["n_generated"]`` also records the total), fine flight distance.
+PZ_AXIS = hist.axis.Regular(92, 0.01, 400.0, transform=hist.axis.transform.log, name="pz",
                             label="truth p_z [GeV]")  # fmt: skip
 DZ_AXIS = hist.axis.Regular(220, 60.0, 170.0, name="dz", label="truth Z_decay - Z_prod [m]")
-PZ_COARSE = hist.axis.Regular(12, 1.0, 400.0, transform=hist.axis.transform.log, name="pz",
+PZ_COARSE = hist.axis.Regular(23, 0.01, 400.0, transform=hist.axis.transform.log, name="pz",
                               label="truth p_z [GeV]")  # fmt: skip
 DZ_COARSE = hist.axis.Regular(11, 60.0, 170.0, name="dz", label="truth Z_decay - Z_prod [m]")
 MREL_AXIS = hist.axis.Regular(120, -0.3, 0.3, name="mrel", label="(m_reco - M) / M")
@@ -370,6 +372,7 @@ class TwoTrackProcessor(processor.ProcessorABC):
             tdz = _np(truth.decayZ, np.nan) - _np(truth.prodZ, np.nan)
             tmass = _np(truth.mass, np.nan)
             sig["generated"].fill(pz=tpz, dz=tdz, weight=weight)
+            sig["n_generated"] = float(weight.sum())
             for s, d in per_state.items():
                 m = d["sr"]
                 sig["accepted"].fill(state=s.name, pz=tpz[m], dz=tdz[m], weight=weight[m])

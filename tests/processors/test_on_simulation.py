@@ -63,3 +63,39 @@ def test_hadronic_pipipi0_signal(tmp_path, run_processor):
     assert m.axes[0].centers[np.argmax(m.values())] == pytest.approx(0.8, abs=0.02)
     acc = out["signal"]["accepted"]
     assert acc["pipipi0", sum, sum].value == cf["pipipi0:SR"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("channel", ["ee", "hadronic"])
+def test_artefact_layout_on_the_tiny_campaign(tiny_campaign, channel):
+    """docs/artefacts.md Stage 2 on every dataset of the tiny campaign, through the Runner."""
+    from coffea import processor
+
+    from na62dump.schema import NA62Schema
+    from processors import PROCESSORS
+
+    fileset = tiny_campaign.fileset([channel])
+    for entry in fileset.values():  # coffea reserves "dataset" (it sets it itself)
+        entry["metadata"] = {k: v for k, v in entry["metadata"].items() if k != "dataset"}
+    run = processor.Runner(processor.IterativeExecutor(), schema=NA62Schema, chunksize=100_000)
+    out = run(fileset, processor_instance=PROCESSORS[channel]())
+    assert set(out) == set(fileset)
+    states = [s.name for s in PROCESSORS[channel].states]
+    for name, o in out.items():
+        kind = fileset[name]["metadata"]["kind"]
+        cf = o["cutflow"]
+        assert cf["names"][:5] == ["all", "trigger", "two_tracks", "vertex", "fv"]
+        assert len(cf["names"]) == len(cf["unweighted"]) == len(cf["weighted"])
+        u = cf["unweighted"]
+        assert all(u[i] >= u[i + 1] for i in range(4))  # the common steps are nested
+        assert set(o["hists"]) == {"mass", "pointing", "vertex", "momentum", "eop", "dt"}
+        assert list(o["hists"]["mass"].axes["state"]) == states
+        assert ("signal" in o) == (kind == "signal")
+        if kind == "signal":
+            gen = o["signal"]["generated"]
+            assert gen.sum(flow=True).value == o["signal"]["n_generated"] == cf["unweighted"][0]
+            # only particles with p_z < 10 MeV (backward ones included) leave the axis range
+            assert gen.sum().value >= 0.9 * cf["unweighted"][0]
+        if kind == "pseudo_data":
+            assert o["regions"] == {"CR": None, "SR": None} and o["unblinded"] is False
+            assert not any(n.endswith("SR") for n in cf["names"])

@@ -58,7 +58,7 @@ def test_ee_signal_event_in_sr_with_truth_hists(tmp_path, run_processor):
     assert h["vertex"]["ee", :, :, True].sum().value == 4  # 4 vertices with PID
     assert h["momentum"].sum().value == 4  # two tracks per selected event
     sig = out["signal"]
-    assert sig["generated"].sum().value == 5
+    assert sig["generated"].sum().value == sig["n_generated"] == 5
     assert sig["accepted"].sum().value == 1
     res = sig["resolution"]["ee", sum, sum, :]
     assert res.axes[0].centers[np.argmax(res.values())] == pytest.approx(0.0, abs=0.01)
