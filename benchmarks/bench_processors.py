@@ -59,12 +59,14 @@ SIGNALS = {
 PSEUDO_DATA_POT = 1.4e16
 
 
-def campaign_filesets(preset: str, max_files: int, n_signal: int) -> dict[str, dict] | None:
+def campaign_filesets(
+    preset: str, data_dir: str | None, max_files: int, n_signal: int
+) -> dict[str, dict] | None:
     """Per channel, a fileset of existing campaign files, or None if there are none."""
     try:
         from na62dump.simulation.campaign import load_campaign
 
-        campaign = load_campaign(preset=preset)
+        campaign = load_campaign(preset=preset, data_dir=data_dir)
     except Exception as err:  # no usable campaign: generate instead
         print(f"# campaign {preset!r} not usable ({err}); generating input", file=sys.stderr)
         return None
@@ -167,13 +169,14 @@ def measure(channel: str, fileset: dict, chunksize: int, repeat: int, profile: b
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="default", help="campaign preset to read if present")
+    ap.add_argument("--data-dir", help="root of the campaign files (default: the campaign's)")
     ap.add_argument("--generate", action="store_true", help="always generate the input")
     ap.add_argument("--channels", default=",".join(SIGNALS), help="comma-separated channels")
     ap.add_argument("--events", type=int, default=12000, help="generated signal events")
     ap.add_argument("--events-per-file", type=int, default=3000,
                     help="generated events per file (the default campaign's signal files)")
     ap.add_argument("--max-files", type=int, default=2, help="campaign files per dataset")
-    ap.add_argument("--signal-datasets", type=int, default=3, help="campaign signal datasets")
+    ap.add_argument("--signal-datasets", type=int, default=4, help="campaign signal datasets")
     ap.add_argument("--chunksize", type=int, default=runner.DEFAULT_CHUNKSIZE)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="cProfile one run per channel")
@@ -184,7 +187,9 @@ def main(argv=None) -> int:
         filesets = None
         source = f"campaign preset {args.preset!r}"
         if not args.generate:
-            filesets = campaign_filesets(args.preset, args.max_files, args.signal_datasets)
+            filesets = campaign_filesets(
+                args.preset, args.data_dir, args.max_files, args.signal_datasets
+            )
         if filesets is None:
             source = (f"generated: {args.events} signal events per channel in files of "
                       f"{args.events_per_file}, plus pseudo-data")  # fmt: skip
