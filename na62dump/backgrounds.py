@@ -547,14 +547,15 @@ def combinatorial_pseudo_events(
     singles: Mapping[str, Any],
     rng: np.random.Generator,
     *,
-    max_pairs: int = 200_000,
+    max_pairs: int = 500_000,
     window_ns: float = geometry.COMBINATORIAL_WINDOW_NS,
 ) -> tuple[dict[str, Any], float]:
     """Pseudo-events made of two single-track Q1 events, and the number of pairs each stands for.
 
-    All unordered pairs ``(i, j)`` if there are at most ``max_pairs`` of them, else
-    ``max_pairs`` pairs drawn uniformly (with replacement; the second return value, total
-    pairs / drawn pairs, then scales each pseudo-event's weight). The second event of a pair
+    Only opposite-charge pairs are made (a vertex needs opposite charges, so the others can
+    never be selected): all of them if there are at most ``max_pairs``, else ``max_pairs``
+    drawn uniformly (with replacement; the second return value, total opposite-charge pairs /
+    drawn pairs, then scales each pseudo-event's weight). The second event of a pair
     is moved in time, all of its detector times together, so that its track lies at a time
     offset uniform in +-``window_ns`` from the first track (uncorrelated tracks overlapping
     within the window). The two events' collections are concatenated; the H2 trigger is
@@ -568,13 +569,17 @@ def combinatorial_pseudo_events(
     n = len(singles["trig_Q1"])
     if n < 2:
         raise InputError(f"combinatorial: {n} single-track Q1 event(s), need at least 2")
-    total = n * (n - 1) // 2
+    charge = ak.to_numpy(ak.firsts(singles["Track_charge"]))
+    pos, neg = np.flatnonzero(charge > 0), np.flatnonzero(charge < 0)
+    total = pos.size * neg.size
+    if total == 0:
+        raise InputError("combinatorial: no pair of opposite-charge single tracks")
     if total <= max_pairs:
-        i, j = np.triu_indices(n, 1)
+        i, j = (a.ravel() for a in np.meshgrid(pos, neg, indexing="ij"))
         per_pair = 1.0
     else:
-        i = rng.integers(0, n, max_pairs)
-        j = (i + rng.integers(1, n, max_pairs)) % n  # j != i, uniform over the others
+        i = pos[rng.integers(0, pos.size, max_pairs)]
+        j = neg[rng.integers(0, neg.size, max_pairs)]
         per_pair = total / max_pairs
     t_i, t_j = _track_time(singles, i), _track_time(singles, j)
     shift = (t_i - t_j) + rng.uniform(-window_ns, window_ns, i.size)
@@ -706,7 +711,7 @@ def estimate_backgrounds(
     seed: int = 2021,
     prior: tuple[float, float] = UNIFORM_PRIOR,
     nfv_model: Literal["gauss", "gamma"] = "gamma",
-    max_pairs: int = 200_000,
+    max_pairs: int = 500_000,
     executor: str = "iterative",
 ) -> dict[str, Any]:
     """Every channel's expected background in the CR and SR (the ``background.json`` content).
@@ -819,8 +824,9 @@ def estimate_backgrounds(
                         c = cutflow_count(outputs[d.name], _step(s, r, multi),
                                           f"{channel} {d.name}")
                         c = _scaled(c, scale)
+                        name = d.name if d.name.startswith("upstream") else f"upstream_{d.name}"
                         comps[s][r].append(mc_count_component(
-                            f"upstream_{d.name}", c, n_pe, _seeded(seed, s, d.name, r),
+                            name, c, n_pe, _seeded(seed, s, d.name, r),
                             weight=_mc_weight(d, n_pot), source=f"MC dataset {d.name}"))
                     if not ups and "upstream" in PUBLISHED_COMPONENTS.get(s, {}):
                         v, e = PUBLISHED_COMPONENTS[s]["upstream"][r]

@@ -225,6 +225,8 @@ def _singles(n, rng):
             flat = rng.uniform(-1, 1, k.sum())
             if f.startswith("has"):
                 flat = np.ones(k.sum(), bool)
+            if coll == "Track" and f == "charge":
+                flat = np.where(np.arange(n) % 2 == 0, 1, -1)  # +, -, +, ...
             out[f"{coll}_{f}"] = ak.unflatten(flat, k)
     out["nTrack"] = np.ones(n, np.int32)
     return out
@@ -236,20 +238,21 @@ def test_combinatorial_pseudo_events_pairs_and_times():
     rng = np.random.default_rng(1)
     singles = _singles(6, rng)
     ev, per_pair = B.combinatorial_pseudo_events(singles, rng, max_pairs=100, window_ns=10.0)
-    assert per_pair == 1.0 and len(ev["run"]) == 15  # all 6 x 5 / 2 pairs
+    assert per_pair == 1.0 and len(ev["run"]) == 9  # all 3 x 3 opposite-charge pairs
     assert ak.all(ak.num(ev["Track_px"]) == 2)
+    assert ak.all(ak.sum(ev["Track_charge"], axis=1) == 0)
     t = ev["Track_na48chodTime"]
     assert np.all(np.abs(ak.to_numpy(t[:, 1] - t[:, 0])) <= 10.0)
     # the second event's hits move with its track
-    i, j = np.triu_indices(6, 1)
+    i, j = (a.ravel() for a in np.meshgrid([0, 2, 4], [1, 3, 5], indexing="ij"))
     shift = ak.to_numpy(t[:, 1]) - ak.to_numpy(singles["Track_na48chodTime"][j][:, 0])
     n_i = ak.to_numpy(ak.num(singles["Cluster_time"][i]))
     moved = ev["Cluster_time"][ak.local_index(ev["Cluster_time"]) >= n_i]
     np.testing.assert_allclose(ak.to_numpy(ak.flatten(moved - singles["Cluster_time"][j])),
                                np.repeat(shift, ak.to_numpy(ak.num(moved))), atol=1e-5)
     # sampling when there are more pairs than allowed
-    ev, per_pair = B.combinatorial_pseudo_events(singles, rng, max_pairs=5)
-    assert len(ev["run"]) == 5 and per_pair == pytest.approx(3.0)
+    ev, per_pair = B.combinatorial_pseudo_events(singles, rng, max_pairs=3)
+    assert len(ev["run"]) == 3 and per_pair == pytest.approx(3.0)
     with pytest.raises(InputError, match="at least 2"):
         B.combinatorial_pseudo_events({k: v[:1] for k, v in singles.items()}, rng)
 

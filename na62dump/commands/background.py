@@ -51,7 +51,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="seed of the pseudo-experiments and pairings (default: %(default)s)")
     p.add_argument("--prior", choices=("uniform", "jeffreys"), default="uniform",
                    help="beta prior of the rejection factors (default: %(default)s)")
-    p.add_argument("--max-pairs", type=_int_at_least(1), default=200_000, metavar="N",
+    p.add_argument("--max-pairs", type=_int_at_least(1), default=500_000, metavar="N",
                    help="combinatorial pseudo-events drawn at most (default: %(default)s)")
     p.set_defaults(func=main)
     return p
@@ -72,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
         max_pairs=args.max_pairs,
     )
     path = backgrounds.write_background(args.results, result)
-    print(f"{'state':<11} {'region':<6} {'median':>9} {'k':>6} {'68% interval':>22}  components")
+    print(f"{'state':<11} {'region':<6} {'median':>9} {'k':>6} {'68% interval':<22} components")
     for state, regions in result.items():
         if state.startswith("_"):
             continue
@@ -83,8 +83,9 @@ def main(args: argparse.Namespace) -> int:
                                               else "")
                 for n, c in e["components"].items()
             )
+            interval = f"[{_fmt(lo)}, {_fmt(hi)}]"
             print(f"{state:<11} {region:<6} {_fmt(e['median']):>9} {e['k']:>6.2f} "
-                  f"[{_fmt(lo)}, {_fmt(hi)}]".rjust(22) + f"  {comps}")
+                  f"{interval:<22} {comps}")
     check = result["_meta"]["published_inputs_ee_prompt"]
     for region, e in check.items():
         pub = e["published"]
