@@ -380,6 +380,13 @@ def main(args: argparse.Namespace) -> int:
         raise InputError(f"--models: unknown {sorted(unknown_models)}; "
                          "choose among dark_photon, alp, dark_scalar")
     requested = args.channels
+    if requested is not None:
+        from na62dump.codes import Channel
+
+        known = {"combined", *(c.key for c in Channel)}
+        bad = [c for c in requested if c not in known]
+        if bad:
+            raise InputError(f"--channels: unknown {bad}; choose among {sorted(known)}")
     written: list[Path] = []
 
     def wanted(name: str) -> bool:

@@ -132,6 +132,12 @@ def test_missing_inputs_are_reported(tmp_path, capsys):
     assert "unblinded" in capsys.readouterr().err
 
 
+def test_unknown_channel(tmp_path, capsys):
+    results = make_results(tmp_path, unblinded=False)
+    assert _run(results, "--channels", "ee,eee") == 2
+    assert "eee" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("bad", [["--toys", "5"], ["--masses", "0"]])
 def test_bad_arguments(tmp_path, bad):
     with pytest.raises(SystemExit) as err:
