@@ -65,6 +65,9 @@ from na62dump.selection.config import M_ETA, M_PI0
 
 log = logging.getLogger(__name__)
 
+#: State-independent steps of the cutflow after ``all``, in order.
+COMMON_STEPS = ("trigger", "two_tracks", "vertex", "fv")
+
 #: Dataset kinds the processors know; ``pseudo_data`` is the only one that is blinded.
 KINDS = ("signal", "prompt", "combinatorial", "q1_control", "upstream", "pseudo_data")
 
@@ -223,17 +226,9 @@ class TwoTrackProcessor(processor.ProcessorABC):
     def _prefix(self, state, step):
         return step if len(self.states) == 1 else f"{state.name}:{step}"
 
-    def cutflow_names(self, blinded: bool):
-        """Cutflow step names in selection order (no region entries while blinded)."""
-        names = ["all", "trigger", "two_tracks", "vertex", "fv"]
-        for s in self.states:
-            steps = ["pid", "veto"] + (["neutrals"] if s.neutrals else [])
-            steps += [] if blinded else ["CR", "SR"]
-            names += [self._prefix(s, k) for k in steps]
-        return names
-
     # -- processing --------------------------------------------------------------------------
     def process(self, events):
+        """Select one chunk; returns ``{dataset: output}`` (see the module docstring)."""
         meta = dict(events.metadata)
         dataset = meta.get("dataset", "unknown")
         kind = meta.get("kind", "signal" if "Truth" in events.fields else "pseudo_data")
@@ -244,17 +239,44 @@ class TwoTrackProcessor(processor.ProcessorABC):
         source = meta.get("filename", dataset)
         check_branches(events, truth=is_signal, source=source)
         check_finite(events, source=source)
-        cuts = self.cuts
+
+        weight = self._weights(events, kind, meta)
+        sel, table, vtx, v = self._two_track_selection(events, kind, meta)
+        per_state = self._states(events, sel, table, vtx, v)
+        keep = np.ones(len(events), bool)
+        if blind:
+            for d in per_state.values():
+                keep &= ~d["masked"]
+
+        out = {
+            "kind": {kind},
+            "cutflow": self._cutflow(sel, per_state, weight, keep, blind),
+            "hists": self._fill_hists(sel, per_state, v, weight, keep),
+        }
+        if is_signal:
+            out["signal"] = self._fill_signal(events.Truth, per_state, weight)
+        if kind == "pseudo_data" and not blind:
+            count = {s.name: {"CR": int(np.count_nonzero(d["cr"])),
+                              "SR": int(np.count_nonzero(d["sr"]))}
+                     for s, d in per_state.items()}  # fmt: skip
+            out["regions"] = {r: sum(c[r] for c in count.values()) for r in ("CR", "SR")}
+            if len(self.states) > 1:
+                out["regions_by_state"] = count
+            out["candidates"] = self._candidates(events, per_state, v)
+        return {dataset: out}
+
+    @staticmethod
+    def _weights(events, kind, meta):
+        """Per-event weight of the cutflow's ``weighted`` column and of the histograms."""
         n = len(events)
-
-        # weights
         if kind == "pseudo_data":
-            weight = np.ones(n)
-        else:
-            gen = events.Truth.weight if "Truth" in events.fields else np.ones(n)
-            weight = np.asarray(gen, dtype=float) * (1.0 if is_signal else dataset_scale(meta))
+            return np.ones(n)
+        gen = _np(events.Truth.weight, 1.0) if "Truth" in events.fields else np.ones(n)
+        return gen * (1.0 if kind == "signal" else dataset_scale(meta))
 
-        # tracks and vertex
+    def _two_track_selection(self, events, kind, meta):
+        """Trigger, tracks, the single vertex, FV and vetoes (state independent)."""
+        cuts = self.cuts
         table = track_table(events, cuts)
         good = table[table.good]
         pairs = vertex.two_track_vertices(good, good.time, cuts.vertex_dt_max_ns,
@@ -262,51 +284,49 @@ class TwoTrackProcessor(processor.ProcessorABC):
         has_one, vtx = vertex.single_vertex(pairs)
         has_one = ak.to_numpy(has_one)
         v = {k: _np(vtx[k], np.nan) for k in ("x", "y", "z", "time", "dt")}
-        t1, t2 = vtx.t1, vtx.t2
+        v["rho"] = np.hypot(v["x"], v["y"])
+        for i, t in ((1, vtx.t1), (2, vtx.t2)):
+            v.update({f"{k}{i}": _np(t[k], np.nan) for k in ("px", "py", "pz", "p", "eop")})
         trig_name = meta.get("trigger", "Q1" if kind == "q1_control" else "H2")
-        trigger = _np(events[f"trig_{trig_name}"], False)
-        in_fv = np.asarray(volume.in_fv(v["x"], v["y"], v["z"], cuts)) & has_one
 
         sel = PackedSelection()
-        sel.add("trigger", trigger)
+        sel.add("trigger", _np(events[f"trig_{trig_name}"], False))
         sel.add("two_tracks", ak.to_numpy(ak.sum(table.good, axis=1) >= 2))
         sel.add("vertex", has_one)
-        sel.add("fv", in_fv)
-        common = ["trigger", "two_tracks", "vertex", "fv"]
+        sel.add("fv", np.asarray(volume.in_fv(v["x"], v["y"], v["z"], cuts)) & has_one)
+        vetoed = np.zeros(len(events), bool)
+        for flag, field in ((cuts.veto_lav, "lav_veto"), (cuts.veto_anti0, "anti0_veto")):
+            if flag:
+                vetoed |= _np(vtx.t1[field], False) | _np(vtx.t2[field], False)
+        sel.add("veto", ~vetoed & has_one)
+        return sel, table, vtx, v
 
-        # per state
-        per_state = {}
-        veto1 = np.zeros(n, bool)
-        veto2 = np.zeros(n, bool)
-        if cuts.veto_lav:
-            veto1 |= _np(t1.lav_veto, False)
-            veto2 |= _np(t2.lav_veto, False)
-        if cuts.veto_anti0:
-            veto1 |= _np(t1.anti0_veto, False)
-            veto2 |= _np(t2.anti0_veto, False)
-        sel.add("veto", ~veto1 & ~veto2 & has_one)
-        p1 = {k: _np(t1[k], np.nan) for k in ("px", "py", "pz", "p", "eop")}
-        p2 = {k: _np(t2[k], np.nan) for k in ("px", "py", "pz", "p", "eop")}
+    def _states(self, events, sel, table, vtx, v):
+        """Per state: PID, neutrals, the X candidate, its pointing and region."""
+        cuts = self.cuts
         photons = None
         if any(s.neutrals for s in self.states):
             photons = neutrals.photon_candidates(
                 events.Cluster, table.lkr_x, table.lkr_y,
                 ak.zip({k: v[k] for k in ("x", "y", "z", "time")}), cuts,
             )  # fmt: skip
+        has_one = sel.all("vertex")
+        per_state = {}
         for s in self.states:
-            ok_pid = _np(t1[s.pid], False) & _np(t2[s.pid], False)
+            ok_pid = _np(vtx.t1[s.pid], False) & _np(vtx.t2[s.pid], False)
             sel.add(f"pid_{s.name}", ok_pid)
-            e = np.sqrt(p1["p"] ** 2 + s.track_mass**2) + np.sqrt(p2["p"] ** 2 + s.track_mass**2)
-            px, py, pz = (p1[k] + p2[k] for k in ("px", "py", "pz"))
-            steps = [*common, f"pid_{s.name}", "veto"]
+            steps = [*COMMON_STEPS, f"pid_{s.name}", "veto"]
+            m2 = s.track_mass**2
+            e = np.sqrt(v["p1"] ** 2 + m2) + np.sqrt(v["p2"] ** 2 + m2)
+            px, py, pz = (v[f"{k}1"] + v[f"{k}2"] for k in ("px", "py", "pz"))
             if s.neutrals:
                 system = neutrals.neutral_system(s.name, photons, cuts, M_PI0, M_ETA)
-                sel.add(f"neutrals_{s.name}", ~ak.to_numpy(ak.is_none(system, axis=0)) & has_one)
+                found = ~ak.to_numpy(ak.is_none(system, axis=0))
+                sel.add(f"neutrals_{s.name}", found & has_one)
                 steps.append(f"neutrals_{s.name}")
                 e = e + _np(system.E, 0.0)
-                px = px + _np(system.px, 0.0)
-                py = py + _np(system.py, 0.0)
-                pz = pz + _np(system.pz, 0.0)
+                px, py, pz = (px + _np(system.px, 0.0), py + _np(system.py, 0.0),
+                              pz + _np(system.pz, 0.0))  # fmt: skip
             mass = neutrals.invariant_mass(e, px, py, pz)
             with np.errstate(invalid="ignore", divide="ignore"):
                 z_tax, cda = pointing.pointing_to_tax(v["x"], v["y"], v["z"], px, py, pz)
@@ -315,99 +335,79 @@ class TwoTrackProcessor(processor.ProcessorABC):
             cr = selected & regions.in_control_region(z_tax, cda, cuts)
             masked = sr | cr
             if s.kshort_mask:
-                ks = regions.in_kshort_window(mass, cuts.kshort_window_gev)
-                masked = masked | (selected & ks)
+                masked = masked | (
+                    selected & regions.in_kshort_window(mass, cuts.kshort_window_gev)
+                )
             per_state[s] = dict(steps=steps, selected=selected, sr=sr, cr=cr, masked=masked,
                                 mass=mass, z_tax=z_tax, cda=cda, pid=ok_pid)  # fmt: skip
+        return per_state
 
-        keep = np.ones(n, bool)
-        if blind:
-            for d in per_state.values():
-                keep &= ~d["masked"]
-
-        out = {
-            "kind": {kind},
-            "cutflow": {},
-            "hists": {k: h.copy() for k, h in self._hists.items()},
-        }
-        cf = out["cutflow"]
+    def _cutflow(self, sel, per_state, weight, keep, blind):
+        cf = {}
 
         def count(name, mask):
             m = mask & keep
             cf[name] = np.array([float(np.count_nonzero(m)), float(weight[m].sum())])
 
-        count("all", np.ones(n, bool))
-        for i, step in enumerate(common):
-            count(step, sel.all(*common[: i + 1]))
+        count("all", np.ones(len(weight), bool))
+        for i, step in enumerate(COMMON_STEPS):
+            count(step, sel.all(*COMMON_STEPS[: i + 1]))
         for s, d in per_state.items():
-            for k, step in enumerate(d["steps"][len(common) :]):
+            n_common = len(COMMON_STEPS)
+            for k, step in enumerate(d["steps"][n_common:]):
                 label = step.split("_")[0]
-                count(self._prefix(s, label), sel.all(*d["steps"][: len(common) + k + 1]))
+                count(self._prefix(s, label), sel.all(*d["steps"][: n_common + k + 1]))
             if not blind:
                 count(self._prefix(s, "CR"), d["cr"])
                 count(self._prefix(s, "SR"), d["sr"])
+        return cf
 
-        # histograms
-        h = out["hists"]
+    def _fill_hists(self, sel, per_state, v, weight, keep):
+        h = {k: hh.copy() for k, hh in self._hists.items()}
+        vtx_mask = keep & sel.all("trigger", "two_tracks", "vertex")
         for s, d in per_state.items():
-            base_fill = keep & d["selected"]
-            w = weight[base_fill]
-            h["mass"].fill(state=s.name, mass=d["mass"][base_fill], weight=w)
-            h["pointing"].fill(state=s.name, z_tax=d["z_tax"][base_fill],
-                               cda_tax=d["cda"][base_fill], weight=w)  # fmt: skip
-            h["dt"].fill(state=s.name, dt=v["dt"][base_fill], weight=w)
-            for trk in (p1, p2):
-                h["momentum"].fill(state=s.name, p=trk["p"][base_fill], weight=w)
-                h["eop"].fill(state=s.name, eop=trk["eop"][base_fill], weight=w)
-            rho = np.hypot(v["x"], v["y"])
-            vtx_mask = keep & sel.all("trigger", "two_tracks", "vertex")
-            for with_pid, m in ((False, vtx_mask), (True, vtx_mask & d["pid"])):
-                h["vertex"].fill(state=s.name, z_vtx=v["z"][m], rho_vtx=rho[m], pid=with_pid,
-                                 weight=weight[m])  # fmt: skip
+            m = keep & d["selected"]
+            w = weight[m]
+            h["mass"].fill(state=s.name, mass=d["mass"][m], weight=w)
+            h["pointing"].fill(state=s.name, z_tax=d["z_tax"][m], cda_tax=d["cda"][m], weight=w)
+            h["dt"].fill(state=s.name, dt=v["dt"][m], weight=w)
+            for i in (1, 2):
+                h["momentum"].fill(state=s.name, p=v[f"p{i}"][m], weight=w)
+                h["eop"].fill(state=s.name, eop=v[f"eop{i}"][m], weight=w)
+            for with_pid, mv in ((False, vtx_mask), (True, vtx_mask & d["pid"])):
+                h["vertex"].fill(state=s.name, z_vtx=v["z"][mv], rho_vtx=v["rho"][mv],
+                                 pid=with_pid, weight=weight[mv])  # fmt: skip
+        return h
 
-        if is_signal:
-            sig = {k: hh.copy() for k, hh in self._signal.items()}
-            truth = events.Truth
-            tpz = _np(truth.pz, np.nan)
-            tdz = _np(truth.decayZ, np.nan) - _np(truth.prodZ, np.nan)
-            tmass = _np(truth.mass, np.nan)
-            sig["generated"].fill(pz=tpz, dz=tdz, weight=weight)
-            sig["n_generated"] = float(weight.sum())
-            for s, d in per_state.items():
-                m = d["sr"]
-                sig["accepted"].fill(state=s.name, pz=tpz[m], dz=tdz[m], weight=weight[m])
-                mrel = (d["mass"][m] - tmass[m]) / tmass[m]
-                sig["resolution"].fill(state=s.name, pz=tpz[m], dz=tdz[m], mrel=mrel,
-                                       weight=weight[m])  # fmt: skip
-            out["signal"] = sig
-
-        if kind == "pseudo_data" and not blind:
-            out["regions"] = {
-                "CR": sum(int(np.count_nonzero(d["cr"])) for d in per_state.values()),
-                "SR": sum(int(np.count_nonzero(d["sr"])) for d in per_state.values()),
-            }
-            if len(self.states) > 1:
-                out["regions_by_state"] = {
-                    s.name: {"CR": int(np.count_nonzero(d["cr"])),
-                             "SR": int(np.count_nonzero(d["sr"]))}
-                    for s, d in per_state.items()
-                }  # fmt: skip
-            out["candidates"] = self._candidates(events, per_state, v)
-        return {dataset: out}
+    def _fill_signal(self, truth, per_state, weight):
+        sig = {k: hh.copy() for k, hh in self._signal.items()}
+        tpz = _np(truth.pz, np.nan)
+        tdz = _np(truth.decayZ, np.nan) - _np(truth.prodZ, np.nan)
+        tmass = _np(truth.mass, np.nan)
+        sig["generated"].fill(pz=tpz, dz=tdz, weight=weight)
+        sig["n_generated"] = float(weight.sum())
+        for s, d in per_state.items():
+            m = d["sr"]
+            sig["accepted"].fill(state=s.name, pz=tpz[m], dz=tdz[m], weight=weight[m])
+            mrel = (d["mass"][m] - tmass[m]) / tmass[m]
+            sig["resolution"].fill(state=s.name, pz=tpz[m], dz=tdz[m], mrel=mrel,
+                                   weight=weight[m])  # fmt: skip
+        return sig
 
     def _candidates(self, events, per_state, v):
-        run, burst, evt = (_np(events[k], 0) for k in ("run", "burst", "event"))
-        rows = []
+        """The unblinded SR and CR candidates as a list of records (columnar, then listed)."""
+        ids = {k: _np(events[k], 0) for k in ("run", "burst", "event")}
+        tables = []
         for s, d in per_state.items():
             for region, mask in (("SR", d["sr"]), ("CR", d["cr"])):
-                for i in np.flatnonzero(mask):  # loop over the few unblinded candidates only
-                    rows.append({
-                        "run": int(run[i]), "burst": int(burst[i]), "event": int(evt[i]),
-                        "state": s.name, "region": region, "mass": float(d["mass"][i]),
-                        "z_tax": float(d["z_tax"][i]), "cda_tax": float(d["cda"][i]),
-                        "dt": float(v["dt"][i]),
-                    })  # fmt: skip
-        return rows
+                n = int(np.count_nonzero(mask))
+                tables.append(ak.zip({
+                    **{k: a[mask] for k, a in ids.items()},
+                    "state": [s.name] * n, "region": [region] * n,
+                    "mass": d["mass"][mask], "z_tax": d["z_tax"][mask],
+                    "cda_tax": d["cda"][mask], "dt": v["dt"][mask],
+                }))  # fmt: skip
+        return [row for t in tables for row in t.to_list()]
 
     def postprocess(self, accumulator):
         """Turn the accumulated chunks into the ``docs/artefacts.md`` layout (idempotent)."""

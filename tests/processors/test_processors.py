@@ -179,3 +179,14 @@ def test_iterative_and_futures_executors_agree(tmp_path):
     assert outs[0]["cutflow"] == outs[1]["cutflow"]
     assert outs[0]["cutflow"]["unweighted"][0] == 9
     assert outs[0]["hists"]["mass"] == outs[1]["hists"]["mass"]
+
+
+@pytest.mark.parametrize("kind", ["pseudo_data", "signal"])
+def test_empty_file(tmp_path, run_processor, kind):
+    from na62dump.simulation.writer import empty_branches, write_ntuple
+
+    path = write_ntuple(tmp_path / "empty.root", empty_branches(0, truth=kind == "signal"))
+    out = run_processor(HadronicProcessor(), path, kind=kind)
+    assert set(out["cutflow"]["unweighted"]) == {0}
+    assert out["hists"]["mass"].sum().value == 0
+    assert ("signal" in out) == (kind == "signal")
