@@ -304,12 +304,14 @@ class TwoTrackProcessor(processor.ProcessorABC):
     def _states(self, events, sel, table, vtx, v):
         """Per state: PID, neutrals, the X candidate, its pointing and region."""
         cuts = self.cuts
-        photons = None
+        photons = pairs = None
         if any(s.neutrals for s in self.states):
             photons = neutrals.photon_candidates(
                 events.Cluster, table.lkr_x, table.lkr_y,
                 ak.zip({k: v[k] for k in ("x", "y", "z", "time")}), cuts,
             )  # fmt: skip
+            if any(sum(neutrals.NEUTRAL_CONTENT[s.name][1:]) for s in self.states):
+                pairs = neutrals.gamma_gamma_pairs(photons, cuts.photon_separation_min_m)
         has_one = sel.all("vertex")
         per_state = {}
         for s in self.states:
@@ -320,7 +322,7 @@ class TwoTrackProcessor(processor.ProcessorABC):
             e = np.sqrt(v["p1"] ** 2 + m2) + np.sqrt(v["p2"] ** 2 + m2)
             px, py, pz = (v[f"{k}1"] + v[f"{k}2"] for k in ("px", "py", "pz"))
             if s.neutrals:
-                system = neutrals.neutral_system(s.name, photons, cuts, M_PI0, M_ETA)
+                system = neutrals.neutral_system(s.name, photons, cuts, M_PI0, M_ETA, pairs)
                 found = ~ak.to_numpy(ak.is_none(system, axis=0))
                 sel.add(f"neutrals_{s.name}", found & has_one)
                 steps.append(f"neutrals_{s.name}")

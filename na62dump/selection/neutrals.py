@@ -144,11 +144,12 @@ NEUTRAL_CONTENT = {
 }
 
 
-def neutral_system(state, photons, cuts, m_pi0, m_eta):
+def neutral_system(state, photons, cuts, m_pi0, m_eta, pairs=None):
     """Best neutral system (``E``, ``px``, ``py``, ``pz``) of ``state`` per event, or None.
 
     The photon multiplicity must be the state's (``NEUTRAL_CONTENT``), with at most
-    ``cuts.extra_photons_max`` extra photons.
+    ``cuts.extra_photons_max`` extra photons. ``pairs``: the :func:`gamma_gamma_pairs` of
+    ``photons``, if already computed (several states share them).
     """
     n_gamma, n_pi0, n_eta = NEUTRAL_CONTENT[state]
     n_needed = n_gamma + 2 * n_pi0 + 2 * n_eta
@@ -159,7 +160,8 @@ def neutral_system(state, photons, cuts, m_pi0, m_eta):
     elif n_gamma == 1:
         system = best_photon(photons)
     else:
-        pairs = gamma_gamma_pairs(photons, cuts.photon_separation_min_m)
+        if pairs is None:
+            pairs = gamma_gamma_pairs(photons, cuts.photon_separation_min_m)
         if n_pi0 == 2:
             system = best_two_pairs(pairs, m_pi0, cuts.pi0_mass_window_gev)
         elif n_pi0 == 1:
