@@ -13,8 +13,11 @@ Two toy treatments are available; they differ in how the systematic uncertaintie
     published e+e- nuisances).
 ``pyhf`` (:func:`pyhf_toy_hypotest`, :func:`pyhf.infer.hypotest` with ``calctype="toybased"``)
     Frequentist toys: the auxiliary data are randomised too. This breaks the ties of the
-    ``n = 0`` toys, and the limit comes out *stronger* than without systematics (about 2.1
-    events for the e+e- nuisances), which is why it is not our default.
+    ``n = 0`` toys, and the limit comes out *stronger* than without systematics (2.2 events
+    for the e+e- nuisances with 500 toys, ``benchmarks/bench_limits.py``; 2.30 without
+    systematics, 2.49 in the published treatment), which is why it is not our default.
+``asymptotic`` (:func:`pyhf.infer.hypotest`, ``calctype="asymptotics"``)
+    Invalid with no background and no observed event: 1.35 events instead of 2.30.
 
 Test statistic: ``q~_mu`` (pyhf's ``qtilde``), ``q = -2 [log L(mu, theta_mu) - log L(mu_hat,
 theta_hat)]`` with ``0 <= mu_hat <= mu``, evaluated with the pyhf model's (batched)
