@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")  # figures go to files; no display is needed (or present on CI)
+if "ipykernel" not in sys.modules:
+    # figures go to files: no display is needed (or present on CI); in a notebook the
+    # kernel's inline backend is kept so that the figures show
+    matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import mplhep
@@ -40,6 +44,10 @@ log = logging.getLogger(__name__)
 BAND_1SIGMA = "#00cc00"
 BAND_2SIGMA = "#ffcc00"
 REFERENCE_GREY = "0.65"
+OBSERVED_FILL = "tab:blue"
+#: The median expected limit: dashed, dark red, so that it shows where it coincides with the
+#: observed one (zero background and zero observed events).
+EXPECTED_COLOR = "#b00000"
 
 CHANNEL_LABELS = {
     "ee": r"$A' \to e^+e^-$",
@@ -48,6 +56,22 @@ CHANNEL_LABELS = {
     "pipi": r"$A' \to \pi^+\pi^-$",
     "hadronic": r"$A' \to$ hadrons",
 }
+#: Final states in LaTeX (mathtext), for titles.
+STATE_LATEX = {
+    "ee": r"e^+e^-", "mumu": r"\mu^+\mu^-", "pipi": r"\pi^+\pi^-",
+    "pipigamma": r"\pi^+\pi^-\gamma", "pipipi0": r"\pi^+\pi^-\pi^0",
+    "pipipi0pi0": r"\pi^+\pi^-\pi^0\pi^0", "pipieta": r"\pi^+\pi^-\eta",
+    "kk": r"K^+K^-", "kkpi0": r"K^+K^-\pi^0",
+}
+
+
+def state_label(particle: str, state: str) -> str:
+    r"""``$A' \to e^+e^-$`` style label of a decay into a final state (matplotlib mathtext).
+
+    >>> state_label("a", "mumu")
+    '$a \\to \\mu^+\\mu^-$'
+    """
+    return f"${particle} \\to {STATE_LATEX.get(state, state)}$"
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,7 +98,8 @@ def na62_label(ax, pot: float = geometry.N_POT, simulation: bool = True, loc: in
     ax.text(1.0, 1.01, pot_text, transform=ax.transAxes, ha="right", va="bottom", fontsize=12)
 
 
-def save(fig, out_dir: str | os.PathLike, name: str, formats: Iterable[str] = ("png", "pdf")):
+def save(fig, out_dir: str | os.PathLike, name: str, formats: Iterable[str] = ("png", "pdf"),
+         dpi: int = 100):
     """Write ``fig`` as ``out_dir/name.<fmt>`` for each format, atomically; return the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -83,7 +108,7 @@ def save(fig, out_dir: str | os.PathLike, name: str, formats: Iterable[str] = ("
         final = out / f"{name}.{fmt}"
         tmp = out / f".{name}.{fmt}.tmp-{os.getpid()}"
         try:
-            fig.savefig(tmp, format=fmt, dpi=110)
+            fig.savefig(tmp, format=fmt, dpi=dpi)
             os.replace(tmp, final)
         finally:
             if tmp.exists():
@@ -102,6 +127,12 @@ def _log_axis_labels(axis) -> None:
     formatter.set_scientific(False)
     axis.set_major_formatter(formatter)
     axis.set_minor_formatter(NullFormatter())
+
+
+def _colorbar(fig, mappable, ax, label: str):
+    cbar = fig.colorbar(mappable, ax=ax, pad=0.02)
+    cbar.set_label(label, fontsize=18)
+    return cbar
 
 
 def _axes(ax):
@@ -191,17 +222,22 @@ def plot_exclusion(
     references: Iterable[Mapping] = (),
     coupling_key: str = "eps",
     coupling_label: str = "ε (kinetic mixing)",
+    mass_label: str = r"$M_{A'}$ [MeV]",
     pot: float = geometry.N_POT,
 ):
     """Observed and expected 90% CL exclusion in (M, coupling), log-log, with the bands.
 
     ``limits`` follows ``DIR/limits/dark_photon_<channel>.json``: ``mass_gev``, ``eps`` (or
     ``coupling_key``), ``cl``, ``cls_observed`` (masses x couplings, or None while blinded),
-    ``cls_expected`` with keys "-2" .. "2".
+    ``cls_expected`` with keys "-2" .. "2". With a single mass point there is no contour:
+    :func:`plot_cls_scan` draws CLs against the coupling instead.
     """
-    fig, ax = _axes(ax)
     mass = np.asarray(limits["mass_gev"], dtype=float) * 1e3
     coupling = np.asarray(limits[coupling_key], dtype=float)
+    if mass.size < 2:
+        return plot_cls_scan(limits, ax=ax, title=title, coupling_key=coupling_key,
+                             coupling_label=coupling_label, pot=pot)
+    fig, ax = _axes(ax)
     alpha = 1.0 - float(limits.get("cl", 0.9))
     exp = {k: np.asarray(v, dtype=float).T for k, v in limits["cls_expected"].items()}
     mm, cc = np.meshgrid(mass, coupling)
@@ -211,18 +247,21 @@ def plot_exclusion(
                 colors=[BAND_2SIGMA], zorder=2)
     ax.contourf(mm, cc, _band_field(exp["-1"], exp["1"], alpha), levels=[-np.inf, 0.0],
                 colors=[BAND_1SIGMA], zorder=3)
-    ax.contour(mm, cc, exp["0"], levels=[alpha], colors="k", linestyles="--", linewidths=1.5,
-               zorder=4)
+    ax.contour(mm, cc, exp["0"], levels=[alpha], colors=EXPECTED_COLOR, linestyles="--",
+               linewidths=1.8, zorder=6)
     handles = [
-        plt.Line2D([], [], color="k", ls="--", label="Expected"),
+        plt.Line2D([], [], color=EXPECTED_COLOR, ls="--", lw=1.8, label="Expected (median)"),
         plt.Rectangle((0, 0), 1, 1, color=BAND_1SIGMA, label=r"Expected $\pm1\sigma$"),
         plt.Rectangle((0, 0), 1, 1, color=BAND_2SIGMA, label=r"Expected $\pm2\sigma$"),
     ]
     observed = limits.get("cls_observed")
     if observed is not None:
         obs = np.asarray(observed, dtype=float).T
-        ax.contour(mm, cc, obs, levels=[alpha], colors="k", linewidths=2.2, zorder=5)
-        handles.insert(0, plt.Line2D([], [], color="k", lw=2.2, label="Observed"))
+        ax.contourf(mm, cc, obs, levels=[-np.inf, alpha], colors=[OBSERVED_FILL], alpha=0.25,
+                    zorder=4)
+        ax.contour(mm, cc, obs, levels=[alpha], colors="k", linewidths=2.4, zorder=5)
+        handles.insert(0, plt.Line2D([], [], color="k", lw=2.4,
+                                     label="Observed (excluded: shaded)"))
     else:
         handles.insert(0, plt.Line2D([], [], color="none", label="Observed: blinded"))
     handles += [plt.Rectangle((0, 0), 1, 1, color=REFERENCE_GREY, alpha=0.5, label=r["label"])
@@ -232,45 +271,111 @@ def plot_exclusion(
     ax.set_xlim(mass.min(), mass.max())
     ax.set_ylim(coupling.min(), coupling.max())
     _log_axis_labels(ax.xaxis)
-    ax.set_xlabel(r"$M_{A'}$ [MeV]")
+    ax.set_xlabel(mass_label)
     ax.set_ylabel(coupling_label)
-    ax.legend(handles=handles, loc="upper right", fontsize=11,
+    ax.legend(handles=handles, loc="upper right", fontsize=11, framealpha=0.85,
               title=f"{int(round(100 * (1 - alpha)))}% CL CLs" + (f", {title}" if title else ""),
               title_fontsize=11)
     na62_label(ax, pot=pot)
     return fig
 
 
-def plot_alp(limits: Mapping, *, ax=None, pot: float = geometry.N_POT):
+def plot_cls_scan(limits: Mapping, *, ax=None, title: str | None = None, index: int = 0,
+                  coupling_key: str = "eps", coupling_label: str = "ε (kinetic mixing)",
+                  pot: float = geometry.N_POT):
+    """CLs against the coupling at one mass (``index``), with the expected bands and the CL line.
+
+    The figure of a channel scanned at a single mass (no exclusion contour can be drawn).
+    """
+    fig, ax = _axes(ax)
+    coupling = np.asarray(limits[coupling_key], dtype=float)
+    alpha = 1.0 - float(limits.get("cl", 0.9))
+    exp = {k: np.asarray(v, dtype=float)[index] for k, v in limits["cls_expected"].items()}
+    floor = 1e-6
+    ax.fill_between(coupling, np.clip(exp["-2"], floor, 1), np.clip(exp["2"], floor, 1),
+                    color=BAND_2SIGMA, lw=0, label=r"Expected $\pm2\sigma$")
+    ax.fill_between(coupling, np.clip(exp["-1"], floor, 1), np.clip(exp["1"], floor, 1),
+                    color=BAND_1SIGMA, lw=0, label=r"Expected $\pm1\sigma$")
+    observed = limits.get("cls_observed")
+    if observed is not None:
+        ax.plot(coupling, np.clip(np.asarray(observed, dtype=float)[index], floor, 1), "k-",
+                lw=2.4, label="Observed")
+    ax.plot(coupling, np.clip(exp["0"], floor, 1), "--", color=EXPECTED_COLOR, lw=1.8,
+            label="Expected (median)")
+    ax.axhline(alpha, color="tab:blue", lw=1.2, label=f"CLs = {alpha:.2g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(floor, 2.0)
+    ax.set_xlim(coupling.min(), coupling.max())
+    ax.set_xlabel(coupling_label)
+    ax.set_ylabel("CLs")
+    mass = float(np.atleast_1d(limits["mass_gev"])[index])
+    ax.legend(loc="lower left", fontsize=11, framealpha=0.85,
+              title=(f"{title}, " if title else "") + f"M = {1e3 * mass:.0f} MeV",
+              title_fontsize=11)
+    na62_label(ax, pot=pot)
+    return fig
+
+
+def alp_records(limits: Mapping) -> list[dict]:
+    """Per-mass ALP records ``{mass_gev, tau_s, br_x_br, cls_observed, cls_expected}``.
+
+    Reads the ``masses`` list of ``DIR/limits/alp_<channel>.json`` when present, else splits
+    its arrays (``cls_observed``/``cls_expected`` shaped mass x tau x BR).
+    """
+    if limits.get("masses"):
+        return list(limits["masses"])
+    masses = np.atleast_1d(np.asarray(limits["mass_gev"], dtype=float))
+    observed = limits.get("cls_observed")
+    return [{"mass_gev": float(m), "tau_s": limits["tau_s"], "br_x_br": limits["br_x_br"],
+             "cls_observed": None if observed is None else np.asarray(observed)[i],
+             "cls_expected": {k: np.asarray(v)[i] for k, v in limits["cls_expected"].items()}}
+            for i, m in enumerate(masses)]
+
+
+def plot_alp(limits: Mapping, *, ax=None, title: str | None = None,
+             pot: float = geometry.N_POT):
     """ALP exclusion in (tau_a, BR(B -> K(*) a) x BR(a -> l+l-)) for each mass.
 
-    ``limits`` follows ``DIR/limits/alp_<channel>.json``: ``masses`` is a list of per-mass
-    records with ``mass_gev``, ``tau_s``, ``br_x_br``, ``cls_observed``, ``cls_expected``.
+    ``limits`` follows ``DIR/limits/alp_<channel>.json`` (see :func:`alp_records`). The
+    observed excluded region of each mass is filled, its expected boundary dashed.
     """
     fig, ax = _axes(ax)
     alpha = 1.0 - float(limits.get("cl", 0.9))
-    colors = plt.cm.viridis(np.linspace(0.05, 0.85, max(len(limits["masses"]), 1)))
+    records = alp_records(limits)
+    colors = plt.cm.plasma(np.linspace(0.0, 0.8, max(len(records), 1)))
     handles = []
-    for color, rec in zip(colors, limits["masses"], strict=False):
+    for color, rec in zip(colors, records, strict=False):
         tau = np.asarray(rec["tau_s"], dtype=float)
         brbr = np.asarray(rec["br_x_br"], dtype=float)
         tt, bb = np.meshgrid(tau, brbr)
         label = f"$M_a$ = {1e3 * rec['mass_gev']:.0f} MeV"
+        exp = np.asarray(rec["cls_expected"]["0"], dtype=float).T
+        if not (exp < alpha).any():
+            label += " (nothing excluded)"
         if rec.get("cls_observed") is not None:
             obs = np.asarray(rec["cls_observed"], dtype=float).T
-            ax.contourf(tt, bb, obs, levels=[0.0, alpha], colors=[color], alpha=0.35)
-            ax.contour(tt, bb, obs, levels=[alpha], colors=[color], linewidths=2)
-        exp = np.asarray(rec["cls_expected"]["0"], dtype=float).T
-        ax.contour(tt, bb, exp, levels=[alpha], colors=[color], linestyles="--", linewidths=1.5)
+            if (obs < alpha).any():
+                ax.contourf(tt, bb, obs, levels=[-np.inf, alpha], colors=[color], alpha=0.3)
+                ax.contour(tt, bb, obs, levels=[alpha], colors=[color], linewidths=2)
+        if (exp < alpha).any():
+            ax.contour(tt, bb, exp, levels=[alpha], colors=[color], linestyles="--",
+                       linewidths=1.5)
         handles.append(plt.Line2D([], [], color=color, lw=2, label=label))
     handles.append(plt.Line2D([], [], color="k", ls="--", label="Expected"))
+    if records:
+        tau = np.asarray(records[0]["tau_s"], dtype=float)
+        brbr = np.asarray(records[0]["br_x_br"], dtype=float)
+        ax.set_xlim(tau.min(), tau.max())
+        ax.set_ylim(brbr.min(), brbr.max())
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"$\tau_a$ [s]")
     ax.set_ylabel(r"BR$(B\to K^{(*)}a)\times$BR$(a\to\ell^+\ell^-)$")
     ax.legend(handles=handles, loc="upper right", fontsize=11,
-              title=f"{int(round(100 * (1 - alpha)))}% CL excluded (filled: observed)",
-              title_fontsize=11)
+              title=(f"{title}: " if title else "")
+              + f"{int(round(100 * (1 - alpha)))}% CL excluded (filled: observed)",
+              title_fontsize=11, framealpha=0.85)
     na62_label(ax, pot=pot)
     return fig
 
@@ -332,14 +437,15 @@ def plot_map(
     masked = np.ma.masked_where(~np.isfinite(v) | ((v <= 0) if log else False), v)
     mesh = ax.pcolormesh(np.asarray(mass_gev) * 1e3, eps, masked, norm=norm, shading="nearest",
                          cmap="viridis")
-    fig.colorbar(mesh, ax=ax, label=zlabel, pad=0.02)
+    _colorbar(fig, mesh, ax, zlabel)
     ax.set_xscale("log")
     ax.set_yscale("log")
     _log_axis_labels(ax.xaxis)
     ax.set_xlabel(r"$M_{A'}$ [MeV]")
     ax.set_ylabel("ε (kinetic mixing)")
     if title:
-        ax.set_title(title, fontsize=13, loc="right", pad=22)
+        ax.text(0.03, 0.04, title, transform=ax.transAxes, fontsize=14, ha="left",
+                va="bottom", bbox={"facecolor": "white", "edgecolor": "0.5", "alpha": 0.85})
     na62_label(ax, pot=pot)
     return fig
 
@@ -361,9 +467,15 @@ def plot_yield_panels(table, *, quantity: str = "efficiency", pot: float | None 
         "n_exp": "expected signal events",
     }
     scale = 1e3 if quantity == "sigma_m_gev" else 1.0
-    fig, axes = plt.subplots(1, len(modes), figsize=(7.0 * len(modes), 5.8), squeeze=False)
+    # an efficiency reads linearly (0 to its maximum); yields span decades
+    log = quantity != "efficiency"
+    fig, axes = plt.subplots(1, len(modes), figsize=(6.5 * len(modes), 5.4), squeeze=False)
     for ax, mode in zip(axes[0], modes, strict=True):
-        plot_map(table.mass_gev, table.coupling, np.asarray(data[mode]) * scale, ax=ax,
+        values = np.asarray(data[mode], dtype=float) * scale
+        vmin = 0.0 if not log else None
+        if quantity == "n_exp":  # below 1e-3 events nothing is visible in any search
+            vmin = max(1e-3, float(np.nanmin(np.where(values > 0, values, np.inf))))
+        plot_map(table.mass_gev, table.coupling, values, ax=ax, log=log, vmin=vmin,
                  zlabel=zlabels.get(quantity, quantity), title=f"{table.channel}, {mode}",
                  pot=pot if pot is not None else table.n_pot)
     fig.tight_layout()
@@ -410,7 +522,7 @@ def _plot_2d(ax, h, xscale=1.0, yscale=1.0, log=True):
 
 
 def plot_pointing(h, cuts, *, blinded: bool, title: str = "", ax=None, zlabel="events",
-                  cda_max_mm: float = 400.0, pot: float = geometry.N_POT):
+                  cda_max_mm: float | None = None, pot: float = geometry.N_POT):
     """(Z_TAX, CDA_TAX) after the selection (region cut excepted), with SR and CR outlines.
 
     ``h`` is the processors' ``pointing`` histogram (``state`` summed or selected), ``cuts``
@@ -420,13 +532,15 @@ def plot_pointing(h, cuts, *, blinded: bool, title: str = "", ax=None, zlabel="e
     fig, ax = _axes(ax)
     mesh = _plot_2d(ax, h, yscale=1e3)
     if mesh is not None:
-        fig.colorbar(mesh, ax=ax, label=zlabel, pad=0.02)
+        _colorbar(fig, mesh, ax, zlabel)
     else:
         ax.text(0.5, 0.6, "no events", transform=ax.transAxes, ha="center", color="0.4")
     _region_outlines(ax, cuts, masked=blinded)
     ax.set_xlabel(r"$Z_\mathrm{TAX}$ [m]")
     ax.set_ylabel(r"$\mathrm{CDA}_\mathrm{TAX}$ [mm]")
     ax.set_xlim(h.axes[0].edges[0], h.axes[0].edges[-1])
+    if cda_max_mm is None:  # the regions and a margin above the CR
+        cda_max_mm = 1.6 * cuts.cr_cda_tax_max_m * 1e3
     ax.set_ylim(0.0, min(cda_max_mm, h.axes[1].edges[-1] * 1e3))
     ax.legend(loc="upper right", fontsize=11, title=title or None, title_fontsize=11)
     na62_label(ax, pot=pot)
@@ -447,7 +561,8 @@ def _fv_outline(ax, cuts) -> None:
             label="FV", zorder=5)
 
 
-def plot_vertex(h, cuts, *, title: str = "", pot: float = geometry.N_POT):
+def plot_vertex(h, cuts, *, title: str = "", zlabel: str = "vertices",
+                pot: float = geometry.N_POT):
     """(Z_vtx, R_vtx) without and with PID (two panels), with the FV outline.
 
     ``h`` is the processors' ``vertex`` histogram with its ``state`` axis already reduced.
@@ -458,7 +573,7 @@ def plot_vertex(h, cuts, *, title: str = "", pot: float = geometry.N_POT):
         hp = h[{"pid": pid}]
         mesh = _plot_2d(ax, hp)
         if mesh is not None:
-            fig.colorbar(mesh, ax=ax, label="vertices", pad=0.02)
+            _colorbar(fig, mesh, ax, zlabel)
         else:
             ax.text(0.5, 0.6, "no vertices", transform=ax.transAxes, ha="center", color="0.4")
         _fv_outline(ax, cuts)
@@ -472,39 +587,42 @@ def plot_vertex(h, cuts, *, title: str = "", pot: float = geometry.N_POT):
     return fig
 
 
-def plot_mass(background: Mapping, signals: Mapping, *, title: str = "", ax=None,
+def plot_mass(background: Mapping, signals: Mapping, *, data=None, title: str = "", ax=None,
               pot: float = geometry.N_POT, mass_range_gev=None):
-    """Reconstructed mass: stacked background-like samples and signal templates.
+    """Reconstructed mass: stacked simulated backgrounds, the (pseudo-)data, signal templates.
 
     ``background``: ``{label: hist}`` (1D mass hists, already scaled to the exposure);
-    ``signals``: ``{label: hist}``, drawn as unit-area templates (arbitrary normalisation,
-    said in the legend).
+    ``data``: the pseudo-data's hist (points), or None; ``signals``: ``{label: hist}``, drawn
+    as unit-area templates (arbitrary normalisation, said on the axis).
     """
     fig, ax = _axes(ax)
     drawn = False
+    if data is not None and data.sum().value > 0:
+        mplhep.histplot(data, ax=ax, histtype="errorbar", color="k", label="data", zorder=5)
+        drawn = True
     if background:
         items = [(k, h) for k, h in background.items() if h.sum().value > 0]
         if items:
             mplhep.histplot([h for _, h in items], ax=ax, stack=True, histtype="fill",
-                            label=[k for k, _ in items], binwnorm=None,
-                            edges=True, alpha=0.7)
+                            label=[k for k, _ in items], alpha=0.7, yerr=False)
             drawn = True
     for label, h in signals.items():
         total = h.sum().value
         if total > 0:
-            mplhep.histplot(h / total, ax=ax, histtype="step", lw=1.8, label=label)
+            mplhep.histplot(h / total, ax=ax, histtype="step", lw=1.8, label=label, yerr=False)
             drawn = True
     if not drawn:
         ax.text(0.5, 0.6, "no events", transform=ax.transAxes, ha="center", color="0.4")
     if mass_range_gev is None and drawn:
+        hists = [*background.values(), *signals.values(), *([data] if data is not None else [])]
         filled = [h.axes[0].edges[np.r_[np.nonzero(h.values())[0][[0, -1]]] + [0, 1]]
-                  for h in [*background.values(), *signals.values()] if h.sum().value > 0]
+                  for h in hists if h.sum().value > 0]
         lo, hi = min(f[0] for f in filled), max(f[1] for f in filled)
         pad = 0.15 * (hi - lo) + 0.005
         mass_range_gev = (max(0.0, lo - pad), hi + pad)
     ax.set_yscale("log")
     ax.set_xlabel("reconstructed mass [GeV]")
-    ax.set_ylabel("events / bin (signal: unit area)")
+    ax.set_ylabel("events / bin (signal: unit area)", fontsize=20)
     if mass_range_gev is not None:
         ax.set_xlim(*mass_range_gev)
     ax.legend(loc="upper right", fontsize=10, title=title or None, title_fontsize=11)
@@ -543,15 +661,62 @@ def _sum_hists(hists):
     return total
 
 
-def _figures_from_run(results: Path, out: Path, formats, made, skipped) -> None:
+def results_pot(results: Path) -> float:
+    """The protons on target the results are expressed at: ``n_pot`` of ``background.json``
+    (the campaign's pseudo-data), else of a limit file, else ``geometry.N_POT``."""
     import json
 
+    candidates = [results / "background.json", *sorted((results / "limits").glob("*.json"))]
+    for path in candidates:
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        pot = d.get("_meta", {}).get("n_pot") if "_meta" in d else d.get("n_pot")
+        if isinstance(pot, (int, float)) and pot > 0:
+            return float(pot)
+    return geometry.N_POT
+
+
+def signal_label(name: str) -> str:
+    """A legend label from a signal dataset name ``<prefix>_<state>_m<MeV>``.
+
+    >>> signal_label("dp_brems_ee_m0300")
+    "A' (brems) 300 MeV"
+    >>> signal_label("alp_b_mumu_m1000")
+    'ALP (B decays) 1000 MeV'
+    """
+    import re
+
+    match = re.fullmatch(r"(dp|alp|ds|scalar)_(\w+?)_(\w+)_m(\d+)", name)
+    if not match:
+        return name
+    model, production, _, mev = match.groups()
+    what = {"dp": "A'", "alp": "ALP", "ds": "S", "scalar": "S"}[model]
+    production = {"b": "B decays"}.get(production, production)
+    return f"{what} ({production}) {int(mev)} MeV"
+
+
+def _attempt(name: str, out: Path, formats, skipped, draw, *args, **kwargs) -> list[Path]:
+    """Draw ``draw(*args, **kwargs)`` and save it as ``name``; return the paths written.
+
+    A figure that cannot be drawn from its inputs is reported in ``skipped`` (with the error)
+    instead of stopping the other figures.
+    """
+    try:
+        return save(draw(*args, **kwargs), out, name, formats)
+    except (InputError, ValueError, TypeError, KeyError, IndexError) as err:
+        log.warning("%s: not drawn: %s", name, err)
+        plt.close("all")
+        skipped.append((name, f"{type(err).__name__}: {err}"))
+        return []
+
+
+def _figures_from_run(results: Path, out: Path, formats, made, skipped) -> None:
     from na62dump.runner import load_output, output_path
     from na62dump.selection.config import DEFAULT_CUTS
 
-    summary_path = results / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    dataset_meta = summary.get("datasets", {})
+    pot = results_pot(results)
     for channel, cuts_cls in DEFAULT_CUTS.items():
         if not output_path(results, channel).is_file():
             skipped.append((f"{channel}: control planes", f"no {output_path(results, channel)}"))
@@ -563,38 +728,43 @@ def _figures_from_run(results: Path, out: Path, formats, made, skipped) -> None:
             by_kind.setdefault(str(out_ds.get("kind")), []).append((name, out_ds))
         label = CHANNEL_LABELS.get(channel, channel)
         data = by_kind.get("pseudo_data", [])
+        blinded = not any(o.get("unblinded") for _, o in data)
         if data:
-            blinded = not any(o.get("unblinded") for _, o in data)
-            h = _sum_hists(_reduce_state(o["hists"]["pointing"]) for _, o in data)
-            made += save(plot_pointing(h, cuts, blinded=blinded, title=f"{label}, data"),
-                         out, f"pointing_{channel}_data", formats)
-            h = _sum_hists(_reduce_state(o["hists"]["vertex"]) for _, o in data)
-            made += save(plot_vertex(h, cuts, title=f"{label}, data"), out,
-                         f"vertex_{channel}_data", formats)
+            text = f"{label}, data" + (" (blinded)" if blinded else " (unblinded)")
+            h_point = _sum_hists(_reduce_state(o["hists"]["pointing"]) for _, o in data)
+            h_vtx = _sum_hists(_reduce_state(o["hists"]["vertex"]) for _, o in data)
+            made += _attempt(f"pointing_{channel}_data", out, formats, skipped, plot_pointing,
+                             h_point, cuts, blinded=blinded, title=text, pot=pot)
+            made += _attempt(f"vertex_{channel}_data", out, formats, skipped, plot_vertex,
+                             h_vtx, cuts, title=text, pot=pot)
         else:
             skipped.append((f"{channel}: data planes", "no pseudo-data in the run output"))
         signal = by_kind.get("signal", [])
         if signal:
-            h = _sum_hists(_reduce_state(o["hists"]["pointing"]) for _, o in signal)
-            made += save(plot_pointing(h, cuts, blinded=False, title=f"{label}, signal MC",
-                                       zlabel="events (unit weight)"),
-                         out, f"pointing_{channel}_signal", formats)
+            h_point = _sum_hists(_reduce_state(o["hists"]["pointing"]) for _, o in signal)
+            h_vtx = _sum_hists(_reduce_state(o["hists"]["vertex"]) for _, o in signal)
+            text = f"{label}, signal MC (all masses)"
+            made += _attempt(f"pointing_{channel}_signal", out, formats, skipped, plot_pointing,
+                             h_point, cuts, blinded=False, title=text, zlabel="MC events",
+                             pot=pot)
+            made += _attempt(f"vertex_{channel}_signal", out, formats, skipped, plot_vertex,
+                             h_vtx, cuts, title=text, zlabel="MC vertices", pot=pot)
         else:
             skipped.append((f"{channel}: signal planes", "no signal samples in the run output"))
         background = {}
-        for kind, text in (("prompt", "prompt MC (scaled)"), ("pseudo_data", "data")):
+        for kind, text in (("prompt", "prompt MC"), ("upstream", "upstream MC")):
             hs = [_reduce_state(o["hists"]["mass"]) for _, o in by_kind.get(kind, [])]
             if hs:
                 background[text] = _sum_hists(hs)
-        picks = signal[:: max(1, len(signal) // 4)][:4] if signal else []
-        templates = {}
-        for name, o in picks:
-            mass = dataset_meta.get(name, {}).get("mass_gev")
-            text = f"{name}" + (f" ({1e3 * mass:.0f} MeV)" if mass else "")
-            templates[text] = _reduce_state(o["hists"]["mass"])
-        if background or templates:
-            made += save(plot_mass(background, templates, title=label), out,
-                         f"mass_{channel}", formats)
+        h_data = _sum_hists(_reduce_state(o["hists"]["mass"]) for _, o in data)
+        # up to four templates spread over the mass range
+        signal = sorted(signal, key=lambda item: item[0].rsplit("_m", 1)[-1])
+        picks = [signal[i] for i in sorted(set(np.linspace(0, len(signal) - 1, 4).astype(int)))
+                 ] if signal else []
+        templates = {signal_label(name): _reduce_state(o["hists"]["mass"]) for name, o in picks}
+        if background or templates or h_data is not None:
+            made += _attempt(f"mass_{channel}", out, formats, skipped, plot_mass, background,
+                             templates, data=h_data, title=label, pot=pot)
         for kind in ("pseudo_data", "prompt"):
             for name, o in by_kind.get(kind, []):
                 for fmt in ("markdown", "csv"):
@@ -616,13 +786,12 @@ def _figures_from_yields(results: Path, out: Path, formats, made, skipped) -> No
         skipped.append(("efficiency, resolution and yield maps", f"no {results}/yields/*.json"))
     for path in files:
         table = YieldTable.from_json(json.loads(path.read_text()), what=str(path))
+        if len(table.mass_gev) < 2:
+            skipped.append((f"{path.stem}: maps", "a single mass point: no map to draw"))
+            continue
         for quantity in ("efficiency", "sigma_m_gev", "n_exp"):
-            try:
-                fig = plot_yield_panels(table, quantity=quantity)
-            except InputError as err:
-                skipped.append((f"{path.stem}: {quantity}", str(err)))
-                continue
-            made += save(fig, out, f"{quantity}_{path.stem}", formats)
+            made += _attempt(f"{quantity}_{path.stem}", out, formats, skipped,
+                             plot_yield_panels, table, quantity=quantity)
 
 
 def _figures_from_limits(results: Path, out: Path, formats, made, skipped, references) -> None:
@@ -631,18 +800,32 @@ def _figures_from_limits(results: Path, out: Path, formats, made, skipped, refer
     files = sorted((results / "limits").glob("*.json"))
     if not files:
         skipped.append(("exclusion contours", f"no {results}/limits/*.json"))
+    pot = results_pot(results)
     for path in files:
         limits = json.loads(path.read_text())
+        n_pot = float(limits.get("n_pot") or pot)
         if path.stem.startswith("dark_photon_"):
             channel = path.stem.removeprefix("dark_photon_")
-            fig = plot_exclusion(limits, title=CHANNEL_LABELS.get(channel, channel),
-                                 references=references)
+            title = CHANNEL_LABELS.get(channel) or state_label("A'", channel)
+
+            def draw(lim=limits, t=title, p=n_pot):
+                return plot_exclusion(lim, title=t, references=references, pot=p)
+        elif path.stem.startswith("dark_scalar_"):
+            channel = path.stem.removeprefix("dark_scalar_")
+
+            def draw(lim=limits, c=channel, p=n_pot):
+                return plot_exclusion(lim, title=state_label("S", c), coupling_key="theta",
+                                      coupling_label=r"$\theta$ (mixing angle)",
+                                      mass_label=r"$M_S$ [MeV]", pot=p)
         elif path.stem.startswith("alp_"):
-            fig = plot_alp(limits)
+            channel = path.stem.removeprefix("alp_")
+
+            def draw(lim=limits, c=channel, p=n_pot):
+                return plot_alp(lim, title=state_label("a", c), pot=p)
         else:
-            skipped.append((path.name, "not a dark-photon or ALP limit file"))
+            skipped.append((path.name, "not a dark-photon, dark-scalar or ALP limit file"))
             continue
-        made += save(fig, out, f"exclusion_{path.stem}", formats)
+        made += _attempt(f"exclusion_{path.stem}", out, formats, skipped, draw)
 
 
 def plot_all(results_dir: str | os.PathLike = "results", out_dir=None,

@@ -15,8 +15,8 @@ CHANNELS = ("ee", "mumu", "pipi", "hadronic")
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return tiny_results_dir(tmp_path_factory)
+def tiny(tmp_path_factory, tiny_campaign):
+    return tiny_results_dir(tmp_path_factory, tiny_campaign.data_dir)
 
 
 @pytest.mark.slow

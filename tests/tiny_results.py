@@ -15,12 +15,17 @@ from na62dump import cli
 RUN_NAME = "tiny_all"
 
 
-def tiny_results_dir(tmp_path_factory) -> tuple[Path, Path, float]:
-    """``(results, data, seconds)`` of ``na62dump all --preset tiny`` (run at most once)."""
+def tiny_results_dir(tmp_path_factory, data: Path) -> tuple[Path, Path, float]:
+    """``(results, data, seconds)`` of ``na62dump all --preset tiny`` (run at most once).
+
+    ``data`` is the directory of the simulated tiny campaign (the session fixture
+    ``tiny_campaign``'s ``data_dir``): ``all`` finds its files up to date and keeps them.
+    """
     base = tmp_path_factory.getbasetemp()
-    out, data = base / RUN_NAME / "results", base / RUN_NAME / "data"
+    out = base / RUN_NAME / "results"
     stamp = base / RUN_NAME / "seconds"
     if not stamp.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
         tic = time.perf_counter()
         status = cli.main(["all", "--preset", "tiny", "--out", str(out), "--data-dir", str(data),
                            "--executor", "iterative", "--format", "png"])
