@@ -712,6 +712,21 @@ def _attempt(name: str, out: Path, formats, skipped, draw, *args, **kwargs) -> l
         return []
 
 
+def summed_hist(output: Mapping, kind: str, name: str, state: str | None = None):
+    """The ``name`` histogram summed over the datasets of ``kind`` in a channel's run output.
+
+    ``output`` is ``runner.load_output(DIR, channel)``; ``state`` selects one final state of
+    the ``state`` axis (default: their sum). None when no dataset of that kind is there.
+    """
+    hists = []
+    for o in output.values():
+        if o.get("kind") != kind:
+            continue
+        h = o["hists"][name]
+        hists.append(h[{"state": state}] if state is not None else _reduce_state(h))
+    return _sum_hists(hists)
+
+
 def _figures_from_run(results: Path, out: Path, formats, made, skipped) -> None:
     from na62dump.runner import load_output, output_path
     from na62dump.selection.config import DEFAULT_CUTS
