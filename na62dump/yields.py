@@ -193,7 +193,8 @@ class SignalSample:
         Events are weighted by their decay weight at ``c tau``; where the weights leave fewer
         than :attr:`MIN_EFFECTIVE_EVENTS` effective events, the unweighted RMS of the whole
         sample is returned instead (the resolution depends on the lifetime only through the
-        momentum and vertex position, weakly). NaN without a ``resolution`` histogram or
+        momentum and vertex position, weakly). Never less than the ``mrel`` bin width /
+        sqrt(12), what the histogram can resolve. NaN without a ``resolution`` histogram or
         accepted event.
         """
         c = self._ctau(ctau_m)
@@ -204,7 +205,10 @@ class SignalSample:
         n = r.sum(axis=2)  # (pz, dz)
         m1 = (r * mc).sum(axis=2)
         m2 = (r * mc * mc).sum(axis=2)
-        unweighted = math.sqrt(max(m2.sum() / n.sum() - (m1.sum() / n.sum()) ** 2, 0.0))
+        # the binning limits what the histogram can resolve: floor at one bin width / sqrt(12)
+        floor = float(np.min(np.diff(self.mrel_edges))) / math.sqrt(12.0)
+        unweighted = max(math.sqrt(max(m2.sum() / n.sum() - (m1.sum() / n.sum()) ** 2, 0.0)),
+                         floor)
         pz_c = 0.5 * (self.res_pz_edges[:-1] + self.res_pz_edges[1:]) / self.mass_gev
         i, j = np.nonzero(n)
         lo = np.maximum(self.res_dz_edges[j], 0.0)
@@ -221,7 +225,7 @@ class SignalSample:
                 rms = np.sqrt(np.clip(s2 / s0 - mean * mean, 0.0, None))
                 n_eff = s0 * s0 / s00
             good = (s0 > 0) & (n_eff >= self.MIN_EFFECTIVE_EVENTS)
-            out[start:start + _CTAU_CHUNK] = np.where(good, rms, unweighted)
+            out[start:start + _CTAU_CHUNK] = np.where(good, np.maximum(rms, floor), unweighted)
         return out.reshape(c.shape)
 
     # ----------------------------------------------------------------------------------------

@@ -167,6 +167,7 @@ def _fill_sigma(sigma: np.ndarray, masses: np.ndarray) -> np.ndarray:
     else 1% of M (our fallback; such masses have no signal and do not enter the limits).
     """
     s = np.array(sigma, dtype=float)
+    s[~(s > 0)] = np.nan  # a zero width (one accepted event) is no resolution
     rel = np.array([np.nanmean(r) / m if np.isfinite(r).any() else np.nan
                     for r, m in zip(s, masses, strict=True)])
     ok = np.isfinite(rel)
