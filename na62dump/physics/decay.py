@@ -63,11 +63,17 @@ def forced_decay_weight(dz, pz_over_mass, ctau, z_range):
     """Weight of a forced-decay event for proper decay length ``ctau`` (m).
 
     ``dz`` is decay Z minus production Z (m), ``pz_over_mass`` the event's p_z / M, and
-    ``z_range`` the (z_min, z_max) over which decays were forced uniformly.
+    ``z_range`` the (z_min, z_max) over which decays were forced uniformly. A particle that
+    does not move forward (``pz <= 0``) never reaches the decay volume: its weight is 0.
+
+    >>> forced_decay_weight([100.0, 100.0], [1.0, -1.0], 100.0, (50.0, 150.0)).round(4).tolist()
+    [0.3679, 0.0]
     """
     lam = np.asarray(pz_over_mass, dtype=float) * np.asarray(ctau, dtype=float)
     length = z_range[1] - z_range[0]
-    return length / lam * np.exp(-np.asarray(dz) / lam)
+    forward = lam > 0
+    safe = np.where(forward, lam, 1.0)
+    return np.where(forward, length / safe * np.exp(-np.asarray(dz) / safe), 0.0)
 
 
 def forced_decay_weight_binned(dz_lo, dz_hi, pz_over_mass, ctau, z_range):
@@ -76,8 +82,12 @@ def forced_decay_weight_binned(dz_lo, dz_hi, pz_over_mass, ctau, z_range):
     Forced decays are uniform in Z, so inside a bin of ``dz`` the events are uniform and the
     exact bin average of the weight is ``L / (dz_hi - dz_lo) * (exp(-lo/lam) - exp(-hi/lam))``.
     Histograms of accepted events in (pz, dz) thus reweight without binning bias in ``dz``.
+    Non-forward particles (``pz <= 0``) get weight 0, as in :func:`forced_decay_weight`.
     """
     lam = np.asarray(pz_over_mass, dtype=float) * np.asarray(ctau, dtype=float)
     length = z_range[1] - z_range[0]
     width = np.asarray(dz_hi, dtype=float) - np.asarray(dz_lo, dtype=float)
-    return length / width * np.exp(-np.asarray(dz_lo) / lam) * -np.expm1(-width / lam)
+    forward = lam > 0
+    safe = np.where(forward, lam, 1.0)
+    value = length / width * np.exp(-np.asarray(dz_lo) / safe) * -np.expm1(-width / safe)
+    return np.where(forward, value, 0.0)
