@@ -386,7 +386,7 @@ def summary_text(out: Path) -> str:
                 if name == "data" or not unblinded:
                     lines.append(f"  {channel:<9} {name:<10} CR blinded   SR blinded")
                 continue
-            lines.append(f"  {channel:<9} {name:<10} CR {d['CR']:<8} SR {d['SR']}")
+            lines.append(f"  {channel:<9} {name:<10} CR {d['CR']:<8}   SR {d['SR']}")
     bkg_path = out / "background.json"
     if bkg_path.is_file():
         bkg = json.loads(bkg_path.read_text())
@@ -399,11 +399,16 @@ def summary_text(out: Path) -> str:
                 e = regions.get(region)
                 if e:
                     lo, hi = e["interval68"]
-                    parts.append(f"{region} {_fmt(e['median'])} [{_fmt(lo)}, {_fmt(hi)}]")
-            lines.append(f"  {state:<11} " + "   ".join(parts))
-    files = sorted((out / "limits").glob("*.json"))
+                    parts.append(f"{region} {_fmt(e['median']):>8} [{_fmt(lo)}, {_fmt(hi)}]"
+                                 .ljust(30))
+            lines.append(f"  {state:<11} " + " ".join(parts).rstrip())
+    first = {"dark_photon_combined": 0, "dark_photon_ee": 1, "dark_photon_mumu": 2}
+    files = sorted((out / "limits").glob("*.json"),
+                   key=lambda p: (first.get(p.stem, 3), not p.stem.startswith("dark_photon"),
+                                  p.stem))
     if files:
-        lines.append("Excluded at 90% CL on the scanned grid:")
+        lines.append("Excluded at 90% CL (observed; expected median while blinded), "
+                     "within the scanned grid:")
     for path in files:
         limits = json.loads(path.read_text())
         model, _, channel = path.stem.partition("_")
@@ -413,7 +418,7 @@ def summary_text(out: Path) -> str:
             model, channel, key = "scalar", path.stem.removeprefix("dark_scalar_"), "theta"
             unit = "theta"
         elif path.stem.startswith("alp_"):
-            lines.append(f"  ALP {path.stem.removeprefix('alp_'):<9} "
+            lines.append(f"  ALP    {path.stem.removeprefix('alp_'):<11} "
                          + _alp_summary(limits))
             continue
         else:
@@ -421,13 +426,16 @@ def summary_text(out: Path) -> str:
         if key not in limits:
             continue
         r = excluded_ranges(limits, key)
+        grid = np.asarray(limits["mass_gev"], dtype=float) * 1e3
+        scanned = (f"[grid {grid.min():.0f}-{grid.max():.0f} MeV]" if grid.size > 1
+                   else f"[one mass, {grid[0]:.0f} MeV]")
         if r is None:
-            lines.append(f"  {model} {channel:<9} nothing excluded on the grid")
+            lines.append(f"  {model:<6} {channel:<11} nothing excluded {scanned}")
         else:
             lines.append(
-                f"  {model} {channel:<9} {r['kind']}: M {1e3 * r['mass_gev'][0]:.0f}-"
+                f"  {model:<6} {channel:<11} {r['kind']}: M {1e3 * r['mass_gev'][0]:.0f}-"
                 f"{1e3 * r['mass_gev'][1]:.0f} MeV, {unit} {r['coupling'][0]:.2g}-"
-                f"{r['coupling'][1]:.2g}")
+                f"{r['coupling'][1]:.2g} {scanned}")
     figures = out / "figures"
     lines.append("Files:")
     lines.append(f"  run outputs   {out / 'run'}/*.coffea, {summary_path}")
