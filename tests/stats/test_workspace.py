@@ -177,3 +177,16 @@ def test_hadronic_channel_has_a_flat_background():
     bkg = np.array(spec["channels"][0]["samples"][-1]["data"])
     lo, hi = CHANNELS["pipi"].mass_range_gev
     assert np.allclose(bkg, 0.007 * np.diff(edges) / (hi - lo))
+
+
+def test_every_normsys_is_a_symmetric_log_normal_with_lo_above_zero():
+    spec = combine_workspaces([_ee(y={"brems": 1.0, "mesons": 0.3}), _mumu()])
+    mods = [m for ch in spec["channels"] for s in ch["samples"] for m in s["modifiers"]
+            if m["type"] == "normsys"]
+    assert len(mods) == 11
+    for m in mods:
+        assert m["data"]["lo"] > 0
+        assert m["data"]["hi"] * m["data"]["lo"] == pytest.approx(1.0)
+    with pytest.raises(InputError, match="k of ee"):
+        build_channel_workspace(0.3, 1.0, 0.003, {"median": 0.01, "k": float("inf")}, [],
+                                "ee")
