@@ -168,3 +168,18 @@ def test_bad_input(change, match):
     n_exp = args.pop("n_exp")
     with pytest.raises(InputError, match=match):
         scan_dark_photon(n_exp, MASSES, EPS, **args)
+
+
+def test_pyhf_toys_option_runs_on_a_curve():
+    from na62dump.stats.scan import cls_curve
+    from na62dump.stats.workspace import build_channel_workspace as build
+
+    spec = build(0.3, 1.0, 0.003, BACKGROUNDS["ee"], 0, "ee", binning="counting")
+    curve = cls_curve(spec, method="pyhf-toys", n_toys=12, rng=np.random.default_rng(3),
+                      s_grid=(2.0, 3.0, 6.0))
+    assert curve["mu"].tolist() == [2.0, 6.0]
+    assert curve["cls_expected"].shape == (5, 2)
+    assert np.all((curve["cls"] >= 0) & (curve["cls"] <= 1))
+    assert curve["cls"][-1] <= curve["cls"][0] and curve["cls"][-1] < 0.1
+    with pytest.raises(InputError, match="rng"):
+        cls_curve(spec, method="pyhf-toys", n_toys=20)
