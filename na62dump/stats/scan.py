@@ -84,7 +84,19 @@ S_GRID = (0.4, 1.25, 200.0)
 
 @dataclass
 class ScanResult:
-    """CLs over a grid of masses and couplings (arrays shaped ``(n_mass, *coupling_shape)``)."""
+    """CLs over a grid of masses and couplings (arrays shaped ``(n_mass, *coupling_shape)``).
+
+    Attributes
+    ----------
+    cls_observed, cls_expected : arrays
+        Observed CLs and expected CLs per band (``"-2"`` .. ``"2"``; ``"-2"`` is the
+        2.3% quantile of CLs, i.e. the strongest expected limit, as pyhf orders them).
+    s_up_observed, s_up_expected : arrays (n_mass,)
+        Upper limit (events) on the total signal yield per mass, at the central channel
+        fraction (NaN where no signal or no crossing on the tested grid).
+    curves : list
+        Per mass ``{"fraction_nodes", "curves": [{"mu", "cls", "cls_expected"}]}`` or None.
+    """
 
     mass_gev: np.ndarray
     couplings: dict
