@@ -115,6 +115,10 @@ class SignalSample:
     resolution: np.ndarray | None = field(default=None, repr=False)
     model: str = "dark_photon"
     name: str = ""
+    #: Weighted number of generated events including those outside the histogram range
+    #: (soft or backward meson-decay particles land in the p_z underflow); None: the in-range
+    #: total of ``generated``.
+    n_total: float | None = None
 
     def __post_init__(self):
         what = f"signal sample {self.name or self.mass_gev}"
@@ -147,7 +151,8 @@ class SignalSample:
 
     @property
     def n_generated(self) -> float:
-        return float(self.generated.sum())
+        """Every generated event counts in the denominator, in the histogram range or not."""
+        return float(self.generated.sum() if self.n_total is None else self.n_total)
 
     # ----------------------------------------------------------------------------------------
     @staticmethod
@@ -271,6 +276,8 @@ class SignalSample:
             z_range=(float(z_range[0]), float(z_range[1])),
             model=model,
             name=name,
+            n_total=float(sig["n_generated"]) if "n_generated" in sig
+            else float(getattr(gen.sum(flow=True), "value", gen.sum(flow=True))),
             **kwargs,
         )
 

@@ -75,6 +75,19 @@ def test_efficiency_and_resolution_from_hists(events):
     assert s.efficiency([0.05])[0] == pytest.approx(0.4, rel=0.05)
 
 
+def test_generated_outside_the_histogram_range_counts_in_the_denominator(events):
+    """Soft or backward particles fall in the p_z underflow: they were generated all the same."""
+    pz, dz, _ = events
+    mass, ctau = 0.2, 3.0
+    inside = _sample_from_events(mass, pz, dz, np.ones(pz.size, bool))
+    # the same events plus as many again below the p_z axis (never reaching the FV)
+    slow = np.concatenate([pz, np.full(pz.size, -1.0)])
+    both = _sample_from_events(mass, slow, np.concatenate([dz, dz]),
+                               np.r_[np.ones(pz.size, bool), np.zeros(pz.size, bool)])
+    assert both.n_generated == pytest.approx(2 * inside.n_generated)
+    assert both.acceptance([ctau])[0] == pytest.approx(0.5 * inside.acceptance([ctau])[0])
+
+
 def test_from_output_errors():
     with pytest.raises(InputError, match="signal"):
         Y.SignalSample.from_output({}, mass_gev=0.1, production="brems", channel="ee")
