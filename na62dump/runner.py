@@ -319,28 +319,97 @@ def check_fileset(
 # --------------------------------------------------------------------------------------------
 
 
+ChunkKey = tuple[str, int]  #: (file name, first entry) of a chunk within its dataset
+
+
+class ChunkSum:
+    """Per dataset, the sum of chunk outputs taken in a fixed chunk order.
+
+    coffea's executors merge chunk outputs in the order they complete (futures) or along a
+    reduction tree (dask), and floating-point sums depend on that order in the last bits. A
+    ``ChunkSum`` knows each dataset's chunk order (``order``); it keeps the running sum of the
+    chunks from the first one on (``sums``, ``done`` of them) and holds the chunks that came
+    early (``pending``) until their predecessors arrive. The sum of a dataset is therefore
+    always ``((c0 + c1) + c2) + ...``, whatever the executor, and only out-of-order chunks are
+    held in memory. coffea merges these objects with ``+`` and ``+=`` like any accumulator.
+    """
+
+    __slots__ = ("done", "order", "pending", "sums")
+
+    def __init__(self, order, pending=None):
+        self.order: dict[str, tuple[ChunkKey, ...]] = dict(order)
+        self.pending: dict[tuple[str, ChunkKey], Any] = dict(pending or {})
+        self.sums: dict[str, Any] = {}
+        self.done: dict[str, int] = {}
+        self._flush()
+
+    def _flush(self) -> None:
+        for dataset in sorted({d for d, _ in self.pending}):
+            keys = self.order[dataset]
+            i = self.done.get(dataset, 0)
+            while i < len(keys) and (dataset, keys[i]) in self.pending:
+                out = self.pending.pop((dataset, keys[i]))
+                self.sums[dataset] = (
+                    out if i == 0 else processor.accumulate([out], self.sums[dataset])
+                )
+                i += 1
+            self.done[dataset] = i
+
+    def __iadd__(self, other: ChunkSum) -> ChunkSum:
+        for dataset, keys in other.order.items():
+            if self.order.setdefault(dataset, keys) != keys:
+                raise ValueError(f"dataset {dataset!r}: chunk orders differ between outputs")
+        for dataset, total in other.sums.items():
+            # only the object holding a dataset's first chunk has a running sum for it
+            if dataset in self.sums:
+                raise ValueError(f"dataset {dataset!r}: its first chunk was processed twice")
+            self.sums[dataset] = total
+            self.done[dataset] = other.done[dataset]
+        overlap = self.pending.keys() & other.pending.keys()
+        if overlap:
+            raise ValueError(f"chunks processed twice: {sorted(overlap)[:3]}")
+        self.pending.update(other.pending)
+        self._flush()
+        return self
+
+    def __add__(self, other: ChunkSum) -> ChunkSum:
+        import copy
+
+        return copy.deepcopy(self).__iadd__(copy.deepcopy(other))
+
+    def result(self) -> dict[str, Any]:
+        """``{dataset: sum}``, sorted by dataset, once every chunk has arrived."""
+        incomplete = {
+            d: f"{self.done.get(d, 0)} of {len(keys)} chunks"
+            for d, keys in self.order.items()
+            if self.done.get(d, 0) != len(keys)
+        }
+        if incomplete or self.pending:
+            raise RuntimeError(f"chunk outputs missing at the end of the run: {incomplete}")
+        return {d: self.sums[d] for d in sorted(self.sums)}
+
+
 class OrderedMerge(processor.ProcessorABC):
     """Wrap a processor so that its chunk outputs are merged in a fixed order.
 
-    coffea's executors merge chunk outputs in the order they complete (futures) or along a
-    reduction tree (dask), and floating-point sums depend on that order in the last bits.
-    Here every chunk's output is keyed by ``(dataset, filename, entrystart)``; dict merging
-    only unions the keys, and :meth:`postprocess` adds the outputs of each dataset in sorted
-    key order, then calls the wrapped processor's own ``postprocess``. The result is
-    ``{dataset: output}`` whatever the executor.
-
-    The price is that the driver holds one output per chunk until the end: with
-    histograms of a few MB and one or a few chunks per file this is small.
+    Every chunk's output becomes a :class:`ChunkSum` keyed by ``(dataset, filename,
+    entrystart)``; :meth:`postprocess` returns ``{dataset: output}`` (summed in the order of
+    ``order``) after the wrapped processor's own ``postprocess``. The result is the same to
+    the last bit with every executor.
 
     Parameters
     ----------
     inner : coffea.processor.ProcessorABC
         The channel processor. Its ``process`` returns the per-dataset output either bare or
         wrapped as ``{dataset: output}`` (both are understood).
+    order : dict
+        ``{dataset: ((filename, entrystart), ...)}``: every chunk of the run, in the order
+        their outputs are added (:func:`chunk_order`).
     """
 
-    def __init__(self, inner: processor.ProcessorABC):
+    def __init__(self, inner: processor.ProcessorABC, order: Mapping[str, tuple[ChunkKey, ...]]):
         self.inner = inner
+        self.order = dict(order)
 
     def process(self, events):
         meta = events.metadata
@@ -348,23 +417,29 @@ class OrderedMerge(processor.ProcessorABC):
         dataset = meta["dataset"]
         if isinstance(out, Mapping) and len(out) == 1 and dataset in out:
             out = out[dataset]
-        return {(dataset, meta["filename"], int(meta["entrystart"])): out}
+        key = (meta["filename"], int(meta["entrystart"]))
+        return ChunkSum({dataset: self.order[dataset]}, {(dataset, key): out})
 
     def postprocess(self, accumulator):
-        merged: dict[str, Any] = {}
-        for key in sorted(accumulator):
-            dataset = key[0]
-            if dataset in merged:
-                merged[dataset] = processor.accumulate([accumulator[key]], merged[dataset])
-            else:
-                # the first chunk's object becomes the accumulator: copy-free, never shared
-                merged[dataset] = accumulator[key]
+        merged = accumulator.result()
+        if sorted(merged) != sorted(self.order):
+            raise RuntimeError(
+                f"outputs of datasets {sorted(set(self.order) - set(merged))} never arrived"
+            )
         post = getattr(self.inner, "postprocess", None)
         if callable(post):
             result = post(merged)
             if result is not None:
                 merged = result
         return merged
+
+
+def chunk_order(chunks) -> dict[str, tuple[ChunkKey, ...]]:
+    """``{dataset: ((filename, entrystart), ...)}`` of coffea work items, sorted."""
+    order: dict[str, list[ChunkKey]] = {}
+    for item in chunks:
+        order.setdefault(item.dataset, []).append((item.filename, int(item.entrystart)))
+    return {d: tuple(sorted(keys)) for d, keys in sorted(order.items())}
 
 
 # --------------------------------------------------------------------------------------------
@@ -522,7 +597,8 @@ def run_processor(
         metadata_cache={},  # never trust metadata of a file rewritten at the same path
     )
     with _quiet_coffea(status):
-        output, metrics = runner(_coffea_fileset(fileset), OrderedMerge(proc), treename=TREE)
+        chunks = list(runner.preprocess(_coffea_fileset(fileset), treename=TREE))
+        output, metrics = runner(chunks, OrderedMerge(proc, chunk_order(chunks)))
     return output, metrics
 
 
