@@ -39,6 +39,7 @@ from coffea.nanoevents.methods import base, vector
 from coffea.nanoevents.schemas.base import BaseSchema, zip_forms
 
 from na62dump.errors import InputError
+from na62dump.selection.flat import FlatCollection, offsets_from_counts
 
 #: Jagged collections of the ntuple (each with its ``nX`` counter).
 COLLECTIONS = ("Track", "Cluster", "MUV3", "LAV", "ANTI0")
@@ -242,17 +243,56 @@ FLOAT_BRANCHES: tuple[str, ...] = ("trigger_time",) + tuple(
 )
 
 
-def check_finite(events, source: str | None = None) -> None:
+def flat_field(array) -> np.ndarray:
+    """A flat (one value per entry) awkward/NanoEvents field as a numpy array, reading the
+    layout's buffer directly (no awkward operation) when it is a plain numpy-backed array."""
+    layout = ak.to_layout(array)
+    if isinstance(layout, ak.contents.NumpyArray):
+        return np.asarray(layout.data)
+    return ak.to_numpy(array)
+
+
+def flat_collection(events, name: str) -> FlatCollection:
+    """The jagged collection ``events[name]`` as flat numpy arrays with offsets.
+
+    Reads each field's buffer straight from the layout (one materialisation per field, no
+    awkward operation), which is what makes the processors' flat fast path cheap on small
+    chunks; falls back to ``ak.flatten`` for any other layout.
+
+    >>> import awkward as ak
+    >>> ev = ak.Array({"Cluster": [[{"x": 1.0}, {"x": 2.0}], [], [{"x": 3.0}]]})
+    >>> c = flat_collection(ev, "Cluster")
+    >>> c.offsets.tolist(), c.x.tolist()
+    ([0, 2, 2, 3], [1.0, 2.0, 3.0])
+    """
+    array = events[name]
+    layout = ak.to_layout(array)
+    content = getattr(layout, "content", None)
+    if (
+        isinstance(layout, ak.contents.ListOffsetArray)
+        and isinstance(content, ak.contents.RecordArray)
+        and all(isinstance(content.content(f), ak.contents.NumpyArray) for f in content.fields)
+    ):
+        offsets = np.asarray(layout.offsets.data).astype(np.int64)
+        lo, hi = int(offsets[0]), int(offsets[-1])
+        fields = {f: np.asarray(content.content(f).data)[lo:hi] for f in content.fields}
+        return FlatCollection(offsets - lo, fields)
+    counts = ak.to_numpy(ak.num(array, axis=1))
+    fields = {f: ak.to_numpy(ak.flatten(array[f], axis=1)) for f in array.fields}
+    return FlatCollection(offsets_from_counts(counts), fields)
+
+
+def check_finite(events, source: str | None = None, collections=None) -> None:
     """Raise :class:`InputError` naming the first float branch holding a NaN or an infinity.
 
     The ntuple contract (``docs/ntuple.md``) forbids them; a selection would otherwise drop
-    such tracks silently (every comparison with NaN is false).
+    such tracks silently (every comparison with NaN is false). ``collections``: the
+    :func:`flat_collection` of each collection, if already built (else built here).
     """
     where = source or events.metadata.get("filename", "<input>")
+    collections = collections or {c: flat_collection(events, c) for c in COLLECTIONS}
     for branch in FLOAT_BRANCHES:
         coll, _, field = branch.partition("_")
-        values = events[coll][field] if coll in COLLECTIONS else events[branch]
-        if values.ndim > 1:
-            values = ak.flatten(values, axis=None)
-        if not bool(np.all(np.isfinite(ak.to_numpy(values)))):
+        values = collections[coll][field] if coll in COLLECTIONS else flat_field(events[branch])
+        if not bool(np.all(np.isfinite(values))):
             raise InputError(f"{where}: branch {branch!r} holds NaN or infinite values")

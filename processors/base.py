@@ -48,7 +48,13 @@ from coffea.analysis_tools import PackedSelection
 
 from na62dump import geometry
 from na62dump.errors import InputError
-from na62dump.schema import check_branches, check_finite
+from na62dump.schema import (
+    COLLECTIONS,
+    check_branches,
+    check_finite,
+    flat_collection,
+    flat_field,
+)
 from na62dump.selection import (
     association,
     neutrals,
@@ -62,6 +68,7 @@ from na62dump.selection import (
     volume,
 )
 from na62dump.selection.config import M_ETA, M_PI0
+from na62dump.selection.flat import FlatCollection
 
 log = logging.getLogger(__name__)
 
@@ -134,22 +141,42 @@ def build_templates(states):
 
 
 # ---------------------------------------------------------------------------------------------
-# Per-track table
+# Per-track quantities (flat numpy arrays, see na62dump.selection.flat)
 # ---------------------------------------------------------------------------------------------
-def track_table(events, cuts):
-    """Per-track derived quantities (jagged), including the ``good`` track selection."""
-    trk = events.Track
+def good_tracks(trk, trigger_time, cuts):
+    """Track time (ns) and the ``good`` selection of every track (flat arrays).
+
+    ``trk``: the ``Track`` collection as a :class:`~na62dump.selection.flat.FlatCollection`;
+    ``trigger_time``: one value per event. Good: quality, acceptance, in time with the
+    trigger, isolated.
+    """
     t = timing.track_time(trk)
-    p = trk.p
-    lkr_x, lkr_y = tracks.extrapolate_down(trk, geometry.LKR_Z)
-    muv3_x, muv3_y = tracks.extrapolate_down(trk, geometry.MUV3_Z)
-    e_lkr, _ = association.lkr_energy(
-        lkr_x, lkr_y, t, events.Cluster,
+    per_track_trigger = np.repeat(trigger_time, trk.counts)
+    good = (
+        tracks.passes_quality(trk, cuts)
+        & tracks.in_acceptance(trk)
+        & timing.in_trigger_time(trk, per_track_trigger, cuts.trigger_window_ns)
+        & tracks.isolated_flat(trk, cuts)
+    )
+    return t, good
+
+
+def vertex_track_table(trk, t, index, event, cols, cuts):
+    """Kinematics, E/p, MUV3 association, PID and veto flags of the tracks ``index`` (flat
+    indices, ``event`` their event): computed only for the tracks of a selected vertex."""
+    sub = FlatCollection(np.array([0, len(index)]), {k: a[index] for k, a in trk.fields.items()})
+    t = t[index]
+    px, py, pz = (sub[k].astype(np.float64) for k in ("px", "py", "pz"))
+    p = np.sqrt(px**2 + py**2 + pz**2)
+    lkr_x, lkr_y = tracks.extrapolate_down(sub, geometry.LKR_Z)
+    muv3_x, muv3_y = tracks.extrapolate_down(sub, geometry.MUV3_Z)
+    e_lkr, _ = association.lkr_energy_flat(
+        lkr_x, lkr_y, t, event, cols["Cluster"],
         cuts.lkr_match_distance_m, cuts.lkr_match_time_ns, cuts.lkr_energy_min_gev,
     )  # fmt: skip
     eop = e_lkr / p
-    has_muv3 = association.muv3_associated(
-        muv3_x, muv3_y, t, p, events.MUV3,
+    has_muv3 = association.muv3_associated_flat(
+        muv3_x, muv3_y, t, p, event, cols["MUV3"],
         cuts.muv3_radius_const_m, cuts.muv3_radius_ms_m_gev, cuts.muv3_time_ns,
     )  # fmt: skip
     electron = pid.is_electron(
@@ -157,28 +184,25 @@ def track_table(events, cuts):
         cuts.electron_eop_pivot_gev, cuts.electron_eop_slope_per_gev,
     )  # fmt: skip
     muon = pid.is_muon(eop, has_muv3, cuts.muon_eop_max)
-    m_rich = pid.rich_mass(trk.richRadius, p)
-    kaon = pid.is_kaon(trk.hasRich, m_rich, has_muv3, electron, cuts.rich_kaon_mass_window_gev)
-    pion = pid.is_pion(eop, trk.hcalEnergy, p, has_muv3, electron, kaon, cuts.pion_calo_eop_min)
-    a0x, a0y = tracks.extrapolate_up(trk, geometry.ANTI0_Z)
-    anti0 = vetoes.anti0_vetoed(a0x, a0y, t, events.ANTI0, cuts.anti0_distance_m,
-                                cuts.anti0_window_ns)  # fmt: skip
-    lav = vetoes.lav_vetoed(t, events.LAV, cuts.lav_window_ns)
-    good = (
-        tracks.passes_quality(trk, cuts)
-        & tracks.in_acceptance(trk)
-        & timing.in_trigger_time(trk, events.trigger_time, cuts.trigger_window_ns)
-        & tracks.isolated(trk, cuts)
-    )
-    return ak.zip(
-        {
-            "charge": trk.charge, "x": trk.x, "y": trk.y, "z": trk.z,
-            "px": trk.px, "py": trk.py, "pz": trk.pz, "p": p, "time": t,
-            "eop": eop, "muv3": has_muv3, "electron": electron, "muon": muon,
-            "pion": pion, "kaon": kaon, "lav_veto": lav, "anti0_veto": anti0,
-            "lkr_x": lkr_x, "lkr_y": lkr_y, "good": good,
-        }
-    )  # fmt: skip
+    m_rich = pid.rich_mass(sub.richRadius, p)
+    kaon = pid.is_kaon(sub.hasRich, m_rich, has_muv3, electron, cuts.rich_kaon_mass_window_gev)
+    pion = pid.is_pion(eop, sub.hcalEnergy, p, has_muv3, electron, kaon, cuts.pion_calo_eop_min)
+    a0x, a0y = tracks.extrapolate_up(sub, geometry.ANTI0_Z)
+    anti0 = vetoes.anti0_vetoed_flat(a0x, a0y, t, event, cols["ANTI0"], cuts.anti0_distance_m,
+                                     cuts.anti0_window_ns)  # fmt: skip
+    lav = vetoes.lav_vetoed_flat(t, event, cols["LAV"], cuts.lav_window_ns)
+    return {
+        "px": px, "py": py, "pz": pz, "p": p, "eop": eop, "muv3": has_muv3,
+        "electron": electron, "muon": muon, "pion": pion, "kaon": kaon,
+        "lav_veto": lav, "anti0_veto": anti0,
+    }  # fmt: skip
+
+
+def _scatter(values, rows, n, fill):
+    """An array of ``n`` values, ``fill`` except ``values`` at ``rows``."""
+    out = np.full(n, fill, dtype=type(fill))
+    out[rows] = values
+    return out
 
 
 def _np(array, fill):
@@ -238,11 +262,12 @@ class TwoTrackProcessor(processor.ProcessorABC):
         blind = kind == "pseudo_data" and not self.unblind
         source = meta.get("filename", dataset)
         check_branches(events, truth=is_signal, source=source)
-        check_finite(events, source=source)
+        cols = {c: flat_collection(events, c) for c in COLLECTIONS}
+        check_finite(events, source=source, collections=cols)
 
         weight = self._weights(events, kind, meta)
-        sel, table, vtx, v = self._two_track_selection(events, kind, meta)
-        per_state = self._states(events, sel, table, vtx, v)
+        sel, v, lkr_xy = self._two_track_selection(events, kind, meta, cols)
+        per_state = self._states(cols, sel, v, lkr_xy)
         keep = np.ones(len(events), bool)
         if blind:
             for d in per_state.values():
@@ -274,61 +299,69 @@ class TwoTrackProcessor(processor.ProcessorABC):
         gen = _np(events.Truth.weight, 1.0) if "Truth" in events.fields else np.ones(n)
         return gen * (1.0 if kind == "signal" else dataset_scale(meta))
 
-    def _two_track_selection(self, events, kind, meta):
-        """Trigger, tracks, the single vertex, FV and vetoes (state independent)."""
+    def _two_track_selection(self, events, kind, meta, cols):
+        """Trigger, tracks, the single vertex, FV and vetoes (state independent).
+
+        Returns the ``PackedSelection``, ``v`` (per-event vertex and vertex-track arrays,
+        NaN / False without a single vertex) and the tracks' LKr positions (for photons).
+        Track association and PID are computed only for the two tracks of a single vertex.
+        """
         cuts = self.cuts
-        table = track_table(events, cuts)
-        good = table[table.good]
-        pairs = vertex.two_track_vertices(good, good.time, cuts.vertex_dt_max_ns,
-                                          cuts.vertex_cda_max_m)  # fmt: skip
-        has_one, vtx = vertex.single_vertex(pairs)
-        has_one = ak.to_numpy(has_one)
-        v = {k: _np(vtx[k], np.nan) for k in ("x", "y", "z", "time", "dt")}
+        trk = cols["Track"]
+        n = len(trk.offsets) - 1
+        t, good = good_tracks(trk, flat_field(events.trigger_time), cuts)
+        has_one, vtx = vertex.single_vertex_flat(trk, t, good, cuts.vertex_dt_max_ns,
+                                                 cuts.vertex_cda_max_m)  # fmt: skip
+        rows = vtx["event"]
+        v = {k: _scatter(vtx[k], rows, n, np.nan) for k in ("x", "y", "z", "time", "dt")}
         v["rho"] = np.hypot(v["x"], v["y"])
-        for i, t in ((1, vtx.t1), (2, vtx.t2)):
-            v.update({f"{k}{i}": _np(t[k], np.nan) for k in ("px", "py", "pz", "p", "eop")})
+        both = vertex_track_table(trk, t, np.concatenate([vtx["i1"], vtx["i2"]]),
+                                  np.concatenate([rows, rows]), cols, cuts)  # fmt: skip
+        n_vtx = len(rows)
+        for i, part in ((1, slice(0, n_vtx)), (2, slice(n_vtx, None))):
+            for k, a in both.items():
+                fill = False if a.dtype == bool else np.nan
+                v[f"{k}{i}"] = _scatter(a[part], rows, n, fill)
         trig_name = meta.get("trigger", "Q1" if kind == "q1_control" else "H2")
 
         sel = PackedSelection()
-        sel.add("trigger", _np(events[f"trig_{trig_name}"], False))
-        sel.add("two_tracks", ak.to_numpy(ak.sum(table.good, axis=1) >= 2))
+        sel.add("trigger", flat_field(events[f"trig_{trig_name}"]).astype(bool))
+        sel.add("two_tracks", np.bincount(trk.event[good], minlength=n) >= 2)
         sel.add("vertex", has_one)
         sel.add("fv", np.asarray(volume.in_fv(v["x"], v["y"], v["z"], cuts)) & has_one)
-        vetoed = np.zeros(len(events), bool)
+        vetoed = np.zeros(n, bool)
         for flag, field in ((cuts.veto_lav, "lav_veto"), (cuts.veto_anti0, "anti0_veto")):
             if flag:
-                vetoed |= _np(vtx.t1[field], False) | _np(vtx.t2[field], False)
+                vetoed |= v[f"{field}1"] | v[f"{field}2"]
         sel.add("veto", ~vetoed & has_one)
-        return sel, table, vtx, v
+        lkr_xy = tracks.extrapolate_down(trk, geometry.LKR_Z)
+        return sel, v, lkr_xy
 
-    def _states(self, events, sel, table, vtx, v):
+    def _states(self, cols, sel, v, lkr_xy):
         """Per state: PID, neutrals, the X candidate, its pointing and region."""
         cuts = self.cuts
         photons = pairs = None
         if any(s.neutrals for s in self.states):
-            photons = neutrals.photon_candidates(
-                events.Cluster, table.lkr_x, table.lkr_y,
-                ak.zip({k: v[k] for k in ("x", "y", "z", "time")}), cuts,
-            )  # fmt: skip
+            photons = neutrals.photon_candidates_flat(cols["Cluster"], *lkr_xy,
+                                                      cols["Track"].offsets, v, cuts)  # fmt: skip
             if any(sum(neutrals.NEUTRAL_CONTENT[s.name][1:]) for s in self.states):
-                pairs = neutrals.gamma_gamma_pairs(photons, cuts.photon_separation_min_m)
+                pairs = neutrals.gamma_gamma_pairs_flat(photons, cuts.photon_separation_min_m)
         has_one = sel.all("vertex")
         per_state = {}
         for s in self.states:
-            ok_pid = _np(vtx.t1[s.pid], False) & _np(vtx.t2[s.pid], False)
+            ok_pid = v[f"{s.pid}1"] & v[f"{s.pid}2"]
             sel.add(f"pid_{s.name}", ok_pid)
             steps = [*COMMON_STEPS, f"pid_{s.name}", "veto"]
             m2 = s.track_mass**2
             e = np.sqrt(v["p1"] ** 2 + m2) + np.sqrt(v["p2"] ** 2 + m2)
             px, py, pz = (v[f"{k}1"] + v[f"{k}2"] for k in ("px", "py", "pz"))
             if s.neutrals:
-                system = neutrals.neutral_system(s.name, photons, cuts, M_PI0, M_ETA, pairs)
-                found = ~ak.to_numpy(ak.is_none(system, axis=0))
+                found, system = neutrals.neutral_system_flat(s.name, photons, cuts, M_PI0, M_ETA,
+                                                             pairs)  # fmt: skip
                 sel.add(f"neutrals_{s.name}", found & has_one)
                 steps.append(f"neutrals_{s.name}")
-                e = e + _np(system.E, 0.0)
-                px, py, pz = (px + _np(system.px, 0.0), py + _np(system.py, 0.0),
-                              pz + _np(system.pz, 0.0))  # fmt: skip
+                e = e + system["E"]
+                px, py, pz = px + system["px"], py + system["py"], pz + system["pz"]
             mass = neutrals.invariant_mass(e, px, py, pz)
             with np.errstate(invalid="ignore", divide="ignore"):
                 z_tax, cda = pointing.pointing_to_tax(v["x"], v["y"], v["z"], px, py, pz)

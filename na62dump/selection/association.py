@@ -18,6 +18,8 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
+from na62dump.selection.flat import cartesian, group_any, group_argmin
+
 
 def _track_signal_pairs(x, y, t, signals, fields):
     tracks = ak.zip({"x": x, "y": y, "t": t})
@@ -78,3 +80,42 @@ def muv3_associated(x, y, t, p, muv3, radius_const_m, radius_ms_m_gev, max_dt):
     d = np.hypot(pairs.sig.x - pairs.trk.x, pairs.sig.y - pairs.trk.y)
     ok = (d < radius) & (np.abs(pairs.sig.time - pairs.trk.t) < max_dt)
     return ak.any(ok, axis=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Flat fast path (numpy arrays + offsets, see na62dump.selection.flat)
+# ---------------------------------------------------------------------------------------------
+def _track_signal_index(event, signals):
+    """``(track, signal)`` index pairs: every track against every signal of its event."""
+    n = len(event)
+    track_starts = np.arange(n)
+    return cartesian(track_starts, track_starts + 1, signals.starts[event], signals.stops[event])
+
+
+def lkr_energy_flat(x, y, t, event, clusters, max_distance, max_dt, min_energy):
+    """:func:`lkr_energy` for flat per-track arrays; ``event``: each track's event index,
+    ``clusters``: a :class:`~na62dump.selection.flat.FlatCollection`. The index returned is
+    the cluster's global (flat) index, -1 where none is associated."""
+    trk, _, sig = _track_signal_index(event, clusters)
+    d = np.hypot(clusters.x[sig] - x[trk], clusters.y[sig] - y[trk])
+    ok = (
+        (d < max_distance)
+        & (np.abs(clusters.time[sig] - t[trk]) < max_dt)
+        & (clusters.energy[sig] > min_energy)
+    )
+    best = group_argmin(d[ok], trk[ok], len(x))
+    found = best >= 0
+    index = np.full(len(x), -1)
+    index[found] = sig[ok][best[found]]
+    energy = np.zeros(len(x))
+    energy[found] = clusters.energy[index[found]]
+    return energy, index
+
+
+def muv3_associated_flat(x, y, t, p, event, muv3, radius_const_m, radius_ms_m_gev, max_dt):
+    """:func:`muv3_associated` for flat per-track arrays (see :func:`lkr_energy_flat`)."""
+    trk, _, sig = _track_signal_index(event, muv3)
+    radius = muv3_search_radius(p, radius_const_m, radius_ms_m_gev)
+    d = np.hypot(muv3.x[sig] - x[trk], muv3.y[sig] - y[trk])
+    ok = (d < radius[trk]) & (np.abs(muv3.time[sig] - t[trk]) < max_dt)
+    return group_any(ok, trk, len(x))

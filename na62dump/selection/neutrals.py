@@ -29,6 +29,14 @@ import awkward as ak
 import numpy as np
 
 from na62dump import geometry
+from na62dump.selection.flat import (
+    FlatCollection,
+    cartesian,
+    combinations,
+    group_argmin,
+    group_min,
+    offsets_from_counts,
+)
 
 
 def invariant_mass(e, px, py, pz):
@@ -171,3 +179,112 @@ def neutral_system(state, photons, cuts, m_pi0, m_eta, pairs=None):
     present = ~ak.is_none(system.E, axis=0)
     system = ak.zip({k: ak.fill_none(system[k], 0.0) for k in ("E", "px", "py", "pz")})
     return ak.mask(system, multiplicity_ok & present)
+
+
+# ---------------------------------------------------------------------------------------------
+# Flat fast path (numpy arrays + offsets, see na62dump.selection.flat); same choices as above
+# ---------------------------------------------------------------------------------------------
+def photon_candidates_flat(clusters, track_x, track_y, track_offsets, vertex, cuts):
+    """:func:`photon_candidates` on flat arrays.
+
+    ``clusters``: a :class:`~na62dump.selection.flat.FlatCollection`; ``track_x``,
+    ``track_y``: flat track positions at the LKr with ``track_offsets``; ``vertex``: mapping
+    of per-event arrays ``x``, ``y``, ``z``, ``time`` (NaN where there is no vertex). Returns
+    a ``FlatCollection`` of photons (``E``, ``px``, ``py``, ``pz``, ``x``, ``y``, ``time``).
+    """
+    n_cl = len(clusters.x)
+    event = clusters.event
+    cl, _, trk = cartesian(np.arange(n_cl), np.arange(n_cl) + 1, track_offsets[:-1][event],
+                           track_offsets[1:][event])  # fmt: skip
+    d = np.hypot(clusters.x[cl] - track_x[trk], clusters.y[cl] - track_y[trk])
+    d_min = group_min(d, cl, n_cl)
+    ok = (
+        (clusters.energy > cuts.photon_energy_min_gev)
+        & (np.abs(clusters.time - vertex["time"][event]) < cuts.photon_time_window_ns)
+        & (d_min > cuts.photon_track_distance_min_m)
+        & geometry.in_lkr_acceptance(clusters.x, clusters.y)
+    )
+    ev = event[ok]
+    e, x, y = clusters.energy[ok], clusters.x[ok], clusters.y[ok]
+    dx, dy, dz = x - vertex["x"][ev], y - vertex["y"][ev], geometry.LKR_Z - vertex["z"][ev]
+    norm = np.sqrt(dx * dx + dy * dy + dz * dz)
+    fields = {"E": e, "px": e * dx / norm, "py": e * dy / norm, "pz": e * dz / norm,
+              "x": x, "y": y, "time": clusters.time[ok]}  # fmt: skip
+    n_events = len(clusters.offsets) - 1
+    return FlatCollection(offsets_from_counts(np.bincount(ev, minlength=n_events)), fields)
+
+
+def gamma_gamma_pairs_flat(photons, min_separation):
+    """:func:`gamma_gamma_pairs` of a ``FlatCollection`` of photons: a dict of flat pair
+    arrays (``event``, ``i1``, ``i2`` the photons' flat indices, ``E``, ``px``, ``py``,
+    ``pz``, ``mass``), event by event."""
+    event, a, b = combinations(photons.starts, photons.stops)
+    keep = np.hypot(photons.x[a] - photons.x[b], photons.y[a] - photons.y[b]) > min_separation
+    event, a, b = event[keep], a[keep], b[keep]
+    e, px, py, pz = (photons[k][a] + photons[k][b] for k in ("E", "px", "py", "pz"))
+    return {"event": event, "i1": a, "i2": b, "E": e, "px": px, "py": py, "pz": pz,
+            "mass": invariant_mass(e, px, py, pz)}  # fmt: skip
+
+
+def _take(parts, index, found):
+    """Per-event ``E``, ``px``, ``py``, ``pz`` (float64, 0 where not ``found``)."""
+    out = {}
+    for k in ("E", "px", "py", "pz"):
+        out[k] = np.zeros(len(index))
+        out[k][found] = parts[k][index[found]]
+    return out
+
+
+def _in_window(pairs, mass, window):
+    keep = np.abs(pairs["mass"] - mass) < window
+    return {k: v[keep] for k, v in pairs.items()}
+
+
+def best_two_pairs_flat(pairs, mass, window, n_events):
+    """:func:`best_two_pairs` on flat pairs: ``(found, system)`` per event."""
+    pairs = _in_window(pairs, mass, window)
+    n = np.bincount(pairs["event"], minlength=n_events)
+    offsets = offsets_from_counts(n)
+    event, a, b = combinations(offsets[:-1], offsets[1:])
+    i1, i2 = pairs["i1"], pairs["i2"]
+    disjoint = (i1[a] != i1[b]) & (i1[a] != i2[b]) & (i2[a] != i1[b]) & (i2[a] != i2[b])
+    event, a, b = event[disjoint], a[disjoint], b[disjoint]
+    chi2 = (pairs["mass"][a] - mass) ** 2 + (pairs["mass"][b] - mass) ** 2
+    best = group_argmin(chi2, event, n_events)
+    found = best >= 0
+    two = {k: pairs[k][a] + pairs[k][b] for k in ("E", "px", "py", "pz")}
+    return found, _take(two, best, found)
+
+
+def neutral_system_flat(state, photons, cuts, m_pi0, m_eta, pairs=None):
+    """:func:`neutral_system` on a ``FlatCollection`` of photons (``pairs``: from
+    :func:`gamma_gamma_pairs_flat`). Returns ``(found, system)``: per event, whether the
+    state's neutral system exists, and its ``E``, ``px``, ``py``, ``pz`` (0 where not)."""
+    n_gamma, n_pi0, n_eta = NEUTRAL_CONTENT[state]
+    n_needed = n_gamma + 2 * n_pi0 + 2 * n_eta
+    n_events = len(photons.offsets) - 1
+    n = photons.counts
+    multiplicity_ok = (n >= n_needed) & (n <= n_needed + cuts.extra_photons_max)
+    if n_needed == 0:
+        found = np.ones(n_events, bool)
+        system = {k: np.zeros(n_events) for k in ("E", "px", "py", "pz")}
+    elif n_gamma == 1:
+        best = group_argmin(-photons.E, photons.event, n_events)
+        found = best >= 0
+        system = _take(photons.fields, best, found)
+    else:
+        if pairs is None:
+            pairs = gamma_gamma_pairs_flat(photons, cuts.photon_separation_min_m)
+        if n_pi0 == 2:
+            found, system = best_two_pairs_flat(pairs, m_pi0, cuts.pi0_mass_window_gev, n_events)
+        else:
+            m, window = (m_pi0, cuts.pi0_mass_window_gev) if n_pi0 else (m_eta,
+                                                                        cuts.eta_mass_window_gev)
+            near = _in_window(pairs, m, window)
+            best = group_argmin(np.abs(near["mass"] - m), near["event"], n_events)
+            found = best >= 0
+            system = _take(near, best, found)
+    found = found & multiplicity_ok
+    for k in system:
+        system[k] = np.where(found, system[k], 0.0)
+    return found, system

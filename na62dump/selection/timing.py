@@ -9,13 +9,12 @@
 
 from __future__ import annotations
 
-import awkward as ak
 import numpy as np
 
 
 def track_time(track):
     """Track time (ns): NA48-CHOD time when the track has a NA48-CHOD signal, else CHOD time."""
-    return ak.where(track.hasNa48chod, track.na48chodTime, track.chodTime)
+    return np.where(track.hasNa48chod, track.na48chodTime, track.chodTime)
 
 
 def has_chod_signal(track):

@@ -20,6 +20,7 @@ import awkward as ak
 import numpy as np
 
 from na62dump import geometry
+from na62dump.selection.flat import cartesian, group_min
 
 
 def extrapolate_down(track, z):
@@ -85,4 +86,21 @@ def isolated(tracks, cuts):
     """
     d_straw = nearest_other_distance(*extrapolate_up(tracks, geometry.STRAW_Z[0]))
     d_lkr = nearest_other_distance(*extrapolate_down(tracks, geometry.LKR_Z))
+    return (d_straw > cuts.isolation_straw1_m) & (d_lkr > cuts.isolation_lkr_m)
+
+
+def nearest_other_distance_flat(x, y, offsets):
+    """:func:`nearest_other_distance` for flat arrays with ``offsets`` (``n_events + 1``)."""
+    _, a, b = cartesian(offsets[:-1], offsets[1:], offsets[:-1], offsets[1:])
+    other = a != b
+    a, b = a[other], b[other]
+    return group_min(np.hypot(x[a] - x[b], y[a] - y[b]), a, len(x))
+
+
+def isolated_flat(tracks, cuts):
+    """:func:`isolated` for a :class:`~na62dump.selection.flat.FlatCollection` of tracks."""
+    d_straw = nearest_other_distance_flat(
+        *extrapolate_up(tracks, geometry.STRAW_Z[0]), tracks.offsets
+    )
+    d_lkr = nearest_other_distance_flat(*extrapolate_down(tracks, geometry.LKR_Z), tracks.offsets)
     return (d_straw > cuts.isolation_straw1_m) & (d_lkr > cuts.isolation_lkr_m)

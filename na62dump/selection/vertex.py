@@ -17,6 +17,8 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
+from na62dump.selection.flat import combinations, offsets_from_counts
+
 
 def _dot(a, b):
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
@@ -93,3 +95,47 @@ def single_vertex(pairs):
     good = pairs[pairs.ok]
     has_one = ak.num(good, axis=1) == 1
     return has_one, ak.mask(ak.firsts(good, axis=1), has_one)
+
+
+def single_vertex_flat(tracks, time, good, max_dt, max_cda):
+    """:func:`two_track_vertices` of the ``good`` tracks then :func:`single_vertex`, flat.
+
+    Parameters
+    ----------
+    tracks : :class:`~na62dump.selection.flat.FlatCollection`
+        All tracks of the chunk (``charge``, ``x``, ``y``, ``z``, ``px``, ``py``, ``pz``).
+    time, good : flat per-track arrays
+        Track times (ns) and the track selection.
+    max_dt, max_cda : float
+        As in :func:`two_track_vertices`.
+
+    Returns
+    -------
+    has_one : bool array (one per event)
+    vertex : dict of arrays, one entry per event with ``has_one`` (in event order):
+        ``event``, ``i1``, ``i2`` (flat track indices, the positive track first), ``x``,
+        ``y``, ``z``, ``cda``, ``time``, ``dt``.
+    """
+    n_events = len(tracks.offsets) - 1
+    chosen = np.flatnonzero(good)
+    sub = offsets_from_counts(np.bincount(tracks.event[chosen], minlength=n_events))
+    event, a, b = combinations(sub[:-1], sub[1:])
+    a, b = chosen[a], chosen[b]
+    swap = tracks.charge[a] < tracks.charge[b]
+    first, second = np.where(swap, b, a), np.where(swap, a, b)
+    x, y, z, px, py, pz = (tracks[k] for k in ("x", "y", "z", "px", "py", "pz"))
+    _, _, cda, mid = closest_approach(
+        (x[first], y[first], z[first]), (px[first] / pz[first], py[first] / pz[first], 1.0),
+        (x[second], y[second], z[second]), (px[second] / pz[second], py[second] / pz[second], 1.0),
+    )  # fmt: skip
+    dt = time[first] - time[second]
+    opposite = (tracks.charge[first] * tracks.charge[second]) < 0
+    ok = opposite & (np.abs(dt) < max_dt) & (cda < max_cda)
+    has_one = np.bincount(event[ok], minlength=n_events) == 1
+    pick = ok & has_one[event]
+    vertex = {
+        "event": event[pick], "i1": first[pick], "i2": second[pick],
+        "x": mid[0][pick], "y": mid[1][pick], "z": mid[2][pick], "cda": cda[pick],
+        "time": 0.5 * (time[first][pick] + time[second][pick]), "dt": dt[pick],
+    }  # fmt: skip
+    return has_one, vertex

@@ -16,6 +16,8 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
+from na62dump.selection.flat import cartesian, group_any
+
 
 def anti0_vetoed(x, y, t, anti0, max_distance, max_dt):
     """Per track: an ANTI0 signal within ``max_distance`` (m) and ``max_dt`` (ns).
@@ -39,3 +41,20 @@ def lav_vetoed(t, lav, max_dt):
     """
     pairs = ak.cartesian({"t": t, "lav": lav.time}, axis=1, nested=True)
     return ak.any(np.abs(pairs.lav - pairs.t) < max_dt, axis=2)
+
+
+def anti0_vetoed_flat(x, y, t, event, anti0, max_distance, max_dt):
+    """:func:`anti0_vetoed` for flat per-track arrays; ``event``: each track's event index,
+    ``anti0``: a :class:`~na62dump.selection.flat.FlatCollection`."""
+    n = len(x)
+    trk, _, sig = cartesian(np.arange(n), np.arange(n) + 1, anti0.starts[event],
+                            anti0.stops[event])  # fmt: skip
+    d = np.hypot(anti0.x[sig] - x[trk], anti0.y[sig] - y[trk])
+    return group_any((d < max_distance) & (np.abs(anti0.time[sig] - t[trk]) < max_dt), trk, n)
+
+
+def lav_vetoed_flat(t, event, lav, max_dt):
+    """:func:`lav_vetoed` for flat per-track arrays (see :func:`anti0_vetoed_flat`)."""
+    n = len(t)
+    trk, _, sig = cartesian(np.arange(n), np.arange(n) + 1, lav.starts[event], lav.stops[event])
+    return group_any(np.abs(lav.time[sig] - t[trk]) < max_dt, trk, n)
