@@ -108,3 +108,22 @@ def test_runner_with_futures_executor(ee_file):
     out = run(fileset, processor_instance=_CountTracks())
     assert out["n"] == 2
     assert out["p"] == pytest.approx(float(ak.sum(_events(ee_file).Track.p)), rel=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["eager", "virtual"])
+def test_flat_collection_matches_flatten(ee_file, mode):
+    from na62dump.schema import flat_collection, flat_field
+
+    events = _events(ee_file, mode=mode)
+    for name in COLLECTIONS:
+        flat = flat_collection(events, name)
+        assert flat.counts.tolist() == ak.to_list(ak.num(events[name], axis=1))
+        assert set(flat.fields) == set(events[name].fields)
+        for field in events[name].fields:
+            expected = ak.to_numpy(ak.flatten(events[name][field]))
+            assert flat[field].dtype == expected.dtype
+            assert flat[field].tolist() == expected.tolist()
+    assert flat_field(events.trigger_time).tolist() == ak.to_list(events.trigger_time)
+    # a sliced collection (not a plain ListOffsetArray from offset 0) goes the generic way
+    sliced = flat_collection(events[1:], "Track")
+    assert sliced.counts.tolist() == ak.to_list(ak.num(events.Track[1:], axis=1))
