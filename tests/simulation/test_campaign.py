@@ -86,8 +86,8 @@ def test_packaged_campaign_loads(preset):
     assert data.metadata["has_truth"] is False
     assert c.get("q1_control").metadata["has_truth"] is False  # stands for data
     assert c.get("prompt").metadata["has_truth"] is True
+    assert data.metadata["pot"] == geometry.N_POT
     if preset != "tiny":
-        assert data.metadata["pot"] == geometry.N_POT
         assert c.get("prompt").metadata["pot"] >= 10 * geometry.N_POT
     for d in c.datasets:
         assert d.recipe is not None
