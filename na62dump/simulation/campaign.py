@@ -96,12 +96,13 @@ from pydantic import (
 )
 
 from na62dump import geometry
-from na62dump.codes import ANALYSIS_CHANNELS, Channel, Model
+from na62dump.codes import ANALYSIS_CHANNELS, Channel
 from na62dump.errors import InputError
 
 log = logging.getLogger(__name__)
 
 PRESETS = ("tiny", "default", "full")
+#: Dataset kinds (the generator kinds of na62dump.simulation.generators).
 KINDS = ("signal", "prompt", "q1_control", "upstream", "pseudo_data")
 #: Analysis channels, one processor each.
 ALL_CHANNELS = tuple(ANALYSIS_CHANNELS)
@@ -117,9 +118,6 @@ THRESHOLD_MARGIN_GEV = 0.010
 FINAL_STATE_TO_ANALYSIS = {
     fs.key: analysis for analysis, states in ANALYSIS_CHANNELS.items() for fs in states
 }
-
-#: Model keys as in datasets.yaml.
-MODELS = {m.name.lower(): m for m in Model if m is not Model.NONE}
 
 T = TypeVar("T")
 

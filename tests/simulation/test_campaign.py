@@ -69,6 +69,12 @@ def small(tmp_path: Path, **edits: str) -> Path:
 # --------------------------------------------------------------------------------------------
 # The packaged campaign
 # --------------------------------------------------------------------------------------------
+def test_kinds_are_the_generator_kinds():
+    from na62dump.simulation.generators import GENERATORS
+
+    assert set(cmod.KINDS) == set(GENERATORS)
+
+
 def test_packaged_campaign_is_the_repository_file():
     assert DEFAULT_CONFIG.read_bytes() == REPO_YAML.read_bytes()
     assert DEFAULT_CONFIG.parent.name == "na62dump"
@@ -78,7 +84,7 @@ def test_packaged_campaign_is_the_repository_file():
 def test_packaged_campaign_loads(preset):
     c = load_campaign(preset=preset)
     kinds = {d.kind for d in c.datasets}
-    assert kinds == {"signal", "prompt", "q1_control", "upstream", "pseudo_data"}
+    assert kinds == set(cmod.KINDS)
     assert len(set(c.names)) == len(c.names)
     data = c.get("data")
     assert data.channels == ("ee", "mumu", "pipi", "hadronic")
