@@ -252,8 +252,9 @@ def flat_field(array) -> np.ndarray:
     return ak.to_numpy(array)
 
 
-def flat_collection(events, name: str) -> FlatCollection:
-    """The jagged collection ``events[name]`` as flat numpy arrays with offsets.
+def flat_collection(events, name: str, fields=None) -> FlatCollection:
+    """The jagged collection ``events[name]`` (only ``fields`` if given) as flat numpy arrays
+    with offsets.
 
     Reads each field's buffer straight from the layout (one materialisation per field, no
     awkward operation), which is what makes the processors' flat fast path cheap on small
@@ -275,11 +276,11 @@ def flat_collection(events, name: str) -> FlatCollection:
     ):
         offsets = np.asarray(layout.offsets.data).astype(np.int64)
         lo, hi = int(offsets[0]), int(offsets[-1])
-        fields = {f: np.asarray(content.content(f).data)[lo:hi] for f in content.fields}
-        return FlatCollection(offsets - lo, fields)
+        data = {f: np.asarray(content.content(f).data)[lo:hi] for f in fields or content.fields}
+        return FlatCollection(offsets - lo, data)
     counts = ak.to_numpy(ak.num(array, axis=1))
-    fields = {f: ak.to_numpy(ak.flatten(array[f], axis=1)) for f in array.fields}
-    return FlatCollection(offsets_from_counts(counts), fields)
+    data = {f: ak.to_numpy(ak.flatten(array[f], axis=1)) for f in fields or array.fields}
+    return FlatCollection(offsets_from_counts(counts), data)
 
 
 def check_finite(events, source: str | None = None, collections=None) -> None:

@@ -75,6 +75,9 @@ log = logging.getLogger(__name__)
 #: State-independent steps of the cutflow after ``all``, in order.
 COMMON_STEPS = ("trigger", "two_tracks", "vertex", "fv")
 
+#: Fields read of the collections where not all are needed (the others: every field).
+READ_FIELDS = {"LAV": ("time",)}
+
 #: Dataset kinds the processors know; ``pseudo_data`` is the only one that is blinded.
 KINDS = ("signal", "prompt", "combinatorial", "q1_control", "upstream", "pseudo_data")
 
@@ -328,7 +331,7 @@ class TwoTrackProcessor(processor.ProcessorABC):
         blind = kind == "pseudo_data" and not self.unblind
         source = meta.get("filename", dataset)
         check_branches(events, truth=is_signal, source=source)
-        cols = {c: flat_collection(events, c) for c in COLLECTIONS}
+        cols = {c: flat_collection(events, c, fields=READ_FIELDS.get(c)) for c in COLLECTIONS}
         check_finite(events, source=source, collections=cols)
 
         weight = self._weights(events, kind, meta)
