@@ -118,11 +118,15 @@ def save(fig, out_dir: str | os.PathLike, name: str, formats: Iterable[str] = ("
     return paths
 
 
-def _log_axis_labels(axis) -> None:
-    """Readable log axis: plain numbers at 1-2-5 steps, no overlapping minor labels."""
+def _log_axis_labels(axis, span_decades: float = 1.0, width_in: float = 6.0) -> None:
+    """Readable log axis: plain numbers at 1-2-5, 1-3 or 1 steps (the fewer, the more
+    decades per inch of axis), no minor labels."""
     from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    density = span_decades / max(width_in, 1.0)
+    subs = (1.0, 2.0, 5.0) if density < 0.3 else (1.0, 3.0) if density < 0.45 else (1.0,)
+
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
     formatter = ScalarFormatter()
     formatter.set_scientific(False)
     axis.set_major_formatter(formatter)
@@ -270,7 +274,7 @@ def plot_exclusion(
     ax.set_yscale("log")
     ax.set_xlim(mass.min(), mass.max())
     ax.set_ylim(coupling.min(), coupling.max())
-    _log_axis_labels(ax.xaxis)
+    _log_axis_labels(ax.xaxis, np.log10(mass.max() / mass.min()), 6.5)
     ax.set_xlabel(mass_label)
     ax.set_ylabel(coupling_label)
     ax.legend(handles=handles, loc="upper right", fontsize=11, framealpha=0.85,
@@ -372,7 +376,8 @@ def plot_alp(limits: Mapping, *, ax=None, title: str | None = None,
     ax.set_yscale("log")
     ax.set_xlabel(r"$\tau_a$ [s]")
     ax.set_ylabel(r"BR$(B\to K^{(*)}a)\times$BR$(a\to\ell^+\ell^-)$")
-    ax.legend(handles=handles, loc="upper right", fontsize=11,
+    # the excluded regions reach up to large BR x BR: the legend goes below them
+    ax.legend(handles=handles, loc="lower left", fontsize=11,
               title=(f"{title}: " if title else "")
               + f"{int(round(100 * (1 - alpha)))}% CL excluded (filled: observed)",
               title_fontsize=11, framealpha=0.85)
@@ -436,11 +441,12 @@ def plot_map(
     norm = LogNorm(lo, max(hi, lo * 1.0001)) if log else Normalize(lo, hi)
     masked = np.ma.masked_where(~np.isfinite(v) | ((v <= 0) if log else False), v)
     mesh = ax.pcolormesh(np.asarray(mass_gev) * 1e3, eps, masked, norm=norm, shading="nearest",
-                         cmap="viridis")
+                         cmap="viridis", rasterized=True)
     _colorbar(fig, mesh, ax, zlabel)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    _log_axis_labels(ax.xaxis)
+    m = np.asarray(mass_gev, dtype=float)
+    _log_axis_labels(ax.xaxis, np.log10(m.max() / m.min()) if m.size > 1 else 1.0, 4.5)
     ax.set_xlabel(r"$M_{A'}$ [MeV]")
     ax.set_ylabel("ε (kinetic mixing)")
     if title:
@@ -469,8 +475,12 @@ def plot_yield_panels(table, *, quantity: str = "efficiency", pot: float | None 
     scale = 1e3 if quantity == "sigma_m_gev" else 1.0
     # an efficiency reads linearly (0 to its maximum); yields span decades
     log = quantity != "efficiency"
-    fig, axes = plt.subplots(1, len(modes), figsize=(6.5 * len(modes), 5.4), squeeze=False)
-    for ax, mode in zip(axes[0], modes, strict=True):
+    ncols = min(len(modes), 3)
+    nrows = -(-len(modes) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.8 * ncols, 5.6 * nrows), squeeze=False)
+    for ax in axes.flat[len(modes):]:
+        ax.set_visible(False)
+    for ax, mode in zip(axes.flat, modes, strict=False):
         values = np.asarray(data[mode], dtype=float) * scale
         vmin = 0.0 if not log else None
         if quantity == "n_exp":  # below 1e-3 events nothing is visible in any search
@@ -518,7 +528,7 @@ def _plot_2d(ax, h, xscale=1.0, yscale=1.0, log=True):
     if masked.count() == 0:
         return None
     norm = LogNorm(masked.min(), max(masked.max(), masked.min() * 10)) if log else None
-    return ax.pcolormesh(xe, ye, masked.T, norm=norm, cmap="viridis", zorder=2)
+    return ax.pcolormesh(xe, ye, masked.T, norm=norm, cmap="viridis", zorder=2, rasterized=True)
 
 
 def plot_pointing(h, cuts, *, blinded: bool, title: str = "", ax=None, zlabel="events",
@@ -534,7 +544,7 @@ def plot_pointing(h, cuts, *, blinded: bool, title: str = "", ax=None, zlabel="e
     if mesh is not None:
         _colorbar(fig, mesh, ax, zlabel)
     else:
-        ax.text(0.5, 0.6, "no events", transform=ax.transAxes, ha="center", color="0.4")
+        ax.text(0.75, 0.5, "no events", transform=ax.transAxes, ha="center", color="0.4")
     _region_outlines(ax, cuts, masked=blinded)
     ax.set_xlabel(r"$Z_\mathrm{TAX}$ [m]")
     ax.set_ylabel(r"$\mathrm{CDA}_\mathrm{TAX}$ [mm]")
@@ -598,7 +608,12 @@ def plot_mass(background: Mapping, signals: Mapping, *, data=None, title: str = 
     fig, ax = _axes(ax)
     drawn = False
     if data is not None and data.sum().value > 0:
-        mplhep.histplot(data, ax=ax, histtype="errorbar", color="k", label="data", zorder=5)
+        # non-empty bins only: on a log axis, empty bins would draw error bars from nowhere
+        counts = data.values()
+        centers = data.axes[0].centers
+        filled = counts > 0
+        ax.errorbar(centers[filled], counts[filled], yerr=np.sqrt(counts[filled]), fmt="o",
+                    color="k", ms=4, label="data", zorder=5)
         drawn = True
     if background:
         items = [(k, h) for k, h in background.items() if h.sum().value > 0]
