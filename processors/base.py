@@ -4,11 +4,18 @@ A channel processor is a :class:`TwoTrackProcessor` with a cut object (``cuts``)
 more final *states* (:class:`State`: a mass hypothesis for the two tracks, the PID they must
 pass, whether neutrals enter). Per chunk, columnar, no event loop:
 
-1. per track (:func:`track_table`): time, quality, acceptance, trigger timing, isolation,
-   E/p, MUV3 association, PID flags, veto flags;
+1. per track (:func:`good_tracks`): time, quality, acceptance, trigger timing, isolation;
 2. per event: the H2 trigger, >= 2 selected tracks, exactly one two-track vertex, the FV;
+   for the two tracks of that vertex only (:func:`vertex_track_table`): E/p, MUV3
+   association, PID flags, veto flags;
 3. per state: PID of both tracks, vetoes (LAV and/or ANTI0, from the cuts), neutrals
    (hadronic), the X candidate (tracks + neutrals), its pointing to the TAX and its region.
+
+The work is done on flat numpy arrays with offsets (:func:`na62dump.schema.flat_collection`,
+:mod:`na62dump.selection.flat`): the awkward building blocks of :mod:`na62dump.selection` cost
+~0.1-3 ms per operation whatever the chunk size, which dominated the small chunks of the
+campaign; their ``*_flat`` twins give the same results to the last bit (``tests/selection/
+test_flat.py``).
 
 Named cuts go into a :class:`Selection` (a dict of per-event masks with the ``add``/``all`` of
 coffea's ``PackedSelection``, without its per-call cost); histogram templates are built once in
