@@ -22,7 +22,15 @@ TFile record holds the file's own name. To make "the same seed gives byte-identi
   filesystem), so no half-written file ever appears at the final path and the stored name does
   not carry a temporary suffix.
 
-Compression is ``uproot``'s default, ZLIB level 1 (deterministic for a given zlib).
+Compression
+-----------
+:data:`COMPRESSION` is LZ4 level 1, the usual choice for analysis ntuples that are written once
+and read many times: with ``uproot`` it writes about 3.8x and reads about 1.9x faster than its
+default ZLIB level 1, for files about 1.6x larger (100k dark-photon ee events: 21.8 MB instead
+of 13.9 MB; ZSTD level 1 gives 14.1 MB at 2.5x the ZLIB write speed). ``uproot`` compresses LZ4
+with ``cramjam`` and checksums it with ``xxhash``; both are pinned in ``pyproject.toml`` because
+the compressed bytes (and so the byte-identity of files for a given seed) depend on them.
+Readers need nothing to choose: the algorithm is recorded in every basket.
 
 >>> import tempfile, pathlib, awkward as ak, uproot
 >>> from na62dump.simulation.writer import COLLECTIONS, empty_branches, write_ntuple
@@ -135,6 +143,9 @@ TRUTH_BRANCHES: dict[str, np.dtype] = {
 }
 
 COUNTER_DTYPE = np.dtype(np.int32)
+
+#: Compression of every basket (see the module documentation for the choice and its cost).
+COMPRESSION = uproot.LZ4(1)
 
 #: Default number of events per basket (one basket per branch per ``extend`` call).
 BASKET_EVENTS = 50_000
@@ -368,6 +379,7 @@ def write_ntuple(
     branches: Mapping[str, np.ndarray | ak.Array],
     tree: str = "events",
     basket_events: int = BASKET_EVENTS,
+    compression: uproot.compression.Compression | None = COMPRESSION,
 ) -> Path:
     """Write ``branches`` as the TTree ``tree`` of a new ROOT file at ``path``, atomically.
 
@@ -386,6 +398,9 @@ def write_ntuple(
         Name of the TTree.
     basket_events
         Events per basket (a basket per branch per chunk of this many events).
+    compression
+        ``uproot`` compression of the baskets (default :data:`COMPRESSION`, LZ4 level 1;
+        ``None`` stores them uncompressed).
 
     Returns
     -------
@@ -412,7 +427,9 @@ def write_ntuple(
     try:
         tmp = tmpdir / path.name
         with frozen_uproot_clock():
-            with uproot.recreate(tmp, uuid_function=lambda: file_uuid(path)) as f:
+            with uproot.recreate(
+                tmp, compression=compression, uuid_function=lambda: file_uuid(path)
+            ) as f:
                 t = f.mktree(
                     tree,
                     branch_types,
