@@ -5,8 +5,9 @@ For every channel, on the same files and in the same run:
 - **bare read**: ``uproot.iterate`` over the files, exactly the branches the processor reads
   (taken from coffea's metrics of a warm-up run), in steps of the chunk size, into awkward
   arrays: the floor any columnar analysis of these files pays;
-- **processor**: ``na62dump.runner.run_processor`` with coffea's ``IterativeExecutor`` (one
-  process, one core): file opening, NanoEvents, the selection, the histograms, the merge.
+- **processor**: what ``na62dump run`` does for the channel (``runner.check_fileset`` then
+  ``runner.run_processor``) with coffea's ``IterativeExecutor`` (one process, one core): the
+  input checks, file opening, NanoEvents, the selection, the histograms, the merge.
 
 Both are timed ``--repeat`` times, interleaved, after one warm-up run, and the best time of
 each is kept (the machine may be shared). Rates are events per second on one core; the goal is
@@ -129,13 +130,25 @@ def bare_read(fileset: dict, branches: list[str], chunksize: int) -> int:
     return n
 
 
-def measure(channel: str, fileset: dict, chunksize: int, repeat: int, profile: bool) -> dict:
+def run_like_na62dump_run(fileset: dict, proc, exe, chunksize: int):
+    """What ``runner.run`` does for one channel: check every file, then process."""
+    info: dict = {}
+    branches = {n: runner.required_branches(e["metadata"]) for n, e in fileset.items()}
+    checked, _ = runner.check_fileset(fileset, branches, _cache=info)
+    return runner.run_processor(checked, proc, exe, chunksize=chunksize, file_info=info)
+
+
+def measure(
+    channel: str, fileset: dict, chunksize: int, repeat: int, profile: bool, preload: bool = False
+) -> dict:
     from processors import PROCESSORS
 
     proc = PROCESSORS[channel](cuts=None, unblind=False)
     with runner.open_executor("iterative") as exe:
-        _, metrics = runner.run_processor(fileset, proc, exe, chunksize=chunksize)  # warm-up
+        _, metrics = run_like_na62dump_run(fileset, proc, exe, chunksize)  # warm-up
         branches = sorted({c.rsplit("-", 1)[0] for c in metrics["columns"]})
+        if preload:  # coffea reads these in one bulk call per chunk instead of one per branch
+            fileset = {name: {**entry, "preload": branches} for name, entry in fileset.items()}
         events = int(metrics["entries"])
         t_read, t_proc = [], []
         for _ in range(repeat):
@@ -143,13 +156,13 @@ def measure(channel: str, fileset: dict, chunksize: int, repeat: int, profile: b
             n_read = bare_read(fileset, branches, chunksize)
             t_read.append(time.perf_counter() - tic)
             tic = time.perf_counter()
-            runner.run_processor(fileset, proc, exe, chunksize=chunksize)
+            run_like_na62dump_run(fileset, proc, exe, chunksize)
             t_proc.append(time.perf_counter() - tic)
         if n_read != events:
             raise RuntimeError(f"{channel}: bare read saw {n_read} events, processor {events}")
         if profile:
             prof = cProfile.Profile()
-            prof.runcall(runner.run_processor, fileset, proc, exe, chunksize=chunksize)
+            prof.runcall(run_like_na62dump_run, fileset, proc, exe, chunksize)
             text = io.StringIO()
             pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(
                 r"processors|na62dump", 25
@@ -180,6 +193,9 @@ def main(argv=None) -> int:
     ap.add_argument("--chunksize", type=int, default=runner.DEFAULT_CHUNKSIZE)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="cProfile one run per channel")
+    ap.add_argument("--preload", action="store_true",
+                    help="give coffea the branches to preload in bulk (fileset 'preload'; the "
+                         "runner does not do this yet)")  # fmt: skip
     args = ap.parse_args(argv)
     channels = [c for c in args.channels.split(",") if c]
 
@@ -195,10 +211,12 @@ def main(argv=None) -> int:
                       f"{args.events_per_file}, plus pseudo-data")  # fmt: skip
             filesets = generated_filesets(Path(tmp), args.events, args.events_per_file)
         rows = [
-            measure(c, filesets[c], args.chunksize, args.repeat, args.profile) for c in channels
+            measure(c, filesets[c], args.chunksize, args.repeat, args.profile, args.preload)
+            for c in channels
         ]
 
-    print(f"# input: {source}; chunksize {args.chunksize}; best of {args.repeat}; 1 core")
+    print(f"# input: {source}; chunksize {args.chunksize}; best of {args.repeat}; 1 core"
+          + ("; coffea preload of the branches" if args.preload else ""))  # fmt: skip
     header = (f"{'channel':<9} {'files':>5} {'events':>8} {'branches':>8} "
               f"{'bare read ev/s':>15} {'processor ev/s':>15} {'ratio':>6}  goal >= {GOAL}")
     print(header)

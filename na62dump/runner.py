@@ -176,34 +176,46 @@ def _is_local(path: str) -> bool:
     return "://" not in path or path.startswith("file://")
 
 
-def inspect_file(path: str, tree: str = TREE) -> tuple[str | None, frozenset[str]]:
+@dataclass(frozen=True)
+class FileInfo:
+    """What opening an input file told: a problem (or None), its branches, entries, UUID."""
+
+    problem: str | None
+    branches: frozenset[str] = frozenset()
+    entries: int = 0
+    uuid: bytes = b""
+
+
+def inspect_file(path: str, tree: str = TREE) -> FileInfo:
     """Open ``path`` and look for the TTree ``tree``.
 
     Returns
     -------
-    (problem, branches)
+    FileInfo
         ``problem`` is ``None`` for a readable file, else why it cannot be read (missing,
-        corrupt, no such tree); ``branches`` are the tree's branch names (empty on a problem).
+        corrupt, no such tree); for a readable file also the tree's branch names, its number
+        of entries and the file's UUID (what coffea needs to cut it into chunks, so that
+        coffea does not open every file a second time).
     """
     if _is_local(path):
         local = path.removeprefix("file://")
         if not os.path.exists(local):
-            return "file does not exist", frozenset()
+            return FileInfo("file does not exist")
         if not os.path.isfile(local):
-            return "not a regular file", frozenset()
+            return FileInfo("not a regular file")
     try:
         with uproot.open(path) as handle:
             try:
                 obj = handle[tree]
             except uproot.exceptions.KeyInFileError:
                 keys = sorted(handle.keys(cycle=False))
-                return f"has no tree {tree!r} (keys: {keys})", frozenset()
+                return FileInfo(f"has no tree {tree!r} (keys: {keys})")
             if not isinstance(obj, uproot.behaviors.TTree.TTree):
-                return f"{tree!r} is a {type(obj).__name__}, not a TTree", frozenset()
-            return None, frozenset(obj.keys())
+                return FileInfo(f"{tree!r} is a {type(obj).__name__}, not a TTree")
+            return FileInfo(None, frozenset(obj.keys()), int(obj.num_entries), handle.file.fUUID)
     except Exception as err:  # uproot raises many types for corrupt bytes
         detail = " ".join(str(err).split())  # one line, whatever uproot's message looks like
-        return f"cannot be read as a ROOT file ({type(err).__name__}: {detail})", frozenset()
+        return FileInfo(f"cannot be read as a ROOT file ({type(err).__name__}: {detail})")
 
 
 def check_file(path: str, tree: str = TREE, branches: Iterable[str] = ()) -> str | None:
@@ -221,10 +233,10 @@ def check_file(path: str, tree: str = TREE, branches: Iterable[str] = ()) -> str
         If the file is readable but lacks a branch: that is a wrong ntuple version, not a bad
         file, and is never skipped.
     """
-    problem, present = inspect_file(path, tree)
-    if problem is None:
-        _require_branches(path, tree, present, branches)
-    return problem
+    info = inspect_file(path, tree)
+    if info.problem is None:
+        _require_branches(path, tree, info.branches, branches)
+    return info.problem
 
 
 def _require_branches(path: str, tree: str, present: frozenset[str], needed: Iterable[str]):
@@ -241,7 +253,7 @@ def check_fileset(
     branches: Mapping[str, Iterable[str]] | Iterable[str],
     *,
     skip_bad_files: bool = False,
-    _cache: dict[tuple[str, str], tuple[str | None, frozenset[str]]] | None = None,
+    _cache: dict[tuple[str, str], FileInfo] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[SkippedFile]]:
     """Check every file of a coffea fileset before any processing starts.
 
@@ -289,9 +301,9 @@ def check_fileset(
             key = (path, tree)
             if key not in cache:  # a file may feed several channels: open it once
                 cache[key] = inspect_file(path, tree)
-            problem, present = cache[key]
+            problem = cache[key].problem
             if problem is None:
-                _require_branches(path, tree, present, needed)
+                _require_branches(path, tree, cache[key].branches, needed)
                 kept[path] = tree
             elif skip_bad_files:
                 skipped.append(SkippedFile(dataset, path, problem))
@@ -577,8 +589,16 @@ def run_processor(
     *,
     chunksize: int = DEFAULT_CHUNKSIZE,
     status: bool = False,
+    file_info: Mapping[tuple[str, str], FileInfo] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run one processor over a (checked) fileset with a coffea executor.
+
+    Parameters
+    ----------
+    file_info : mapping, optional
+        ``{(path, tree): FileInfo}`` from the input checks (:func:`check_fileset`'s cache):
+        entries and UUID of each file, so that coffea need not open every file once more
+        before processing to learn them.
 
     Returns
     -------
@@ -588,18 +608,36 @@ def run_processor(
     """
     from na62dump.schema import NA62Schema
 
+    coffea_fileset = _coffea_fileset(fileset)
     runner = processor.Runner(
         executor=executor,
         chunksize=chunksize,
         schema=NA62Schema,
         skipbadfiles=False,  # bad files were dealt with by check_fileset, before any work
         savemetrics=True,
-        metadata_cache={},  # never trust metadata of a file rewritten at the same path
+        # never trust metadata cached from a file rewritten at the same path: a fresh cache,
+        # filled from this run's own checks
+        metadata_cache=_metadata_cache(fileset, coffea_fileset, file_info or {}),
     )
     with _quiet_coffea(status):
-        chunks = list(runner.preprocess(_coffea_fileset(fileset), treename=TREE))
+        chunks = list(runner.preprocess(coffea_fileset, treename=TREE))
         output, metrics = runner(chunks, OrderedMerge(proc, chunk_order(chunks)))
     return output, metrics
+
+
+def _metadata_cache(fileset, coffea_fileset, file_info) -> dict:
+    """coffea's per-file metadata (user metadata, ``numentries``, ``uuid``) from our checks."""
+    cache = {}
+    for dataset, entry in fileset.items():
+        usermeta = coffea_fileset[dataset]["metadata"]
+        for (path, tree), abspath in zip(
+            entry["files"].items(), coffea_fileset[dataset]["files"], strict=True
+        ):
+            info = file_info.get((path, tree))
+            if info is not None and info.problem is None:
+                key = processor.executor.FileMeta(dataset, abspath, tree)
+                cache[key] = {**usermeta, "numentries": info.entries, "uuid": info.uuid}
+    return cache
 
 
 def _coffea_fileset(fileset: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -706,7 +744,7 @@ def run(
     # 1. filesets and input checks, for every channel, before any processing
     plans: dict[str, tuple[processor.ProcessorABC, dict]] = {}
     skipped: dict[tuple[str, str], SkippedFile] = {}
-    cache: dict[tuple[str, str], tuple[str | None, frozenset[str]]] = {}
+    cache: dict[tuple[str, str], FileInfo] = {}
     for channel in channels:
         fileset = campaign.fileset(channels=[channel])
         if not fileset:
@@ -730,7 +768,9 @@ def run(
     with open_executor(executor, workers=workers, scheduler=scheduler, status=status) as exe:
         for channel, (proc, fileset) in plans.items():
             tic = time.perf_counter()
-            output, metrics = run_processor(fileset, proc, exe, chunksize=chunksize, status=status)
+            output, metrics = run_processor(
+                fileset, proc, exe, chunksize=chunksize, status=status, file_info=cache
+            )
             seconds = time.perf_counter() - tic
             results[channel] = ChannelRun(
                 channel, output, int(metrics.get("entries", 0)), seconds
