@@ -56,6 +56,7 @@ import logging
 from dataclasses import dataclass
 
 import awkward as ak
+import numba
 import numpy as np
 from particle import Particle
 
@@ -164,23 +165,85 @@ def lkr_energy_resolution(energy, cfg: DetectorConfig = DEFAULT_CONFIG):
                    + cfg.lkr_constant**2)
 
 
-@dataclass
-class _Lines:
-    """Upstream and downstream straight lines of every particle."""
+#: Z of the planes whose crossing points the response uses after the LAV stations, in the
+#: order of the rows returned by :func:`_plane_positions`.
+_PLANES = {
+    "anti0": g.ANTI0_Z,
+    "straw1": g.STRAW_Z[0],
+    "straw2": g.STRAW_Z[1],
+    "straw3": g.STRAW_Z[2],
+    "straw4": g.STRAW_Z[3],
+    "rich": g.RICH_Z,
+    "chod": g.CHOD_Z,
+    "na48chod": g.NA48CHOD_Z[0],
+    "lkr": g.LKR_Z,
+    "muv1": g.MUV1_Z,
+    "muv3": g.MUV3_Z,
+}
+_PLANE_ROW = {name: k for k, name in enumerate(_PLANES)}
+_PLANE_Z = np.array(list(_PLANES.values()))
+_LAV_Z = np.array([st.z for st in g.LAV_STATIONS])
+_LAV_R_INNER2 = np.array([st.r_inner**2 for st in g.LAV_STATIONS])
+_LAV_R_OUTER2 = np.array([st.r_outer**2 for st in g.LAV_STATIONS])
 
-    x0: np.ndarray
-    y0: np.ndarray
-    z0: np.ndarray
-    tx: np.ndarray
-    ty: np.ndarray
-    txd: np.ndarray  # downstream x slope (after the kick; = tx for neutrals)
 
-    def at(self, z):
-        """Position at plane ``z`` (scalar), upstream line before the kick plane."""
-        if z <= g.MAGNET_KICK_Z:
-            return self.x0 + self.tx * (z - self.z0), self.y0 + self.ty * (z - self.z0)
-        xk = self.x0 + self.tx * (g.MAGNET_KICK_Z - self.z0)
-        return xk + self.txd * (z - g.MAGNET_KICK_Z), self.y0 + self.ty * (z - self.z0)
+@numba.njit(cache=True, nogil=True)
+def _xy_at(z, x0, y0, z0, tx, ty, txd, z_kick):  # pragma: no cover - compiled
+    """Crossing point of one particle's line at plane ``z`` (upstream line before the kick).
+
+    Same operations, in the same order, as the numpy expressions it replaces (the results are
+    bit-identical): ``x0 + tx (z - z0)`` upstream of the kick plane, else ``x0 + tx (z_kick -
+    z0) + txd (z - z_kick)``; ``y0 + ty (z - z0)``.
+    """
+    if z <= z_kick:
+        x = x0 + tx * (z - z0)
+    else:
+        x = (x0 + tx * (z_kick - z0)) + txd * (z - z_kick)
+    return x, y0 + ty * (z - z0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _lav_crossings(x0, y0, z0, tx, ty, txd, follow, z_end, absorbing, z_kick,
+                   st_z, r_in2, r_out2):  # pragma: no cover - compiled
+    """LAV geometry of every particle, in one pass (see the module doc for the model).
+
+    Returns ``ring`` (stations x particles, bool: the particle reaches the station inside its
+    lead-glass ring) and ``z_stop`` (where it ends: ``z_end``, or the first station at which
+    an absorbed species is beyond the station's inner radius; ``-inf`` if not followed).
+    """
+    n = x0.size
+    ring = np.zeros((st_z.size, n), dtype=np.bool_)
+    z_stop = np.empty(n)
+    for i in range(n):
+        if not follow[i]:
+            z_stop[i] = -np.inf
+            continue
+        zs = z_end[i]
+        for s in range(st_z.size):
+            z = st_z[s]
+            if z0[i] < z and zs > z:
+                x, y = _xy_at(z, x0[i], y0[i], z0[i], tx[i], ty[i], txd[i], z_kick)
+                r2 = x * x + y * y
+                if r2 >= r_in2[s]:
+                    if r2 < r_out2[s]:
+                        ring[s, i] = True
+                    if absorbing[i]:
+                        zs = z
+        z_stop[i] = zs
+    return ring, z_stop
+
+
+@numba.njit(cache=True, nogil=True)
+def _plane_positions(x0, y0, z0, tx, ty, txd, z_kick, planes):  # pragma: no cover - compiled
+    """Crossing points ``(x, y)``, each ``(planes, particles)``, of every particle's line."""
+    n = x0.size
+    xs = np.empty((planes.size, n))
+    ys = np.empty((planes.size, n))
+    for i in range(n):
+        for k in range(planes.size):
+            xs[k, i], ys[k, i] = _xy_at(planes[k], x0[i], y0[i], z0[i], tx[i], ty[i], txd[i],
+                                        z_kick)
+    return xs, ys
 
 
 def simulate_detector(
@@ -218,7 +281,11 @@ def simulate_detector(
     pz_safe = np.where(follow, pz, 1.0)
     tx, ty = np.where(follow, px / pz_safe, 0.0), np.where(follow, py / pz_safe, 0.0)
     txd = np.where(follow, (px + q * g.MAGNET_PT_KICK_GEV) / pz_safe, 0.0)
-    lines = _Lines(particles.x, particles.y, particles.z, tx, ty, txd)
+    line = (particles.x, particles.y, particles.z, tx, ty, txd, g.MAGNET_KICK_Z)
+    xs, ys = _plane_positions(*line, _PLANE_Z)
+
+    def at(plane):
+        return xs[_PLANE_ROW[plane]], ys[_PLANE_ROW[plane]]
     # reduced time at plane z: t0 + (z - z0) (sqrt(1 + tx^2 + ty^2) / beta - 1) / c
     path_factor = (np.sqrt(1.0 + tx * tx + ty * ty) / np.maximum(beta, 1e-9) - 1.0) / C_M_PER_NS
 
@@ -226,26 +293,22 @@ def simulate_detector(
         return particles.t[sel] + (z - particles.z[sel]) * path_factor[sel]
 
     # ---- LAV stations and absorption in the vessel aperture --------------------------------
-    z_stop = np.where(follow, particles.z_end, -np.inf)
-    absorbing = ~is_mu
+    ring, z_stop = _lav_crossings(*line[:6], follow, particles.z_end, ~is_mu, g.MAGNET_KICK_Z,
+                                  _LAV_Z, _LAV_R_INNER2, _LAV_R_OUTER2)
     lav_ev, lav_st, lav_t = [], [], []
-    for st in g.LAV_STATIONS:
-        x, y = lines.at(st.z)
-        r2 = x * x + y * y
-        reach = follow & (particles.z < st.z) & (z_stop > st.z)
-        beyond = reach & (r2 >= st.r_inner**2)
-        ring = beyond & (r2 < st.r_outer**2)
-        hit = _thin(ring, np.where(is_mu, cfg.lav_muon_efficiency, cfg.lav_efficiency), rng)
+    for st, ring_st in zip(g.LAV_STATIONS, ring, strict=True):
+        idx = np.flatnonzero(ring_st)
+        eff = np.where(is_mu[idx], cfg.lav_muon_efficiency, cfg.lav_efficiency)
+        hit = idx[rng.random(idx.size) < eff]
         lav_ev.append(ev[hit])
-        lav_st.append(np.full(int(hit.sum()), st.index))
-        lav_t.append(time_at(st.z, hit) + rng.normal(0.0, g.LAV_TIME_RES_NS, int(hit.sum())))
-        z_stop = np.where(beyond & absorbing, st.z, z_stop)
+        lav_st.append(np.full(hit.size, st.index))
+        lav_t.append(time_at(st.z, hit) + rng.normal(0.0, g.LAV_TIME_RES_NS, hit.size))
 
     def reaches(z):
         return follow & (z_stop > z)
 
     # ---- ANTI0 ------------------------------------------------------------------------------
-    xa, ya = lines.at(g.ANTI0_Z)
+    xa, ya = at("anti0")
     a_hit = _thin(
         charged & (pz > 0) & (particles.z < g.ANTI0_Z) & (particles.z_end > g.ANTI0_Z)
         & g.in_anti0_acceptance(xa, ya),
@@ -263,7 +326,7 @@ def simulate_detector(
     n_ch = np.zeros(n, dtype=np.int8)
     first = _bool(n)
     for k, zc in enumerate(g.STRAW_Z):
-        x, y = lines.at(zc)
+        x, y = at(f"straw{k + 1}")
         ok = charged & reaches(zc) & g.in_straw_acceptance(x, y, k)
         n_ch += ok
         if k == 0:
@@ -278,8 +341,8 @@ def simulate_detector(
     tx_r = tx[it] + sig_th * rng.standard_normal(nt)
     ty_r = ty[it] + sig_th * rng.standard_normal(nt)
     norm = p_reco / np.sqrt(1.0 + tx_r**2 + ty_r**2)
-    x1, y1 = lines.at(g.STRAW_Z[0])
-    x4, y4 = lines.at(g.STRAW_Z[3])
+    x1, y1 = at("straw1")
+    x4, y4 = at("straw4")
     ndf = 2 * n_ch[it].astype(int) - 4
     tracks = {
         "ev": ev[it],
@@ -305,7 +368,7 @@ def simulate_detector(
     theta = np.arccos(np.clip(cos_c, -1.0, 1.0))
     theta_max = np.arccos(1.0 / n_index)
     n_phot = rng.poisson(cfg.rich_photons_max * (np.sin(theta) / np.sin(theta_max)) ** 2)
-    xr, yr = lines.at(g.RICH_Z)
+    xr, yr = at("rich")
     in_rich = (xr[it] ** 2 + yr[it] ** 2 < g.STRAW_R_MAX**2) & reaches(g.RICH_Z)[it]
     tracks["hasRich"] = above & in_rich & (n_phot >= cfg.rich_min_photons)
     tracks["richRadius"] = np.where(
@@ -326,13 +389,13 @@ def simulate_detector(
     muon_like = is_mu | to_muon
 
     # ---- CHOD and NA48-CHOD (all charged particles; tracks pick their own signal) ------------
-    xc, yc = lines.at(g.CHOD_Z)
+    xc, yc = at("chod")
     chod = _thin(charged & reaches(g.CHOD_Z) & g.in_chod_acceptance(xc, yc),
                  cfg.chod_efficiency, rng)
     chod_t = np.zeros(n)
     chod_t[chod] = time_at(g.CHOD_Z, chod) + rng.normal(0.0, g.CHOD_TIME_RES_NS, int(chod.sum()))
     zn = g.NA48CHOD_Z[0]
-    xn, yn = lines.at(zn)
+    xn, yn = at("na48chod")
     na48 = _thin(charged & reaches(zn) & g.in_na48chod_acceptance(xn, yn),
                  cfg.na48chod_efficiency, rng)
     na48_t = np.zeros(n)
@@ -341,7 +404,7 @@ def simulate_detector(
     tracks["hasNa48chod"], tracks["na48chodTime"] = na48[it], na48_t[it]
 
     # ---- LKr --------------------------------------------------------------------------------
-    xl, yl = lines.at(g.LKR_Z)
+    xl, yl = at("lkr")
     in_lkr = reaches(g.LKR_Z) & g.in_lkr_acceptance(xl, yl)
     e_lkr = np.zeros(n)
     em = in_lkr & (is_e | is_gamma)
@@ -376,7 +439,7 @@ def simulate_detector(
     }
 
     # ---- MUV1 + MUV2 ------------------------------------------------------------------------
-    xm, ym = lines.at(g.MUV1_Z)
+    xm, ym = at("muv1")
     in_hcal = reaches(g.MUV1_Z) & g.in_muv12_acceptance(xm, ym)
     # per track only
     ml, ie, e_t = muon_like[it], is_e[it], e[it]
@@ -388,7 +451,7 @@ def simulate_detector(
     tracks["hcalEnergy"] = np.where(in_hcal[it], np.maximum(e_h, 0.0), 0.0)
 
     # ---- MUV3 -------------------------------------------------------------------------------
-    x3, y3 = lines.at(g.MUV3_Z)
+    x3, y3 = at("muv3")
     punch = _thin(is_had & ~to_muon & reaches(g.LKR_Z),
                   cfg.punch_through_const + cfg.punch_through_slope_per_gev * p, rng)
     m3 = _thin(reaches(g.LKR_Z) & ((muon_like & (p_mu > cfg.muv3_min_momentum_gev)) | punch),
