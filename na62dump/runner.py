@@ -248,6 +248,35 @@ def _require_branches(path: str, tree: str, present: frozenset[str], needed: Ite
         )
 
 
+def _files(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``[(path, tree), ...]`` of a fileset entry (files as a mapping or a list)."""
+    files = entry["files"]
+    if isinstance(files, Mapping):
+        return list(files.items())
+    return [(f, entry.get("treename", TREE)) for f in files]
+
+
+def _inspect(item: tuple[str, str]) -> FileInfo:
+    path, tree = item
+    return inspect_file(os.path.abspath(path) if _is_local(path) else path, tree)
+
+
+def inspect_files(
+    files: Iterable[tuple[str, str]], executor: processor.executor.ExecutorBase | None = None
+) -> dict[tuple[str, str], FileInfo]:
+    """:func:`inspect_file` of every ``(path, tree)``, spread over the executor's workers
+    (its process pool or dask cluster; in this process for the iterative executor)."""
+    items = sorted(set(files))
+    if isinstance(executor, processor.FuturesExecutor) and not isinstance(executor.pool, type):
+        infos = list(executor.pool.map(_inspect, items))
+    elif isinstance(executor, processor.DaskExecutor) and executor.client is not None:
+        client = executor.client
+        infos = client.gather(client.map(_inspect, items, pure=False))
+    else:
+        infos = [_inspect(item) for item in items]
+    return dict(zip(items, infos, strict=True))
+
+
 def check_fileset(
     fileset: Mapping[str, Mapping[str, Any]],
     branches: Mapping[str, Iterable[str]] | Iterable[str],
@@ -284,11 +313,7 @@ def check_fileset(
     skipped: list[SkippedFile] = []
     for dataset in sorted(fileset):
         entry = fileset[dataset]
-        files = entry["files"]
-        if isinstance(files, Mapping):
-            items = list(files.items())
-        else:
-            items = [(f, entry.get("treename", TREE)) for f in files]
+        items = _files(entry)
         if not items:
             raise InputError(
                 f"dataset {dataset!r} has no files in the campaign; make them with "
@@ -741,31 +766,36 @@ def run(
         raise InputError(f"--chunksize {chunksize!r}: must be a positive integer")
     validate_executor_args(executor, workers, scheduler)
 
-    # 1. filesets and input checks, for every channel, before any processing
-    plans: dict[str, tuple[processor.ProcessorABC, dict]] = {}
-    skipped: dict[tuple[str, str], SkippedFile] = {}
-    cache: dict[tuple[str, str], FileInfo] = {}
+    # 1. filesets (cheap: no file is opened yet)
+    filesets = {}
     for channel in channels:
-        fileset = campaign.fileset(channels=[channel])
-        if not fileset:
+        filesets[channel] = campaign.fileset(channels=[channel])
+        if not filesets[channel]:
             raise InputError(
                 f"channel {channel!r}: no dataset of the campaign lists it in its `channels`"
             )
-        proc = PROCESSORS[channel](cuts=None, unblind=unblind)
-        branches = {
-            name: required_branches(entry.get("metadata") or {})
-            for name, entry in fileset.items()
-        }
-        checked, bad = check_fileset(
-            fileset, branches, skip_bad_files=skip_bad_files, _cache=cache
-        )
-        for s in bad:
-            skipped.setdefault((s.dataset, s.file), s)
-        plans[channel] = (proc, checked)
-
-    # 2. processing
     results: dict[str, ChannelRun] = {}
     with open_executor(executor, workers=workers, scheduler=scheduler, status=status) as exe:
+        # 2. input checks of every file of every channel, on the executor's workers, before
+        #    any processing
+        cache = inspect_files(
+            {(p, t) for fs in filesets.values() for e in fs.values() for p, t in _files(e)}, exe
+        )
+        plans: dict[str, tuple[processor.ProcessorABC, dict]] = {}
+        skipped: dict[tuple[str, str], SkippedFile] = {}
+        for channel, fileset in filesets.items():
+            branches = {
+                name: required_branches(entry.get("metadata") or {})
+                for name, entry in fileset.items()
+            }
+            checked, bad = check_fileset(
+                fileset, branches, skip_bad_files=skip_bad_files, _cache=cache
+            )
+            for s in bad:
+                skipped.setdefault((s.dataset, s.file), s)
+            plans[channel] = (PROCESSORS[channel](cuts=None, unblind=unblind), checked)
+
+        # 3. processing
         for channel, (proc, fileset) in plans.items():
             tic = time.perf_counter()
             output, metrics = run_processor(
@@ -780,7 +810,7 @@ def run(
                 channel, len(output), results[channel].events, seconds,
             )
 
-    # 3. summary and outputs, committed together
+    # 4. summary and outputs, committed together
     skipped_list = sorted(skipped.values(), key=lambda s: (s.dataset, s.file))
     summary = summarise(
         {c: r.output for c, r in results.items()},

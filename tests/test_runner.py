@@ -143,6 +143,23 @@ def test_dataset_without_files_suggests_simulate(tmp_path):
         runner.check_fileset(fileset(d=[bad]), REQUIRED_BRANCHES, skip_bad_files=True)
 
 
+def test_inspect_files_on_workers_agrees_with_in_process(tmp_path):
+    items = {
+        (write_good(tmp_path / "a.root"), "events"),
+        (write_garbage(tmp_path / "garbage.root"), "events"),
+        (str(tmp_path / "nope.root"), "events"),
+        (write_good(tmp_path / "b.root", seed=4), "other"),
+    }
+    local = runner.inspect_files(items)
+    with runner.open_executor("futures", workers=2) as exe:
+        remote = runner.inspect_files(items, exe)
+    assert remote == local
+    good = local[(str(tmp_path / "a.root"), "events")]
+    assert good.problem is None and good.entries == 50 and len(good.uuid) == 16
+    assert set(REQUIRED_BRANCHES) <= good.branches
+    assert "no tree 'other'" in local[(str(tmp_path / "b.root"), "other")].problem
+
+
 @pytest.mark.parametrize(
     ("name", "workers", "scheduler", "match"),
     [
