@@ -149,13 +149,51 @@ def _thin(mask, prob, rng):
 
 
 def _jagged(event, n_events, columns: dict[str, tuple[np.ndarray, type]]):
-    """Turn flat per-object columns (any order) into jagged arrays with one list per event."""
-    order = np.argsort(event, kind="stable")
+    """Turn flat per-object columns (any order) into jagged arrays with one list per event.
+
+    Objects of one event keep their order (stable sort by event; no sort if already ordered).
+    """
+    event = np.asarray(event)
+    order = None if _is_sorted(event) else np.argsort(event, kind="stable")
     counts = np.bincount(event, minlength=n_events).astype(np.int64)
-    return counts, {
-        name: ak.unflatten(np.asarray(col)[order].astype(dtype), counts)
-        for name, (col, dtype) in columns.items()
-    }
+    offsets = ak.index.Index64(np.concatenate([[0], np.cumsum(counts)]))
+
+    def jag(col, dtype):
+        col = np.asarray(col)
+        flat = (col if order is None else col[order]).astype(dtype)
+        return ak.Array(ak.contents.ListOffsetArray(offsets, ak.contents.NumpyArray(flat)))
+
+    return counts, {name: jag(col, dtype) for name, (col, dtype) in columns.items()}
+
+
+def _is_sorted(a):
+    """Whether the 1-d array ``a`` is non-decreasing."""
+    return a.size < 2 or bool(np.all(a[1:] >= a[:-1]))
+
+
+@numba.njit(cache=True, nogil=True)
+def _sort_within_events(ev_sorted, t, order):  # pragma: no cover - compiled
+    """Stable insertion sort of ``order`` by ``t`` inside each run of equal ``ev_sorted``.
+
+    ``order`` is a stable argsort by event, so the result equals ``np.lexsort((t, ev))``
+    (events hold a handful of signals: insertion sort is linear in practice).
+    """
+    n = order.size
+    start = 0
+    while start < n:
+        stop = start + 1
+        while stop < n and ev_sorted[stop] == ev_sorted[start]:
+            stop += 1
+        for i in range(start + 1, stop):
+            o = order[i]
+            ti = t[o]
+            j = i - 1
+            while j >= start and t[order[j]] > ti:
+                order[j + 1] = order[j]
+                j -= 1
+            order[j + 1] = o
+        start = stop
+    return order
 
 
 def lkr_energy_resolution(energy, cfg: DetectorConfig = DEFAULT_CONFIG):
@@ -239,8 +277,8 @@ def _plane_positions(x0, y0, z0, tx, ty, txd, z_kick, planes):  # pragma: no cov
     n = x0.size
     xs = np.empty((planes.size, n))
     ys = np.empty((planes.size, n))
-    for i in range(n):
-        for k in range(planes.size):
+    for k in range(planes.size):
+        for i in range(n):
             xs[k, i], ys[k, i] = _xy_at(planes[k], x0[i], y0[i], z0[i], tx[i], ty[i], txd[i],
                                         z_kick)
     return xs, ys
@@ -526,7 +564,8 @@ def simulate_detector(
 
 def _trigger(hit_ev, hit_t, clusters, n_events, rng, cfg: DetectorConfig, q1_downscale):
     """Trigger bits and time from the CHOD signals and LKr clusters (see the module doc)."""
-    order = np.lexsort((hit_t, hit_ev))
+    by_event = np.argsort(hit_ev, kind="stable")
+    order = _sort_within_events(hit_ev[by_event], hit_t, by_event)  # = lexsort((t, ev))
     ev_s, t_s = hit_ev[order], hit_t[order]
     n_hits = np.bincount(ev_s, minlength=n_events)
     # consecutive signals (time-ordered) of the same event closer than the coincidence window
@@ -535,8 +574,10 @@ def _trigger(hit_ev, hit_t, clusters, n_events, rng, cfg: DetectorConfig, q1_dow
     h2 = np.zeros(n_events, dtype=bool)
     t_h2 = np.zeros(n_events)
     idx = np.flatnonzero(coinc)
-    # first coincident pair per event
-    first_ev, first_pos = np.unique(ev_s[idx], return_index=True)
+    # first coincident pair per event (ev_s[idx] is sorted)
+    ev_c = ev_s[idx]
+    first_pos = np.flatnonzero(np.diff(ev_c, prepend=-1))  # event indices are >= 0
+    first_ev = ev_c[first_pos]
     h2[first_ev] = True
     t_h2[first_ev] = 0.5 * (t_s[idx[first_pos]] + t_s[idx[first_pos] + 1])
     first_hit = np.zeros(n_events)
