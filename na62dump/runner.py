@@ -499,6 +499,20 @@ def _quiet_coffea(status: bool) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _quiet_distributed() -> Iterator[None]:
+    """Keep dask.distributed's INFO chatter (scheduler and worker start-up, shutdown) out of
+    the output, unless this module logs at DEBUG (``na62dump -vv``)."""
+    dist = logging.getLogger("distributed")
+    old = dist.level
+    if logger.getEffectiveLevel() > logging.DEBUG:
+        dist.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        dist.setLevel(old)
+
+
+@contextlib.contextmanager
 def open_executor(
     name: str = DEFAULT_EXECUTOR,
     *,
@@ -543,6 +557,7 @@ def open_executor(
         import distributed
 
         with contextlib.ExitStack() as stack:
+            stack.enter_context(_quiet_distributed())
             if scheduler is None:
                 cluster = stack.enter_context(
                     distributed.LocalCluster(

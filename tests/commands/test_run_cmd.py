@@ -92,3 +92,14 @@ def test_unknown_channel_exits_2(config, tmp_path, capsys):
                        "ee,tautau", "--out", str(tmp_path / "r")])  # fmt: skip
     assert status == 2
     assert "tautau" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_keeps_stderr_quiet(config, tmp_path, capsys):
+    out = tmp_path / "results"
+    status = cli.main(["run", "--config", str(config), "--preset", "tiny", "--channels", "ee",
+                       "--executor", "dask", "--workers", "2", "--chunksize", str(CHUNK),
+                       "--out", str(out)])  # fmt: skip
+    assert status == 0
+    assert capsys.readouterr().err == ""  # no distributed start-up/shutdown chatter
+    assert json.loads((out / "summary.json").read_text())["executor"] == "dask"
