@@ -858,12 +858,28 @@ def _figures_from_limits(results: Path, out: Path, formats, made, skipped, refer
         made += _attempt(f"exclusion_{path.stem}", out, formats, skipped, draw)
 
 
+def _figure_group(group: str, results: Path, out: Path, formats, refs):
+    """One group of figures (``run``, ``yields`` or ``limits``): ``(made, skipped)``."""
+    made: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    if group == "run":
+        _figures_from_run(results, out, formats, made, skipped)
+    elif group == "yields":
+        _figures_from_yields(results, out, formats, made, skipped)
+    else:
+        _figures_from_limits(results, out, formats, made, skipped, refs)
+    return made, skipped
+
+
 def plot_all(results_dir: str | os.PathLike = "results", out_dir=None,
-             formats: Iterable[str] = ("png", "pdf"), references: Iterable[str] = ()):
+             formats: Iterable[str] = ("png", "pdf"), references: Iterable[str] = (),
+             workers: int = 1):
     """Draw every figure whose inputs exist under ``results_dir``.
 
     Returns ``(made, skipped)``: the paths written, and ``(figure, reason)`` for each figure
-    that could not be drawn because its input is missing.
+    that could not be drawn because its input is missing. With ``workers > 1`` the three
+    groups of figures (control planes and spectra, yield maps, exclusions) are drawn in that
+    many processes; the figures are the same.
     """
     results = Path(results_dir)
     if not results.is_dir():
@@ -873,10 +889,21 @@ def plot_all(results_dir: str | os.PathLike = "results", out_dir=None,
     bad = [f for f in formats if f not in ("png", "pdf", "svg")]
     if bad:
         raise InputError(f"--format: unknown format(s) {bad} (png, pdf, svg)")
+    if not isinstance(workers, int) or workers < 1:
+        raise InputError(f"workers {workers!r}: must be a positive integer")
     refs = [load_reference_curve(r) for r in references]
-    made: list[Path] = []
-    skipped: list[tuple[str, str]] = []
-    _figures_from_run(results, out, formats, made, skipped)
-    _figures_from_yields(results, out, formats, made, skipped)
-    _figures_from_limits(results, out, formats, made, skipped, refs)
+    groups = ("yields", "run", "limits")  # the heaviest first
+    if workers == 1:
+        parts = [_figure_group(g, results, out, formats, refs) for g in groups]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")  # no state inherited from the caller
+        with ProcessPoolExecutor(min(workers, len(groups)), mp_context=ctx) as pool:
+            futures = [pool.submit(_figure_group, g, results, out, formats, refs)
+                       for g in groups]
+            parts = [f.result() for f in futures]
+    made = [p for m, _ in parts for p in m]
+    skipped = [s for _, sk in parts for s in sk]
     return made, skipped

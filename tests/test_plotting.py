@@ -172,6 +172,8 @@ def test_plot_all_on_limits_only(tmp_path):
     made, skipped = plotting.plot_all(tmp_path, formats=("png",))
     assert [p.name for p in made] == ["exclusion_dark_photon_ee.png"]
     assert ("exclusion_dark_photon_broken", "KeyError: 'eps'") in skipped
+    made2, skipped2 = plotting.plot_all(tmp_path, tmp_path / "par", ("png",), workers=2)
+    assert [p.name for p in made2] == [p.name for p in made] and skipped2 == skipped
     reasons = " ".join(why for _, why in skipped)
     assert "run" in reasons and "yields" in reasons
     with pytest.raises(InputError, match="not found"):

@@ -56,7 +56,7 @@ STAGES = ("simulate", "run", "background", "limits", "plot")
 #: Per preset: toys per tested yield, mass points, coupling points of the limit scans.
 STATS_BY_PRESET = {
     "tiny": {"toys": 200, "masses": 6, "couplings": 16},
-    "default": {"toys": 500, "masses": 20, "couplings": 30},
+    "default": {"toys": 300, "masses": 16, "couplings": 30},
     "full": {"toys": 1000, "masses": 25, "couplings": 40},
 }
 #: Background pseudo-experiments per preset (the ``background`` command's default is 1e6).
@@ -246,7 +246,8 @@ def _stage_limits(ctx) -> list[Path]:
 def _stage_plot(ctx) -> list[Path]:
     from na62dump import plotting
 
-    made, skipped = plotting.plot_all(ctx.out, None, ctx.formats, ctx.references)
+    made, skipped = plotting.plot_all(ctx.out, None, ctx.formats, ctx.references,
+                                      workers=ctx.workers)
     for what, why in skipped:
         print(f"  skipped {what}: {why}")
     return made

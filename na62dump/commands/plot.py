@@ -34,12 +34,15 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="comma-separated formats: png,pdf,svg (default: png,pdf)")
     p.add_argument("--reference", action="append", default=[], metavar="FILE",
                    help="an earlier experiment's limit to overlay in grey (repeatable)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes drawing the figures (default: %(default)s)")
     p.set_defaults(func=main)
     return p
 
 
 def main(args: argparse.Namespace) -> int:
-    made, skipped = plotting.plot_all(args.results, args.out, args.format, args.reference)
+    made, skipped = plotting.plot_all(args.results, args.out, args.format, args.reference,
+                                      workers=args.workers)
     figures = sorted({p.with_suffix("").name for p in made})
     print(f"wrote {len(made)} files ({len(figures)} figures/tables) to "
           f"{args.out or f'{args.results}/figures'}")
