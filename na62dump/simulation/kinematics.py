@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import numba
 import numpy as np
 from particle import Particle
 
@@ -93,14 +94,30 @@ def boost(p4, beta):
     """
     p4 = np.asarray(p4, dtype=float)
     beta = np.asarray(beta, dtype=float)
-    b2 = np.sum(beta * beta, axis=-1)
-    gamma = 1.0 / np.sqrt(1.0 - b2)
-    bp = np.sum(beta * p4[..., :3], axis=-1)
-    # (gamma - 1) / b^2 written stably for b -> 0
-    g2 = np.where(b2 > 0, gamma * gamma / (1.0 + gamma), 0.0)
-    e = p4[..., 3]
-    p3 = p4[..., :3] + (g2 * bp + gamma * e)[..., None] * beta
-    return np.concatenate([p3, (gamma * (e + bp))[..., None]], axis=-1)
+    shape = np.broadcast_shapes(p4.shape[:-1], beta.shape[:-1])
+    p4 = np.broadcast_to(p4, (*shape, 4)).reshape(-1, 4)
+    beta = np.broadcast_to(beta, (*shape, 3)).reshape(-1, 3)
+    return _boost_rows(p4, beta).reshape(*shape, 4)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _boost_rows(p4, beta):  # pragma: no cover - compiled
+    """:func:`boost` of rows ``p4 (m, 4)`` by ``beta (m, 3)``, one pass."""
+    out = np.empty((p4.shape[0], 4))
+    for i in range(p4.shape[0]):
+        bx, by, bz = beta[i, 0], beta[i, 1], beta[i, 2]
+        b2 = bx * bx + by * by + bz * bz
+        gamma = 1.0 / np.sqrt(1.0 - b2)
+        bp = bx * p4[i, 0] + by * p4[i, 1] + bz * p4[i, 2]
+        # (gamma - 1) / b^2 written stably for b -> 0
+        g2 = gamma * gamma / (1.0 + gamma) if b2 > 0 else 0.0
+        e = p4[i, 3]
+        c = g2 * bp + gamma * e
+        out[i, 0] = p4[i, 0] + c * bx
+        out[i, 1] = p4[i, 1] + c * by
+        out[i, 2] = p4[i, 2] + c * bz
+        out[i, 3] = gamma * (e + bp)
+    return out
 
 
 def beta_of(p4):
