@@ -321,6 +321,11 @@ def validate_branches(
     for name, dtype in EVENT_BRANCHES.items():
         out[name] = _cast_flat(name, _as_event_array(name, branches[name], n, where), dtype, where)
     for coll, fields in COLLECTIONS.items():
+        fast = _collection_fast(coll, fields, branches, n, where)
+        if fast is not None:
+            counts, out[coll] = fast
+            _check_counter(coll, branches, counts, n, where)
+            continue
         counts = None
         first = None
         zipped = {}
@@ -343,20 +348,77 @@ def validate_branches(
                 )
             flat = _cast_flat(name, ak.to_numpy(ak.flatten(arr, axis=1)), dtype, where)
             zipped[f] = ak.unflatten(flat, counts)
-        counter = f"n{coll}"
-        if counter in branches:  # optional; the writer derives it, but a given one must agree
-            given = _as_event_array(counter, branches[counter], n, where)
-            if not np.array_equal(given, counts):
-                raise InputError(
-                    f"{where}: counter {counter!r} disagrees with the lengths of the {coll}_* "
-                    "branches"
-                )
+        _check_counter(coll, branches, counts, n, where)
         out[coll] = ak.zip(zipped, depth_limit=2) if n else _empty_collection(fields)
     if has_truth:
         for name, dtype in TRUTH_BRANCHES.items():
             arr = _as_event_array(name, branches[name], n, where)
             out[name] = _cast_flat(name, arr, dtype, where)
     return out
+
+
+def _check_counter(coll: str, branches: Mapping, counts: np.ndarray, n: int, where: str):
+    """A given counter ``n<coll>`` (optional; the writer derives it) must match the lengths."""
+    counter = f"n{coll}"
+    if counter in branches:
+        given = _as_event_array(counter, branches[counter], n, where)
+        if not np.array_equal(given, counts):
+            raise InputError(
+                f"{where}: counter {counter!r} disagrees with the lengths of the {coll}_* "
+                "branches"
+            )
+
+
+def _list_parts(arr) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(offsets, flat values)`` of a plain jagged array of numbers, else ``None``.
+
+    Plain: an ``ak.Array`` whose layout is a ``ListOffsetArray`` of a 1-d ``NumpyArray`` (what
+    ``ak.unflatten`` and ``ak.Array(list of lists)`` make); anything else takes the general
+    path of :func:`validate_branches`.
+    """
+    if not isinstance(arr, ak.Array):
+        return None
+    layout = arr.layout
+    if not (isinstance(layout, ak.contents.ListOffsetArray)
+            and isinstance(layout.content, ak.contents.NumpyArray)
+            and layout.content.data.ndim == 1 and not layout.parameters
+            and not layout.content.parameters):
+        return None
+    offsets = np.asarray(layout.offsets.data)
+    data = np.asarray(layout.content.data)
+    if offsets.size == 0 or offsets[-1] > data.size:
+        return None
+    return offsets, data[offsets[0] : offsets[-1]]
+
+
+def _collection_fast(coll, fields, branches, n, where):
+    """Validated ``(counts, zipped collection)`` for plain jagged fields, else ``None``.
+
+    Same checks and result as the general path, without awkward's per-field flatten/unflatten
+    (the fields of a collection made by the simulation share one offsets array).
+    """
+    if n == 0:
+        return None
+    offsets = None
+    contents = []
+    for f, dtype in fields.items():
+        name = f"{coll}_{f}"
+        parts = _list_parts(branches[name])
+        if parts is None or parts[0].size != n + 1:
+            return None
+        off, flat = parts
+        if offsets is None:
+            offsets, first = off, name
+        elif off is not offsets and not np.array_equal(off - off[0], offsets - offsets[0]):
+            raise InputError(
+                f"{where}: branch {name!r} has different counts per event than {first!r}"
+                f" (all {coll}_* share the counter n{coll})"
+            )
+        contents.append(ak.contents.NumpyArray(_cast_flat(name, flat, dtype, where)))
+    offsets = offsets - offsets[0] if offsets[0] else offsets
+    record = ak.contents.RecordArray(contents, list(fields), length=int(offsets[-1]))
+    layout = ak.contents.ListOffsetArray(ak.index.Index64(offsets.astype(np.int64)), record)
+    return np.diff(offsets), ak.Array(layout)
 
 
 def _empty_collection(fields: Mapping[str, np.dtype]) -> ak.Array:
