@@ -183,10 +183,34 @@ class SignalSample:
         c = self._ctau(ctau_m)
         return self._reweighted_sum(self._gen, c, self.z_range) / self.n_generated
 
+    def effective_generated(self, ctau_m) -> np.ndarray:
+        """Kish effective number of generated events under the decay weights at ``c tau``.
+
+        Where the particle decays long before the forced range, a handful of the fastest
+        events carry all the weight and the efficiency is not measured by the sample.
+        """
+        c = self._ctau(ctau_m)
+        counts, pz_over_m, lo, hi = self._gen
+        lo = np.maximum(lo, 0.0)
+        flat = c.ravel()
+        out = np.empty(flat.size)
+        for start in range(0, flat.size, _CTAU_CHUNK):
+            w = forced_decay_weight_binned(lo, hi, pz_over_m, flat[start:start + _CTAU_CHUNK, None],
+                                           self.z_range)
+            s1, s2 = w @ counts, (w * w) @ counts
+            out[start:start + _CTAU_CHUNK] = np.divide(s1 * s1, s2, out=np.zeros_like(s1),
+                                                       where=s2 > 0)
+        return out.reshape(c.shape)
+
     def efficiency(self, ctau_m) -> np.ndarray:
-        """Selection efficiency for decays in the forced range: accepted / generated, weighted."""
+        """Selection efficiency for decays in the forced range: accepted / generated, weighted.
+
+        NaN where the decay weights leave fewer than :attr:`MIN_EFFECTIVE_EVENTS` effective
+        generated events (:meth:`effective_generated`): the sample does not measure it there.
+        """
         a, p = self.acceptance(ctau_m), self.decay_probability(ctau_m)
-        return np.divide(a, p, out=np.zeros_like(a), where=p > 0)
+        measured = (p > 0) & (self.effective_generated(ctau_m) >= self.MIN_EFFECTIVE_EVENTS)
+        return np.divide(a, p, out=np.full(a.shape, np.nan), where=measured)
 
     #: Minimum effective number of accepted events for a lifetime-weighted resolution; below
     #: it (a few events dominate the weights) the unweighted resolution of the sample is used.
@@ -353,7 +377,9 @@ def interpolated_acceptance(
     acc = np.exp(_pchip_log_mass(masses, la, mass))
     acc = np.where(acc <= math.exp(_LOG_FLOOR + 1), 0.0, acc)
     pd = np.exp(_pchip_log_mass(masses, lp, mass))
-    eff = np.divide(acc, pd, out=np.full(acc.shape, np.nan), where=pd > 0)
+    n_eff = np.array([s.effective_generated(tau_over_m * s.mass_gev) for s in nodes]).min(axis=0)
+    measured = (pd > 0) & (n_eff >= SignalSample.MIN_EFFECTIVE_EVENTS)
+    eff = np.divide(acc, pd, out=np.full(acc.shape, np.nan), where=measured)
     # resolution: interpolate only over nodes where it is defined
     ok = np.all(np.isfinite(r), axis=tuple(range(1, r.ndim)))
     res = (

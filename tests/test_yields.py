@@ -194,3 +194,18 @@ def test_resolution_falls_back_to_unweighted_with_few_events(events):
     r = s.relative_resolution([0.01, 1.0, 1e4])
     assert r[0] == r[1] == r[2]  # the same, lifetime-independent value
     assert r[0] == pytest.approx(mrel.std(), rel=0.02)  # up to the 1e-3 mrel binning
+
+
+def test_efficiency_is_undefined_where_a_few_events_carry_the_weight(events):
+    """At very short lifetimes only the fastest generated events reach the FV: NaN, not noise."""
+    pz, dz, rng = events
+    mass = 0.3
+    acc = rng.uniform(size=pz.size) < 0.2
+    s = _sample_from_events(mass, pz, dz, acc)
+    ctau = np.array([1e-4, 1.0, 1e3])
+    n_eff = s.effective_generated(ctau)
+    assert n_eff[0] < Y.SignalSample.MIN_EFFECTIVE_EVENTS < min(n_eff[1:])
+    eff = s.efficiency(ctau)
+    assert np.isnan(eff[0])
+    assert eff[1:] == pytest.approx(0.2, rel=0.05)
+    assert s.acceptance(ctau)[0] >= 0.0  # the yield itself stays defined (tiny)
