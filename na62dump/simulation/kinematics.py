@@ -373,8 +373,36 @@ def decay_neutral_mesons(particles: Particles, rng: np.random.Generator) -> Part
     meson = (particles.pdg == PDG_PI0) | (particles.pdg == PDG_ETA)
     if not meson.any():
         return particles
-    m = particles.select(meson)
-    g1, g2 = two_body_decay(m.p4, 0.0, 0.0, rng)
-    origin = np.stack([m.x, m.y, m.z], axis=-1)
-    photons = [Particles.from_p4(m.event, PDG_PHOTON, 0, g, origin, m.t) for g in (g1, g2)]
-    return Particles.concat([particles.select(~meson), *photons])
+    idx = np.flatnonzero(meson)
+    keep = ~meson
+    n_keep, n_m = len(particles) - idx.size, idx.size
+    p4 = np.stack([particles.px[idx], particles.py[idx], particles.pz[idx], particles.e[idx]],
+                  axis=-1)
+    g1, g2 = two_body_decay(p4, 0.0, 0.0, rng)
+
+    def column(name, photon1=None, photon2=None, dtype=np.float64):
+        # kept rows, then the first photons, then the second; dtypes as Particles.concat of
+        # the kept rows and two Particles.from_p4 tables would give
+        col = getattr(particles, name)
+        out = np.empty(n_keep + 2 * n_m, np.result_type(col.dtype, dtype))
+        np.compress(keep, col, out=out[:n_keep])
+        if photon1 is None:  # a property of the meson: both photons inherit it
+            photon1 = photon2 = col[idx]
+        out[n_keep : n_keep + n_m] = photon1
+        out[n_keep + n_m :] = photon2
+        return out
+
+    return Particles(
+        event=column("event", dtype=np.int64),
+        pdg=column("pdg", PDG_PHOTON, PDG_PHOTON, np.int32),
+        charge=column("charge", 0, 0, np.int8),
+        px=column("px", g1[:, 0], g2[:, 0]),
+        py=column("py", g1[:, 1], g2[:, 1]),
+        pz=column("pz", g1[:, 2], g2[:, 2]),
+        e=column("e", g1[:, 3], g2[:, 3]),
+        x=column("x"),
+        y=column("y"),
+        z=column("z"),
+        t=column("t"),
+        z_end=column("z_end", np.inf, np.inf),
+    )
