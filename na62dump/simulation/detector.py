@@ -203,20 +203,18 @@ def lkr_energy_resolution(energy, cfg: DetectorConfig = DEFAULT_CONFIG):
                    + cfg.lkr_constant**2)
 
 
-#: Z of the planes whose crossing points the response uses after the LAV stations, in the
-#: order of the rows returned by :func:`_plane_positions`.
+#: Z of the planes whose acceptance is tested for every particle, in the order of the rows
+#: returned by :func:`_plane_positions` (RICH, MUV1 and MUV3 are evaluated for the few
+#: particles that need them, :func:`_positions_at`).
 _PLANES = {
     "anti0": g.ANTI0_Z,
     "straw1": g.STRAW_Z[0],
     "straw2": g.STRAW_Z[1],
     "straw3": g.STRAW_Z[2],
     "straw4": g.STRAW_Z[3],
-    "rich": g.RICH_Z,
     "chod": g.CHOD_Z,
     "na48chod": g.NA48CHOD_Z[0],
     "lkr": g.LKR_Z,
-    "muv1": g.MUV1_Z,
-    "muv3": g.MUV3_Z,
 }
 _PLANE_ROW = {name: k for k, name in enumerate(_PLANES)}
 _PLANE_Z = np.array(list(_PLANES.values()))
@@ -238,6 +236,40 @@ def _xy_at(z, x0, y0, z0, tx, ty, txd, z_kick):  # pragma: no cover - compiled
     else:
         x = (x0 + tx * (z_kick - z0)) + txd * (z - z_kick)
     return x, y0 + ty * (z - z0)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _lines(px, py, pz, e, z0, charge, z_follow, pt_kick, c_m_per_ns):  # pragma: no cover
+    """Per particle, one pass: momentum, velocity, whether it is followed, slopes, time factor.
+
+    ``p = |p|``; ``beta = p / E`` (1 if E <= 0); followed if ``pz > 0`` and ``z0 < z_follow``;
+    upstream slopes ``tx, ty`` and downstream x slope ``txd = (px + q pt_kick) / pz`` (0 if not
+    followed); ``path_factor = (sqrt(1 + tx^2 + ty^2) / max(beta, 1e-9) - 1) / c``. The same
+    operations, in the same order, as the numpy expressions they replaced (bit-identical).
+    """
+    n = px.size
+    p = np.empty(n)
+    beta = np.empty(n)
+    follow = np.empty(n, dtype=np.bool_)
+    tx = np.empty(n)
+    ty = np.empty(n)
+    txd = np.empty(n)
+    path_factor = np.empty(n)
+    for i in range(n):
+        p[i] = np.sqrt(px[i] * px[i] + py[i] * py[i] + pz[i] * pz[i])
+        beta[i] = p[i] / e[i] if e[i] > 0 else 1.0
+        follow[i] = pz[i] > 0 and z0[i] < z_follow
+        if follow[i]:
+            tx[i] = px[i] / pz[i]
+            ty[i] = py[i] / pz[i]
+            txd[i] = (px[i] + float(charge[i]) * pt_kick) / pz[i]
+        else:
+            tx[i] = 0.0
+            ty[i] = 0.0
+            txd[i] = 0.0
+        path_factor[i] = (np.sqrt(1.0 + tx[i] * tx[i] + ty[i] * ty[i]) / max(beta[i], 1e-9)
+                          - 1.0) / c_m_per_ns
+    return p, beta, follow, tx, ty, txd, path_factor
 
 
 @numba.njit(cache=True, nogil=True)
@@ -284,6 +316,17 @@ def _plane_positions(x0, y0, z0, tx, ty, txd, z_kick, planes):  # pragma: no cov
     return xs, ys
 
 
+@numba.njit(cache=True, nogil=True)
+def _positions_at(z, rows, x0, y0, z0, tx, ty, txd, z_kick):  # pragma: no cover - compiled
+    """Crossing points ``(x, y)`` at plane ``z`` of the particles ``rows`` only."""
+    xs = np.empty(rows.size)
+    ys = np.empty(rows.size)
+    for j in range(rows.size):
+        i = rows[j]
+        xs[j], ys[j] = _xy_at(z, x0[i], y0[i], z0[i], tx[i], ty[i], txd[i], z_kick)
+    return xs, ys
+
+
 def simulate_detector(
     particles: Particles,
     n_events: int,
@@ -306,26 +349,21 @@ def simulate_detector(
     ev = particles.event
     n = len(particles)
     pdg = particles.pdg
-    q = particles.charge.astype(float)
     charged = particles.charge != 0
     is_mu = pdg == PDG_MUON
     is_e = pdg == PDG_ELECTRON
     is_gamma = pdg == PDG_PHOTON
     is_had = (pdg == PDG_PION) | (pdg == PDG_KAON)
     px, py, pz, e = particles.px, particles.py, particles.pz, particles.e
-    p = np.sqrt(px * px + py * py + pz * pz)
-    beta = np.where(e > 0, p / np.where(e > 0, e, 1.0), 1.0)
-    follow = (pz > 0) & (particles.z < g.STRAW_Z[0])
-    pz_safe = np.where(follow, pz, 1.0)
-    tx, ty = np.where(follow, px / pz_safe, 0.0), np.where(follow, py / pz_safe, 0.0)
-    txd = np.where(follow, (px + q * g.MAGNET_PT_KICK_GEV) / pz_safe, 0.0)
+    # reduced time at plane z: t0 + (z - z0) * path_factor
+    p, beta, follow, tx, ty, txd, path_factor = _lines(
+        px, py, pz, e, particles.z, particles.charge, g.STRAW_Z[0], g.MAGNET_PT_KICK_GEV,
+        C_M_PER_NS)
     line = (particles.x, particles.y, particles.z, tx, ty, txd, g.MAGNET_KICK_Z)
     xs, ys = _plane_positions(*line, _PLANE_Z)
 
     def at(plane):
         return xs[_PLANE_ROW[plane]], ys[_PLANE_ROW[plane]]
-    # reduced time at plane z: t0 + (z - z0) (sqrt(1 + tx^2 + ty^2) / beta - 1) / c
-    path_factor = (np.sqrt(1.0 + tx * tx + ty * ty) / np.maximum(beta, 1e-9) - 1.0) / C_M_PER_NS
 
     def time_at(z, sel):
         return particles.t[sel] + (z - particles.z[sel]) * path_factor[sel]
@@ -406,8 +444,8 @@ def simulate_detector(
     theta = np.arccos(np.clip(cos_c, -1.0, 1.0))
     theta_max = np.arccos(1.0 / n_index)
     n_phot = rng.poisson(cfg.rich_photons_max * (np.sin(theta) / np.sin(theta_max)) ** 2)
-    xr, yr = at("rich")
-    in_rich = (xr[it] ** 2 + yr[it] ** 2 < g.STRAW_R_MAX**2) & reaches(g.RICH_Z)[it]
+    xr, yr = _positions_at(g.RICH_Z, it, *line)
+    in_rich = (xr**2 + yr**2 < g.STRAW_R_MAX**2) & (z_stop[it] > g.RICH_Z)
     tracks["hasRich"] = above & in_rich & (n_phot >= cfg.rich_min_photons)
     tracks["richRadius"] = np.where(
         tracks["hasRich"],
@@ -417,11 +455,14 @@ def simulate_detector(
 
     # ---- decays in flight of pions and kaons between the RICH and the LKr --------------------
     length = g.LKR_Z - g.RICH_Z
-    ctau = np.where(pdg == PDG_KAON, _CTAU_KAON_M, _CTAU_PION_M)
-    mass = np.where(pdg == PDG_KAON, _M_KAON, _M_PION)
-    p_dec = -np.expm1(-length * mass / (np.maximum(p, 1e-9) * ctau))
-    br_mu = np.where(pdg == PDG_KAON, _BR_K_MUNU, 1.0)
-    to_muon = _thin(is_had & reaches(g.RICH_Z), p_dec * br_mu, rng)
+    cand = np.flatnonzero(is_had & reaches(g.RICH_Z))
+    kaon = pdg[cand] == PDG_KAON
+    ctau = np.where(kaon, _CTAU_KAON_M, _CTAU_PION_M)
+    mass = np.where(kaon, _M_KAON, _M_PION)
+    p_dec = -np.expm1(-length * mass / (np.maximum(p[cand], 1e-9) * ctau))
+    br_mu = np.where(kaon, _BR_K_MUNU, 1.0)
+    to_muon = _bool(n)
+    to_muon[cand[rng.random(cand.size) < p_dec * br_mu]] = True
     p_mu = p.copy()
     p_mu[to_muon] *= rng.uniform(0.57, 1.0, int(to_muon.sum()))  # muon momentum after decay
     muon_like = is_mu | to_muon
@@ -465,20 +506,20 @@ def simulate_detector(
     is_mip = u > 1.0 - cfg.hadron_mip_fraction
     e_had = np.where(is_mip, off + rng.gamma(k_shape, scale, nh), eop * e[had])
     e_lkr[had] = np.minimum(e_had, e[had] * 1.1)
-    pos_res = np.where(is_had, cfg.hadron_position_res, g.LKR_POSITION_RES)
-    clus = in_lkr & (e_lkr > cfg.cluster_threshold_gev)
-    nc = int(clus.sum())
+    clus = np.flatnonzero(in_lkr & (e_lkr > cfg.cluster_threshold_gev))
+    nc = clus.size
+    pos_res = np.where(is_had[clus], cfg.hadron_position_res, g.LKR_POSITION_RES)
     clusters = {
         "ev": ev[clus],
         "energy": e_lkr[clus],
-        "x": xl[clus] + pos_res[clus] * rng.standard_normal(nc),
-        "y": yl[clus] + pos_res[clus] * rng.standard_normal(nc),
+        "x": xl[clus] + pos_res * rng.standard_normal(nc),
+        "y": yl[clus] + pos_res * rng.standard_normal(nc),
         "time": time_at(g.LKR_Z, clus) + rng.normal(0.0, g.LKR_TIME_RES_NS, nc),
     }
 
     # ---- MUV1 + MUV2 ------------------------------------------------------------------------
-    xm, ym = at("muv1")
-    in_hcal = reaches(g.MUV1_Z) & g.in_muv12_acceptance(xm, ym)
+    xm, ym = _positions_at(g.MUV1_Z, it, *line)
+    in_hcal = (z_stop[it] > g.MUV1_Z) & g.in_muv12_acceptance(xm, ym)  # follow: all tracks
     # per track only
     ml, ie, e_t = muon_like[it], is_e[it], e[it]
     e_h = np.where(is_had[it] & ~to_muon[it], np.maximum(e_t - e_lkr[it], 0.0), 0.0)
@@ -486,17 +527,21 @@ def simulate_detector(
     e_h = np.where(ie, e_t * rng.exponential(cfg.electron_hcal_leak, nt), e_h)
     e_h = e_h * (1.0 + cfg.hcal_resolution / np.sqrt(np.maximum(e_h, 0.05))
                  * rng.standard_normal(nt))
-    tracks["hcalEnergy"] = np.where(in_hcal[it], np.maximum(e_h, 0.0), 0.0)
+    tracks["hcalEnergy"] = np.where(in_hcal, np.maximum(e_h, 0.0), 0.0)
 
     # ---- MUV3 -------------------------------------------------------------------------------
-    x3, y3 = at("muv3")
-    punch = _thin(is_had & ~to_muon & reaches(g.LKR_Z),
-                  cfg.punch_through_const + cfg.punch_through_slope_per_gev * p, rng)
-    m3 = _thin(reaches(g.LKR_Z) & ((muon_like & (p_mu > cfg.muv3_min_momentum_gev)) | punch),
+    reach_lkr = reaches(g.LKR_Z)
+    cand = np.flatnonzero(is_had & ~to_muon & reach_lkr)
+    punch = _bool(n)
+    punch[cand[rng.random(cand.size)
+               < cfg.punch_through_const + cfg.punch_through_slope_per_gev * p[cand]]] = True
+    m3 = _thin(reach_lkr & ((muon_like & (p_mu > cfg.muv3_min_momentum_gev)) | punch),
                cfg.muv3_efficiency, rng)
+    m3 = np.flatnonzero(m3)
+    x3, y3 = _positions_at(g.MUV3_Z, m3, *line)
     sig_ms = cfg.muv3_ms_m_gev / np.maximum(p_mu[m3], 0.5)
-    hx = x3[m3] + sig_ms * rng.standard_normal(int(m3.sum()))
-    hy = y3[m3] + sig_ms * rng.standard_normal(int(m3.sum()))
+    hx = x3 + sig_ms * rng.standard_normal(m3.size)
+    hy = y3 + sig_ms * rng.standard_normal(m3.size)
     inside = g.in_muv3_acceptance(hx, hy)
     tile = cfg.muv3_tile_size
     muv3 = {
@@ -504,7 +549,7 @@ def simulate_detector(
         "x": ((np.floor(hx / tile) + 0.5) * tile)[inside],
         "y": ((np.floor(hy / tile) + 0.5) * tile)[inside],
         "time": (time_at(g.MUV3_Z, m3)
-                 + rng.normal(0.0, g.MUV3_TIME_RES_NS, int(m3.sum())))[inside],
+                 + rng.normal(0.0, g.MUV3_TIME_RES_NS, m3.size))[inside],
     }
 
     # ---- accidentals ------------------------------------------------------------------------
