@@ -439,7 +439,9 @@ def plot_map(
     lo = vmin if vmin is not None else float(finite.min())
     hi = vmax if vmax is not None else float(finite.max())
     norm = LogNorm(lo, max(hi, lo * 1.0001)) if log else Normalize(lo, hi)
-    masked = np.ma.masked_where(~np.isfinite(v) | ((v <= 0) if log else False), v)
+    # below an explicit lower bound of a log scale nothing is drawn (not the lowest colour)
+    below = (v < lo) if (log and vmin is not None) else False
+    masked = np.ma.masked_where(~np.isfinite(v) | ((v <= 0) if log else False) | below, v)
     mesh = ax.pcolormesh(np.asarray(mass_gev) * 1e3, eps, masked, norm=norm, shading="nearest",
                          cmap="viridis", rasterized=True)
     _colorbar(fig, mesh, ax, zlabel)
@@ -483,7 +485,7 @@ def plot_yield_panels(table, *, quantity: str = "efficiency", pot: float | None 
     for ax, mode in zip(axes.flat, modes, strict=False):
         values = np.asarray(data[mode], dtype=float) * scale
         vmin = 0.0 if not log else None
-        if quantity == "n_exp":  # below 1e-3 events nothing is visible in any search
+        if quantity == "n_exp":  # below 1e-3 events (left blank) no search sees anything
             vmin = max(1e-3, float(np.nanmin(np.where(values > 0, values, np.inf))))
         plot_map(table.mass_gev, table.coupling, values, ax=ax, log=log, vmin=vmin,
                  zlabel=zlabels.get(quantity, quantity), title=f"{table.channel}, {mode}",
