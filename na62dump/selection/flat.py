@@ -67,9 +67,17 @@ def group_any(mask, group, n_groups):
 
 
 def group_min(values, group, n_groups, fill=np.inf):
-    """Per group: the minimum of ``values`` (``fill`` for empty groups)."""
-    out = np.full(n_groups, fill, dtype=np.result_type(values, type(fill)))
-    np.minimum.at(out, group, values)
+    """Per group: the minimum of ``values`` (``fill`` for empty groups).
+
+    ``group`` must be sorted (as it comes out of :func:`cartesian`).
+    """
+    values = np.asarray(values)
+    floating = np.issubdtype(values.dtype, np.floating)
+    out = np.full(n_groups, fill, dtype=values.dtype if floating else np.float64)
+    if len(values):
+        first = np.ones(len(group), bool)
+        first[1:] = group[1:] != group[:-1]
+        out[group[first]] = np.minimum.reduceat(values, np.flatnonzero(first))
     return out
 
 
