@@ -94,6 +94,9 @@ def boost(p4, beta):
     """
     p4 = np.asarray(p4, dtype=float)
     beta = np.asarray(beta, dtype=float)
+    if p4.ndim == 3 and beta.shape == (p4.shape[0], 1, 3):
+        # (events, daughters, 4) blocks, one velocity per event: no broadcast copies
+        return _boost_groups(p4, beta[:, 0, :])
     shape = np.broadcast_shapes(p4.shape[:-1], beta.shape[:-1])
     p4 = np.broadcast_to(p4, (*shape, 4)).reshape(-1, 4)
     beta = np.broadcast_to(beta, (*shape, 3)).reshape(-1, 3)
@@ -101,22 +104,37 @@ def boost(p4, beta):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _boost_one(p4, bx, by, bz, out):  # pragma: no cover - compiled
+    """Boost one four-momentum ``p4 (4,)`` by ``(bx, by, bz)`` into ``out (4,)``."""
+    b2 = bx * bx + by * by + bz * bz
+    gamma = 1.0 / np.sqrt(1.0 - b2)
+    bp = bx * p4[0] + by * p4[1] + bz * p4[2]
+    # (gamma - 1) / b^2 written stably for b -> 0
+    g2 = gamma * gamma / (1.0 + gamma) if b2 > 0 else 0.0
+    e = p4[3]
+    c = g2 * bp + gamma * e
+    out[0] = p4[0] + c * bx
+    out[1] = p4[1] + c * by
+    out[2] = p4[2] + c * bz
+    out[3] = gamma * (e + bp)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _boost_rows(p4, beta):  # pragma: no cover - compiled
     """:func:`boost` of rows ``p4 (m, 4)`` by ``beta (m, 3)``, one pass."""
     out = np.empty((p4.shape[0], 4))
     for i in range(p4.shape[0]):
-        bx, by, bz = beta[i, 0], beta[i, 1], beta[i, 2]
-        b2 = bx * bx + by * by + bz * bz
-        gamma = 1.0 / np.sqrt(1.0 - b2)
-        bp = bx * p4[i, 0] + by * p4[i, 1] + bz * p4[i, 2]
-        # (gamma - 1) / b^2 written stably for b -> 0
-        g2 = gamma * gamma / (1.0 + gamma) if b2 > 0 else 0.0
-        e = p4[i, 3]
-        c = g2 * bp + gamma * e
-        out[i, 0] = p4[i, 0] + c * bx
-        out[i, 1] = p4[i, 1] + c * by
-        out[i, 2] = p4[i, 2] + c * bz
-        out[i, 3] = gamma * (e + bp)
+        _boost_one(p4[i], beta[i, 0], beta[i, 1], beta[i, 2], out[i])
+    return out
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _boost_groups(p4, beta):  # pragma: no cover - compiled
+    """:func:`boost` of ``p4 (m, k, 4)`` by one velocity per row, ``beta (m, 3)``."""
+    out = np.empty(p4.shape)
+    for i in range(p4.shape[0]):
+        for j in range(p4.shape[1]):
+            _boost_one(p4[i, j], beta[i, 0], beta[i, 1], beta[i, 2], out[i, j])
     return out
 
 
