@@ -221,8 +221,24 @@ def _rotate_to(u, axis):
 # ---------------------------------------------------------------------------------------------
 # n-body phase space (Raubold-Lynch, as TGenPhaseSpace), unweighted by accept-reject
 # ---------------------------------------------------------------------------------------------
-def _phase_space_weights(m_parent, masses, rng):
-    """One Raubold-Lynch configuration per event: intermediate masses, momenta and weight."""
+def _phase_space_wmax(m_parent, masses):
+    """Maximal Raubold-Lynch weight (TGenPhaseSpace) per event, for the accept-reject step."""
+    masses = np.asarray(masses, dtype=float)
+    emmax = m_parent - masses.sum() + masses[0]
+    emmin = np.zeros(m_parent.shape[0])
+    wmax = np.ones(m_parent.shape[0])
+    for i in range(1, len(masses)):
+        emmin = emmin + masses[i - 1]
+        emmax = emmax + masses[i]
+        wmax = wmax * two_body_momentum(emmax, emmin, masses[i])
+    return wmax
+
+
+def _phase_space_weights(m_parent, masses, rng, wmax=None):
+    """One Raubold-Lynch configuration per event: intermediate masses, momenta and weight.
+
+    ``wmax``: :func:`_phase_space_wmax` of ``m_parent`` if already known.
+    """
     n = m_parent.shape[0]
     k = len(masses)
     masses = np.asarray(masses, dtype=float)
@@ -234,14 +250,8 @@ def _phase_space_weights(m_parent, masses, rng):
     inv[:, 1 : k - 1] = cum[1 : k - 1] + r * t[:, None]
     inv[:, k - 1] = m_parent
     pd = two_body_momentum(inv[:, 1:], inv[:, :-1], masses[1:])  # (n, k-1)
-    # maximal weight (TGenPhaseSpace) for normalising the accept-reject step
-    emmax = t + masses[0]
-    emmin = np.zeros(n)
-    wmax = np.ones(n)
-    for i in range(1, k):
-        emmin = emmin + masses[i - 1]
-        emmax = emmax + masses[i]
-        wmax = wmax * two_body_momentum(emmax, emmin, masses[i])
+    if wmax is None:
+        wmax = _phase_space_wmax(m_parent, masses)
     return inv, pd, np.prod(pd, axis=1) / wmax
 
 
@@ -265,8 +275,9 @@ def phase_space_decay(parent, masses, rng: np.random.Generator):
     inv = np.empty((n, k))
     pd = np.empty((n, k - 1))
     todo = np.arange(n)
+    wmax = _phase_space_wmax(m_parent, masses)
     while todo.size:
-        inv_t, pd_t, w = _phase_space_weights(m_parent[todo], masses, rng)
+        inv_t, pd_t, w = _phase_space_weights(m_parent[todo], masses, rng, wmax[todo])
         ok = rng.uniform(0.0, 1.0, todo.size) < w
         inv[todo[ok]] = inv_t[ok]
         pd[todo[ok]] = pd_t[ok]
