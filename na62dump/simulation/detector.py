@@ -209,9 +209,9 @@ def lkr_energy_resolution(energy, cfg: DetectorConfig = DEFAULT_CONFIG):
                    + cfg.lkr_constant**2)
 
 
-#: Z of the planes whose acceptance is tested for every particle, in the order of the rows
-#: returned by :func:`_plane_positions` (RICH, MUV1 and MUV3 are evaluated for the few
-#: particles that need them, :func:`_positions_at`).
+#: Z of the planes whose acceptance is tested for every charged particle, in the order of the
+#: rows returned by :func:`_plane_positions` (the other planes are evaluated for the particles
+#: that need them, :func:`_positions_at`).
 _PLANES = {
     "anti0": g.ANTI0_Z,
     "straw1": g.STRAW_Z[0],
@@ -220,7 +220,6 @@ _PLANES = {
     "straw4": g.STRAW_Z[3],
     "chod": g.CHOD_Z,
     "na48chod": g.NA48CHOD_Z[0],
-    "lkr": g.LKR_Z,
 }
 _PLANE_ROW = {name: k for k, name in enumerate(_PLANES)}
 _PLANE_Z = np.array(list(_PLANES.values()))
@@ -310,14 +309,14 @@ def _lav_crossings(x0, y0, z0, tx, ty, txd, follow, z_end, absorbing, z_kick,
 
 
 @numba.njit(cache=True, nogil=True)
-def _plane_positions(x0, y0, z0, tx, ty, txd, z_kick, planes):  # pragma: no cover - compiled
-    """Crossing points ``(x, y)``, each ``(planes, particles)``, of every particle's line."""
-    n = x0.size
-    xs = np.empty((planes.size, n))
-    ys = np.empty((planes.size, n))
+def _plane_positions(rows, x0, y0, z0, tx, ty, txd, z_kick, planes):  # pragma: no cover
+    """Crossing points ``(x, y)``, each ``(planes, rows)``, of the lines of particles ``rows``."""
+    xs = np.empty((planes.size, rows.size))
+    ys = np.empty((planes.size, rows.size))
     for k in range(planes.size):
-        for i in range(n):
-            xs[k, i], ys[k, i] = _xy_at(planes[k], x0[i], y0[i], z0[i], tx[i], ty[i], txd[i],
+        for j in range(rows.size):
+            i = rows[j]
+            xs[k, j], ys[k, j] = _xy_at(planes[k], x0[i], y0[i], z0[i], tx[i], ty[i], txd[i],
                                         z_kick)
     return xs, ys
 
@@ -366,10 +365,15 @@ def simulate_detector(
         px, py, pz, e, particles.z, particles.charge, g.STRAW_Z[0], g.MAGNET_PT_KICK_GEV,
         C_M_PER_NS)
     line = (particles.x, particles.y, particles.z, tx, ty, txd, g.MAGNET_KICK_Z)
-    xs, ys = _plane_positions(*line, _PLANE_Z)
+    ic = np.flatnonzero(charged & follow)
+    xs, ys = _plane_positions(ic, *line, _PLANE_Z)
 
-    def at(plane):
-        return xs[_PLANE_ROW[plane]], ys[_PLANE_ROW[plane]]
+    def inside(plane, predicate, *args):
+        """Charged followed particles whose line passes ``predicate`` at ``plane`` (mask)."""
+        k = _PLANE_ROW[plane]
+        mask = _bool(n)
+        mask[ic] = predicate(xs[k], ys[k], *args)
+        return mask
 
     def time_at(z, sel):
         return particles.t[sel] + (z - particles.z[sel]) * path_factor[sel]
@@ -390,17 +394,17 @@ def simulate_detector(
         return follow & (z_stop > z)
 
     # ---- ANTI0 ------------------------------------------------------------------------------
-    xa, ya = at("anti0")
-    a_hit = _thin(
+    a_hit = np.flatnonzero(_thin(
         charged & (pz > 0) & (particles.z < g.ANTI0_Z) & (particles.z_end > g.ANTI0_Z)
-        & g.in_anti0_acceptance(xa, ya),
+        & inside("anti0", g.in_anti0_acceptance),
         cfg.anti0_efficiency, rng,
-    )
-    na = int(a_hit.sum())
+    ))
+    na = a_hit.size
+    xa, ya = _positions_at(g.ANTI0_Z, a_hit, *line)
     anti0 = {
         "ev": ev[a_hit],
-        "x": xa[a_hit] + rng.normal(0.0, g.ANTI0_POSITION_RES, na),
-        "y": ya[a_hit] + rng.normal(0.0, g.ANTI0_POSITION_RES, na),
+        "x": xa + rng.normal(0.0, g.ANTI0_POSITION_RES, na),
+        "y": ya + rng.normal(0.0, g.ANTI0_POSITION_RES, na),
         "t": time_at(g.ANTI0_Z, a_hit) + rng.normal(0.0, g.ANTI0_TIME_RES_NS, na),
     }
 
@@ -408,8 +412,7 @@ def simulate_detector(
     n_ch = np.zeros(n, dtype=np.int8)
     first = _bool(n)
     for k, zc in enumerate(g.STRAW_Z):
-        x, y = at(f"straw{k + 1}")
-        ok = charged & reaches(zc) & g.in_straw_acceptance(x, y, k)
+        ok = charged & reaches(zc) & inside(f"straw{k + 1}", g.in_straw_acceptance, k)
         n_ch += ok
         if k == 0:
             first = ok
@@ -423,8 +426,8 @@ def simulate_detector(
     tx_r = tx[it] + sig_th * rng.standard_normal(nt)
     ty_r = ty[it] + sig_th * rng.standard_normal(nt)
     norm = p_reco / np.sqrt(1.0 + tx_r**2 + ty_r**2)
-    x1, y1 = at("straw1")
-    x4, y4 = at("straw4")
+    x1, y1 = _positions_at(g.STRAW_Z[0], it, *line)
+    x4, y4 = _positions_at(g.STRAW_Z[3], it, *line)
     ndf = 2 * n_ch[it].astype(int) - 4
     tracks = {
         "ev": ev[it],
@@ -432,11 +435,11 @@ def simulate_detector(
         "px": norm * tx_r,
         "py": norm * ty_r,
         "pz": norm,
-        "x": x1[it] + g.POSITION_RES * rng.standard_normal(nt),
-        "y": y1[it] + g.POSITION_RES * rng.standard_normal(nt),
+        "x": x1 + g.POSITION_RES * rng.standard_normal(nt),
+        "y": y1 + g.POSITION_RES * rng.standard_normal(nt),
         "z": np.full(nt, g.STRAW_Z[0]),
-        "xDown": x4[it] + g.POSITION_RES * rng.standard_normal(nt),
-        "yDown": y4[it] + g.POSITION_RES * rng.standard_normal(nt),
+        "xDown": x4 + g.POSITION_RES * rng.standard_normal(nt),
+        "yDown": y4 + g.POSITION_RES * rng.standard_normal(nt),
         "txDown": txd[it] + sig_th * rng.standard_normal(nt),
         "tyDown": ty[it] + sig_th * rng.standard_normal(nt),
         "chi2": rng.chisquare(ndf) / ndf,
@@ -474,14 +477,12 @@ def simulate_detector(
     muon_like = is_mu | to_muon
 
     # ---- CHOD and NA48-CHOD (all charged particles; tracks pick their own signal) ------------
-    xc, yc = at("chod")
-    chod = _thin(charged & reaches(g.CHOD_Z) & g.in_chod_acceptance(xc, yc),
+    chod = _thin(charged & reaches(g.CHOD_Z) & inside("chod", g.in_chod_acceptance),
                  cfg.chod_efficiency, rng)
     chod_t = np.zeros(n)
     chod_t[chod] = time_at(g.CHOD_Z, chod) + rng.normal(0.0, g.CHOD_TIME_RES_NS, int(chod.sum()))
     zn = g.NA48CHOD_Z[0]
-    xn, yn = at("na48chod")
-    na48 = _thin(charged & reaches(zn) & g.in_na48chod_acceptance(xn, yn),
+    na48 = _thin(charged & reaches(zn) & inside("na48chod", g.in_na48chod_acceptance),
                  cfg.na48chod_efficiency, rng)
     na48_t = np.zeros(n)
     na48_t[na48] = time_at(zn, na48) + rng.normal(0.0, g.NA48CHOD_TIME_RES_NS, int(na48.sum()))
@@ -489,8 +490,9 @@ def simulate_detector(
     tracks["hasNa48chod"], tracks["na48chodTime"] = na48[it], na48_t[it]
 
     # ---- LKr --------------------------------------------------------------------------------
-    xl, yl = at("lkr")
-    in_lkr = reaches(g.LKR_Z) & g.in_lkr_acceptance(xl, yl)
+    rl = np.flatnonzero(reaches(g.LKR_Z))
+    in_lkr = _bool(n)
+    in_lkr[rl] = g.in_lkr_acceptance(*_positions_at(g.LKR_Z, rl, *line))
     e_lkr = np.zeros(n)
     em = in_lkr & (is_e | is_gamma)
     ne = int(em.sum())
@@ -515,11 +517,12 @@ def simulate_detector(
     clus = np.flatnonzero(in_lkr & (e_lkr > cfg.cluster_threshold_gev))
     nc = clus.size
     pos_res = np.where(is_had[clus], cfg.hadron_position_res, g.LKR_POSITION_RES)
+    xl, yl = _positions_at(g.LKR_Z, clus, *line)
     clusters = {
         "ev": ev[clus],
         "energy": e_lkr[clus],
-        "x": xl[clus] + pos_res * rng.standard_normal(nc),
-        "y": yl[clus] + pos_res * rng.standard_normal(nc),
+        "x": xl + pos_res * rng.standard_normal(nc),
+        "y": yl + pos_res * rng.standard_normal(nc),
         "time": time_at(g.LKR_Z, clus) + rng.normal(0.0, g.LKR_TIME_RES_NS, nc),
     }
 

@@ -204,7 +204,8 @@ def test_plane_crossings_equal_the_numpy_lines():
     z0 = rng.uniform(100.0, 180.0, n)
     tx, ty, txd = (rng.normal(0, 0.01, n) for _ in range(3))
     planes = np.array([g.ANTI0_Z, g.STRAW_Z[0], g.LKR_Z, g.MUV3_Z])
-    xs, ys = _plane_positions(x0, y0, z0, tx, ty, txd, g.MAGNET_KICK_Z, planes)
+    rows = np.arange(n)
+    xs, ys = _plane_positions(rows, x0, y0, z0, tx, ty, txd, g.MAGNET_KICK_Z, planes)
     for k_, z in enumerate(planes):
         if z <= g.MAGNET_KICK_Z:
             x = x0 + tx * (z - z0)
