@@ -26,10 +26,10 @@ Compression
 -----------
 :data:`COMPRESSION` is LZ4 level 1, the usual choice for analysis ntuples that are written once
 and read many times: with ``uproot`` it writes about 3.8x and reads about 1.9x faster than its
-default ZLIB level 1, for files about 1.6x larger (100k dark-photon ee events: 21.8 MB instead
+default ZLIB level 1, for files 1.3-1.6x larger (100k dark-photon ee events: 21.8 MB instead
 of 13.9 MB; the default campaign 81 MB instead of 61 MB; ZSTD level 1 gives 14.1 MB at 2.5x
-the ZLIB write speed). ``uproot`` compresses LZ4
-with ``cramjam`` and checksums it with ``xxhash``; both are pinned in ``pyproject.toml`` because
+the ZLIB write speed). ``uproot`` compresses LZ4 with ``cramjam`` and checksums it with
+``xxhash``; both are pinned in ``pyproject.toml`` because
 the compressed bytes (and so the byte-identity of files for a given seed) depend on them.
 Readers need nothing to choose: the algorithm is recorded in every basket.
 
