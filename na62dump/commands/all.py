@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from na62dump.commands._args import comma_list, positive_int
 from na62dump.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -68,19 +69,7 @@ UNBLIND_NOTE = (
     "Recorded in summary.json and all.json; use --blind to keep them closed."
 )
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
-
-
-def _formats(text: str) -> list[str]:
-    return [f.strip().lower() for f in text.split(",") if f.strip()]
+_FORMATS = comma_list("format", "png,pdf", lower=True)
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -101,22 +90,22 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="results directory (default: %(default)s)")
     p.add_argument("--executor", choices=runner.EXECUTORS, default=runner.DEFAULT_EXECUTOR,
                    help="coffea executor of the run stage (default: %(default)s)")
-    p.add_argument("--workers", type=_positive_int, default=runner.DEFAULT_WORKERS,
+    p.add_argument("--workers", type=positive_int, default=runner.DEFAULT_WORKERS,
                    metavar="N", help="worker processes (default: %(default)s)")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--toys", type=_positive_int, metavar="N",
+    how.add_argument("--toys", type=positive_int, metavar="N",
                      help="pseudo-experiments per tested yield (default: per preset, "
                           + ", ".join(f"{k} {v['toys']}" for k, v in STATS_BY_PRESET.items())
                           + ")")
     how.add_argument("--asymptotic", action="store_true",
                      help="asymptotic CLs instead of toys (not valid at zero background)")
-    p.add_argument("--masses", type=_positive_int, metavar="N",
+    p.add_argument("--masses", type=positive_int, metavar="N",
                    help="mass points of the limit scans (default: per preset)")
-    p.add_argument("--couplings", type=_positive_int, metavar="N",
+    p.add_argument("--couplings", type=positive_int, metavar="N",
                    help="coupling points of the limit scans (default: per preset)")
     p.add_argument("--blind", action="store_true",
                    help="keep the pseudo-data blinded (expected limits only)")
-    p.add_argument("--format", type=_formats, default=["png", "pdf"], metavar="LIST",
+    p.add_argument("--format", type=_FORMATS, default=["png", "pdf"], metavar="LIST",
                    help="figure formats (default: png,pdf)")
     p.add_argument("--reference", action="append", default=[], metavar="FILE",
                    help="an earlier experiment's limit to overlay in grey (repeatable)")

@@ -15,21 +15,9 @@ import argparse
 import logging
 
 from na62dump import backgrounds
+from na62dump.commands._args import int_at_least
 
 logger = logging.getLogger(__name__)
-
-
-def _int_at_least(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(float(text)) if "e" in text.lower() else int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} must be >= {minimum}")
-        return value
-
-    return parse
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -44,14 +32,14 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="datasets.yaml (default: the packaged one)")
     p.add_argument("--preset", metavar="NAME", default="default",
                    help="campaign preset of datasets.yaml (default: %(default)s)")
-    p.add_argument("--pseudo-experiments", type=_int_at_least(1000), metavar="N",
+    p.add_argument("--pseudo-experiments", type=int_at_least(1000), metavar="N",
                    default=backgrounds.DEFAULT_PSEUDO_EXPERIMENTS,
                    help="pseudo-experiments per estimate (default: %(default)s)")
-    p.add_argument("--seed", type=_int_at_least(0), default=2021, metavar="N",
+    p.add_argument("--seed", type=int_at_least(0), default=2021, metavar="N",
                    help="seed of the pseudo-experiments and pairings (default: %(default)s)")
     p.add_argument("--prior", choices=("uniform", "jeffreys"), default="uniform",
                    help="beta prior of the rejection factors (default: %(default)s)")
-    p.add_argument("--max-pairs", type=_int_at_least(1), default=500_000, metavar="N",
+    p.add_argument("--max-pairs", type=int_at_least(1), default=500_000, metavar="N",
                    help="combinatorial pseudo-events drawn at most (default: %(default)s)")
     p.set_defaults(func=main)
     return p

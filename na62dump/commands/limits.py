@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from na62dump import geometry
+from na62dump.commands._args import comma_list, int_at_least
 from na62dump.errors import InputError
 from na62dump.physics.decay import C_M_PER_S
 
@@ -52,29 +53,11 @@ STATS_CHANNEL = {"ee": "ee", "mumu": "mumu", "pipi": "pipi"}
 #: for B mesons: half the spread of the B yield per POT (1.6-2.6e-7) over its central 2e-7.
 PRODUCTION_REL = {"brems": 0.01, "mesons": 0.20, "b_meson": 0.25}
 
+_NAMES = comma_list("name", "ee,mumu,combined")
+
 
 def stats_channel(state: str) -> str:
     return STATS_CHANNEL.get(state, "hadronic")
-
-
-def _int_at_least(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} must be >= {minimum}")
-        return value
-
-    return parse
-
-
-def _channels(text: str) -> list[str]:
-    names = [c.strip() for c in text.split(",") if c.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("give at least one channel, e.g. ee,mumu,combined")
-    return names
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -88,21 +71,21 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="datasets.yaml (default: the packaged one)")
     p.add_argument("--preset", metavar="NAME", default="default",
                    help="campaign preset of datasets.yaml (default: %(default)s)")
-    p.add_argument("--channels", type=_channels, metavar="LIST",
+    p.add_argument("--channels", type=_NAMES, metavar="LIST",
                    help="comma-separated: ee, mumu, combined, pipi, hadronic final states "
                         "(default: every channel with signal samples)")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--toys", type=_int_at_least(100), default=1000, metavar="N",
+    how.add_argument("--toys", type=int_at_least(100), default=1000, metavar="N",
                      help="pseudo-experiments per tested yield (default: %(default)s)")
     how.add_argument("--asymptotic", action="store_true",
                      help="asymptotic formulae instead of toys (not valid at zero background)")
-    p.add_argument("--masses", type=_int_at_least(1), default=25, metavar="N",
+    p.add_argument("--masses", type=int_at_least(1), default=25, metavar="N",
                    help="mass points of the dark-photon and scalar grids (default: %(default)s)")
-    p.add_argument("--couplings", type=_int_at_least(2), default=30, metavar="N",
+    p.add_argument("--couplings", type=int_at_least(2), default=30, metavar="N",
                    help="points of each coupling grid (default: %(default)s)")
-    p.add_argument("--models", type=_channels, default=["dark_photon", "alp", "dark_scalar"],
+    p.add_argument("--models", type=_NAMES, default=["dark_photon", "alp", "dark_scalar"],
                    metavar="LIST", help="models to scan (default: all with signal samples)")
-    p.add_argument("--seed", type=_int_at_least(0), default=2021, metavar="N",
+    p.add_argument("--seed", type=int_at_least(0), default=2021, metavar="N",
                    help="seed of the pseudo-experiments (default: %(default)s)")
     p.set_defaults(func=main)
     return p

@@ -34,6 +34,7 @@ import re
 import numpy as np
 
 from na62dump import geometry
+from na62dump.commands._args import int_at_least
 from na62dump.errors import InputError
 from na62dump.physics import alp, brems, dark_photon, mesons, sampling, scalar
 from na62dump.physics import bmesons as bm
@@ -186,17 +187,6 @@ def dark_scalar_summary(mass, theta, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEE
 # ------------------------------------------------------------------------------------------------
 # command line
 # ------------------------------------------------------------------------------------------------
-def _int_at_least(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(float(text))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} must be >= {minimum}")
-        return value
-
-    return parse
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -210,10 +200,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     def common(sp):
         sp.add_argument("--mass", type=float, required=True, metavar="GEV", help="mass (GeV)")
         sp.add_argument("--json", action="store_true", help="print one JSON object")
-        sp.add_argument("--samples", type=_int_at_least(1000), default=DEFAULT_SAMPLES,
+        sp.add_argument("--samples", type=int_at_least(1000), default=DEFAULT_SAMPLES,
                         metavar="N",
                         help="MC events per production mode for <P_decay> (default: %(default)s)")
-        sp.add_argument("--seed", type=_int_at_least(0), default=DEFAULT_SEED, metavar="N",
+        sp.add_argument("--seed", type=int_at_least(0), default=DEFAULT_SEED, metavar="N",
                         help="seed of that sample (default: %(default)s)")
 
     dp = sub.add_parser("dark-photon", help="minimal dark photon (BC1)")

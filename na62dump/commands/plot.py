@@ -18,10 +18,9 @@ import argparse
 import sys
 
 from na62dump import plotting
+from na62dump.commands._args import comma_list
 
-
-def _formats(text: str) -> list[str]:
-    return [f.strip().lower() for f in text.split(",") if f.strip()]
+_FORMATS = comma_list("format", "png,pdf", lower=True)
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -30,7 +29,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--results", default="results", metavar="DIR",
                    help="results directory (default: %(default)s)")
     p.add_argument("--out", metavar="DIR", help="figure directory (default: DIR/figures)")
-    p.add_argument("--format", type=_formats, default=["png", "pdf"], metavar="LIST",
+    p.add_argument("--format", type=_FORMATS, default=["png", "pdf"], metavar="LIST",
                    help="comma-separated formats: png,pdf,svg (default: png,pdf)")
     p.add_argument("--reference", action="append", default=[], metavar="FILE",
                    help="an earlier experiment's limit to overlay in grey (repeatable)")

@@ -18,6 +18,7 @@ import logging
 import sys
 
 from na62dump import runner
+from na62dump.commands._args import comma_list, positive_int
 from na62dump.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -26,23 +27,6 @@ UNBLIND_WARNING = (
     "WARNING: --unblind: the signal and control regions of the pseudo-data are opened; "
     "summary.json and every output record it"
 )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
-
-
-def _channels(text: str) -> list[str]:
-    names = [c.strip() for c in text.split(",") if c.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("give at least one channel, e.g. ee,mumu")
-    return names
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -61,7 +45,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--channels",
-        type=_channels,
+        type=comma_list("channel", "ee,mumu"),
         metavar="LIST",
         help="comma-separated channels (default: all: ee,mumu,pipi,hadronic)",
     )
@@ -73,7 +57,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=runner.DEFAULT_WORKERS,
         metavar="N",
         help="processes of the futures pool or local dask cluster (default: %(default)s)",
@@ -85,7 +69,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--chunksize",
-        type=_positive_int,
+        type=positive_int,
         default=runner.DEFAULT_CHUNKSIZE,
         metavar="N",
         help="target events per chunk (default: %(default)s)",

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from na62dump.commands._args import non_negative_int, positive_int
 from na62dump.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -54,26 +55,6 @@ log = logging.getLogger(__name__)
 #: Burst numbers reserved per file of a dataset (file i: bursts [i * stride, (i + 1) * stride)).
 BURST_STRIDE = 1000
 RECORD_VERSION = 1
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
-    return value
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -91,11 +72,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="NAME",
                    help="simulate only these datasets (names as in the campaign)")
     p.add_argument("--force", action="store_true", help="remake files that exist")
-    p.add_argument("--seed", type=_seed, metavar="N",
+    p.add_argument("--seed", type=non_negative_int, metavar="N",
                    help="base seed (default: the campaign's `seed`)")
     p.add_argument("--data-dir", metavar="DIR",
                    help="root of the files (default: data_dir of datasets.yaml)")
-    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="processes generating files in parallel (default: %(default)s; the "
                         "files are the same for any N)")
     p.set_defaults(func=main)
