@@ -138,17 +138,13 @@ def run_like_na62dump_run(fileset: dict, proc, exe, chunksize: int):
     return runner.run_processor(checked, proc, exe, chunksize=chunksize, file_info=info)
 
 
-def measure(
-    channel: str, fileset: dict, chunksize: int, repeat: int, profile: bool, preload: bool = False
-) -> dict:
+def measure(channel: str, fileset: dict, chunksize: int, repeat: int, profile: bool) -> dict:
     from processors import PROCESSORS
 
     proc = PROCESSORS[channel](cuts=None, unblind=False)
     with runner.open_executor("iterative") as exe:
         _, metrics = run_like_na62dump_run(fileset, proc, exe, chunksize)  # warm-up
         branches = sorted({c.rsplit("-", 1)[0] for c in metrics["columns"]})
-        if preload:  # coffea reads these in one bulk call per chunk instead of one per branch
-            fileset = {name: {**entry, "preload": branches} for name, entry in fileset.items()}
         events = int(metrics["entries"])
         t_read, t_proc = [], []
         for _ in range(repeat):
@@ -193,9 +189,6 @@ def main(argv=None) -> int:
     ap.add_argument("--chunksize", type=int, default=runner.DEFAULT_CHUNKSIZE)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="cProfile one run per channel")
-    ap.add_argument("--preload", action="store_true",
-                    help="give coffea the branches to preload in bulk (fileset 'preload'; the "
-                         "runner does not do this yet)")  # fmt: skip
     args = ap.parse_args(argv)
     channels = [c for c in args.channels.split(",") if c]
 
@@ -211,12 +204,12 @@ def main(argv=None) -> int:
                       f"{args.events_per_file}, plus pseudo-data")  # fmt: skip
             filesets = generated_filesets(Path(tmp), args.events, args.events_per_file)
         rows = [
-            measure(c, filesets[c], args.chunksize, args.repeat, args.profile, args.preload)
+            measure(c, filesets[c], args.chunksize, args.repeat, args.profile)
             for c in channels
         ]
 
-    print(f"# input: {source}; chunksize {args.chunksize}; best of {args.repeat}; 1 core"
-          + ("; coffea preload of the branches" if args.preload else ""))  # fmt: skip
+    print(f"# input: {source}; chunksize {args.chunksize}; best of {args.repeat}; 1 core; "
+          "the runner has coffea preload the branches")
     header = (f"{'channel':<9} {'files':>5} {'events':>8} {'branches':>8} "
               f"{'bare read ev/s':>15} {'processor ev/s':>15} {'ratio':>6}  goal >= {GOAL}")
     print(header)

