@@ -100,7 +100,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from na62dump import geometry
+from na62dump import atomic, geometry
 from na62dump.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -391,22 +391,6 @@ def total_summary(components: Sequence[Component]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Output
 # --------------------------------------------------------------------------------------------
-def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
-    """Write ``payload`` as JSON to ``path`` via a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def read_background(results_dir: str | os.PathLike) -> dict[str, Any]:
     """Read ``DIR/background.json`` and check its structure (docs/artefacts.md)."""
     path = Path(results_dir) / BACKGROUND_NAME
@@ -898,4 +882,4 @@ def published_prompt_check(n_pe, seed, prior=UNIFORM_PRIOR, nfv_model="gamma") -
 
 def write_background(results_dir: str | os.PathLike, payload: Mapping[str, Any]) -> Path:
     """Write ``DIR/background.json`` atomically."""
-    return write_json_atomic(Path(results_dir) / BACKGROUND_NAME, payload)
+    return atomic.write_json(Path(results_dir) / BACKGROUND_NAME, payload)

@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import mplhep
 import numpy as np
 
-from na62dump import geometry
+from na62dump import atomic, geometry
 from na62dump.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -802,10 +802,7 @@ def _figures_from_run(results: Path, out: Path, formats, made, skipped) -> None:
                 for fmt in ("markdown", "csv"):
                     suffix = "md" if fmt == "markdown" else "csv"
                     path = out / f"cutflow_{channel}_{name}.{suffix}"
-                    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-                    tmp.write_text(cutflow_table(o["cutflow"], fmt))
-                    os.replace(tmp, path)
-                    made.append(path)
+                    made.append(atomic.write_text(path, cutflow_table(o["cutflow"], fmt)))
 
 
 def _figures_from_yields(results: Path, out: Path, formats, made, skipped) -> None:

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from na62dump import geometry
+from na62dump import atomic, geometry
 from na62dump.errors import InputError
 from na62dump.physics.decay import forced_decay_weight_binned
 
@@ -563,9 +563,8 @@ def yields_path(results_dir: str | os.PathLike, model: str, channel: str) -> Pat
 
 def write_table(results_dir: str | os.PathLike, table: YieldTable) -> Path:
     """Write ``DIR/yields/<model>_<channel>.json`` atomically."""
-    from na62dump.backgrounds import write_json_atomic
 
-    return write_json_atomic(yields_path(results_dir, table.model, table.channel),
+    return atomic.write_json(yields_path(results_dir, table.model, table.channel),
                              table.to_json())
 
 

@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from na62dump import backgrounds as B
+from na62dump.atomic import write_json
 from na62dump.errors import InputError
 
 N_PE = 400_000
@@ -151,7 +152,7 @@ def test_scale_to_pot_and_combinatorial_weight():
 
 def test_write_and_read_background_json(tmp_path):
     payload = {"ee": {r: {"median": 0.01, "k": 4.0} for r in B.REGIONS}}
-    B.write_json_atomic(tmp_path / B.BACKGROUND_NAME, payload)
+    write_json(tmp_path / B.BACKGROUND_NAME, payload)
     assert B.read_background(tmp_path) == payload
     assert [p.name for p in tmp_path.iterdir()] == [B.BACKGROUND_NAME]
     (tmp_path / B.BACKGROUND_NAME).write_text(json.dumps({"ee": {"SR": {"median": -1, "k": 1}}}))

@@ -39,7 +39,6 @@ import argparse
 import importlib
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -48,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from na62dump import atomic
 from na62dump.commands._args import comma_list, positive_int
 from na62dump.errors import InputError
 
@@ -143,9 +143,8 @@ def _read_record(out: Path, stage: str) -> dict | None:
 
 def _write_record(out: Path, stage: str, params: Mapping, outputs: Iterable[Path],
                   seconds: float) -> None:
-    from na62dump.backgrounds import write_json_atomic
 
-    write_json_atomic(_record_path(out, stage), {
+    atomic.write_json(_record_path(out, stage), {
         "params": params, "outputs": sorted(str(p) for p in outputs), "seconds": seconds,
     })
 
@@ -460,7 +459,6 @@ def _alp_summary(limits: Mapping) -> str:
 # --------------------------------------------------------------------------------------------
 def main(args: argparse.Namespace) -> int:
     """Run the chain; return the exit status."""
-    from na62dump.backgrounds import write_json_atomic
 
     ctx = _Context(args)
     if ctx.unblind:
@@ -491,10 +489,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"[{i + 1}/{len(STAGES)}] {stage}: done in {timings[stage]:.1f} s", flush=True)
         rerun_from = rerun_from or stage
     text = summary_text(ctx.out)
-    tmp = ctx.out / f".summary.txt.tmp-{os.getpid()}"
-    tmp.write_text(text)
-    os.replace(tmp, ctx.out / "summary.txt")
-    write_json_atomic(ctx.out / "all.json", {
+    atomic.write_text(ctx.out / "summary.txt", text)
+    atomic.write_json(ctx.out / "all.json", {
         "preset": ctx.preset, "config": str(ctx.config_path),
         "data_dir": str(ctx.campaign.data_dir), "unblinded": ctx.unblind,
         "blinding_note": UNBLIND_NOTE if ctx.unblind else "blinded: expected limits only",

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from na62dump import geometry
+from na62dump import atomic, geometry
 from na62dump.commands._args import comma_list, int_at_least
 from na62dump.errors import InputError
 from na62dump.physics.decay import C_M_PER_S
@@ -243,7 +243,6 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
                    observed, blinded, method, n_toys, seed, results_dir: Path, n_pot: float,
                    coupling_name: str) -> Path:
     """Scan (M, coupling) for one channel or a combination of final states."""
-    from na62dump.backgrounds import write_json_atomic
     from na62dump.stats.scan import scan_dark_photon
 
     first = tables[states[0]]
@@ -274,14 +273,13 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
                              "n_pot": n_pot, "background_source": sources,
                              "observed_sr_masses_gev": None if blinded else
                              {s: observed.get(s, []) for s in states}})
-    path = write_json_atomic(results_dir / "limits" / f"{model}_{name}.json", d)
+    path = atomic.write_json(results_dir / "limits" / f"{model}_{name}.json", d)
     _report(model, name, res, coupling_name, blinded)
     return path
 
 
 def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed,
               results_dir: Path, n_pot: float, n_couplings: int) -> Path:
-    from na62dump.backgrounds import write_json_atomic
     from na62dump.stats.scan import scan_alp
 
     key = stats_channel(state)
@@ -319,7 +317,7 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
     d["contours"] = [{"mass_gev": r["mass_gev"], **r["contours"]} for r in per_mass]
     d = _finish(d, blinded, {"model": "alp", "channel": state, "n_pot": n_pot,
                              "ctau_m": table.coupling.tolist(), "background_source": source})
-    path = write_json_atomic(results_dir / "limits" / f"alp_{state}.json", d)
+    path = atomic.write_json(results_dir / "limits" / f"alp_{state}.json", d)
     _report("alp", state, res, "BR x BR", blinded)
     return path
 

@@ -37,7 +37,6 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -47,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from na62dump.atomic import write_json
 from na62dump.commands._args import non_negative_int, positive_int
 from na62dump.errors import InputError
 
@@ -152,18 +152,6 @@ def _record(dataset, seed: int) -> dict[str, Any]:
     }
 
 
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _stale_files(dataset) -> list[Path]:
     """``<name>_NNN.root`` files in the dataset's directory beyond its recipe."""
     if not dataset.directory.is_dir():
@@ -241,7 +229,7 @@ def simulate_campaign(campaign, names: Sequence[str] | None = None, *, force: bo
         _run_jobs(jobs, report, workers=workers, progress=progress)
     for d in datasets:  # record what made the files of the datasets made now
         if d.name in touched and all(p.is_file() for p in d.output_paths()):
-            _write_json_atomic(_record_path(d), _record(d, seed))
+            write_json(_record_path(d), _record(d, seed), indent=1, sort_keys=True)
     report.seconds = time.perf_counter() - start
     return report
 

@@ -34,10 +34,8 @@ BR x BR = 1, result arrays (n_mass, n_tau, n_br)). ``ScanResult.to_dict()`` give
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,19 +127,10 @@ class ScanResult:
         }
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`to_dict` as JSON atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(self.to_dict(), fh)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        """Write :meth:`to_dict` as JSON atomically (infinite limits stay ``Infinity``)."""
+        from na62dump.atomic import write_json
+
+        return write_json(path, self.to_dict(), indent=None, allow_nan=True)
 
 
 # -- the CLs(s) curve of one workspace -------------------------------------------------------

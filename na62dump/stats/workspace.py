@@ -40,10 +40,8 @@ systematics=None, ...) -> dict`` (a pyhf workspace spec);
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -423,16 +421,7 @@ def make_model(spec: Mapping, **kwargs):
 
 def save_workspace(spec: Mapping, path: str | os.PathLike) -> Path:
     """Validate and write ``spec`` as JSON atomically (temporary file, then rename)."""
+    from na62dump.atomic import write_json
+
     validate_workspace(spec)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(spec, fh, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_json(path, spec, indent=1, sort_keys=True)
