@@ -102,6 +102,7 @@ from scipy import stats
 
 from na62dump import atomic, geometry
 from na62dump.errors import InputError
+from na62dump.settings import DEFAULT_PSEUDO_EXPERIMENTS
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,6 @@ JEFFREYS_PRIOR = (0.5, 0.5)
 #: Models of the N_inFV uncertainty: a Gaussian truncated at 0 or a Gamma of the same mean/sd.
 NFV_MODELS = ("gauss", "gamma")
 
-#: Default number of pseudo-experiments of ``na62dump background``.
-DEFAULT_PSEUDO_EXPERIMENTS = 1_000_000
 
 BACKGROUND_NAME = "background.json"
 REGIONS = ("CR", "SR")

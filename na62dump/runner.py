@@ -60,20 +60,17 @@ from coffea.util import load as _coffea_load
 from coffea.util import save as _coffea_save
 
 from na62dump.errors import InputError
+from na62dump.settings import (
+    DEFAULT_CHUNKSIZE,
+    DEFAULT_EXECUTOR,
+    DEFAULT_WORKERS,
+    EXECUTORS,
+)
 
 logger = logging.getLogger(__name__)
 
-#: Executors :func:`run` knows, in order of increasing machinery.
-EXECUTORS = ("iterative", "futures", "dask")
-#: Default executor of ``na62dump run``.
-DEFAULT_EXECUTOR = "futures"
-#: Default number of worker processes (futures pool or local dask cluster).
-DEFAULT_WORKERS = 2
-#: Target number of events per chunk (coffea treats it as a target, not a limit). Large
-#: enough that the per-chunk overhead (opening the file, building NanoEvents, filling the
-#: histograms once) is small next to the columnar work, small enough to spread a file
-#: over several workers.
-DEFAULT_CHUNKSIZE = 200_000
+# Executors and defaults (EXECUTORS, DEFAULT_EXECUTOR, DEFAULT_WORKERS, DEFAULT_CHUNKSIZE) live
+# in na62dump.settings, cheap to import for the command line; re-exported here.
 #: Name of the TTree in every ntuple (docs/ntuple.md).
 TREE = "events"
 #: How long to try reaching a dask scheduler given by address before giving up.

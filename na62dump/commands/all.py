@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from na62dump import atomic
+from na62dump import atomic, settings
 from na62dump.commands._args import comma_list, positive_int
 from na62dump.errors import InputError
 
@@ -74,8 +74,6 @@ _FORMATS = comma_list("format", "png,pdf", lower=True)
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add ``all`` to the ``na62dump`` subcommands."""
-    from na62dump import runner
-
     p = subparsers.add_parser(
         "all", help="the whole chain: simulate, run, background, limits, plot (make-like)",
         description=__doc__.splitlines()[0],
@@ -88,9 +86,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="where the simulated files live (default: the campaign's data_dir)")
     p.add_argument("--out", metavar="DIR", default="results",
                    help="results directory (default: %(default)s)")
-    p.add_argument("--executor", choices=runner.EXECUTORS, default=runner.DEFAULT_EXECUTOR,
+    p.add_argument("--executor", choices=settings.EXECUTORS, default=settings.DEFAULT_EXECUTOR,
                    help="coffea executor of the run stage (default: %(default)s)")
-    p.add_argument("--workers", type=positive_int, default=runner.DEFAULT_WORKERS,
+    p.add_argument("--workers", type=positive_int, default=settings.DEFAULT_WORKERS,
                    metavar="N", help="worker processes (default: %(default)s)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--toys", type=positive_int, metavar="N",

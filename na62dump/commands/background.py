@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from na62dump import backgrounds
+from na62dump import settings
 from na62dump.commands._args import int_at_least
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--preset", metavar="NAME", default="default",
                    help="campaign preset of datasets.yaml (default: %(default)s)")
     p.add_argument("--pseudo-experiments", type=int_at_least(1000), metavar="N",
-                   default=backgrounds.DEFAULT_PSEUDO_EXPERIMENTS,
+                   default=settings.DEFAULT_PSEUDO_EXPERIMENTS,
                    help="pseudo-experiments per estimate (default: %(default)s)")
     p.add_argument("--seed", type=int_at_least(0), default=2021, metavar="N",
                    help="seed of the pseudo-experiments and pairings (default: %(default)s)")
@@ -51,6 +51,7 @@ def _fmt(x: float) -> str:
 
 def main(args: argparse.Namespace) -> int:
     """Estimate the backgrounds and write ``DIR/background.json``."""
+    from na62dump import backgrounds
     from na62dump.simulation.campaign import load_campaign
 
     campaign = load_campaign(args.config, preset=args.preset)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from na62dump import plotting
 from na62dump.commands._args import comma_list
 
 _FORMATS = comma_list("format", "png,pdf", lower=True)
@@ -40,6 +39,8 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
+    from na62dump import plotting
+
     made, skipped = plotting.plot_all(args.results, args.out, args.format, args.reference,
                                       workers=args.workers)
     figures = sorted({p.with_suffix("").name for p in made})

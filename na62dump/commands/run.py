@@ -17,7 +17,7 @@ import argparse
 import logging
 import sys
 
-from na62dump import runner
+from na62dump import settings
 from na62dump.commands._args import comma_list, positive_int
 from na62dump.errors import InputError
 
@@ -51,14 +51,14 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--executor",
-        choices=runner.EXECUTORS,
-        default=runner.DEFAULT_EXECUTOR,
+        choices=settings.EXECUTORS,
+        default=settings.DEFAULT_EXECUTOR,
         help="coffea executor (default: %(default)s)",
     )
     p.add_argument(
         "--workers",
         type=positive_int,
-        default=runner.DEFAULT_WORKERS,
+        default=settings.DEFAULT_WORKERS,
         metavar="N",
         help="processes of the futures pool or local dask cluster (default: %(default)s)",
     )
@@ -70,7 +70,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--chunksize",
         type=positive_int,
-        default=runner.DEFAULT_CHUNKSIZE,
+        default=settings.DEFAULT_CHUNKSIZE,
         metavar="N",
         help="target events per chunk (default: %(default)s)",
     )
@@ -103,6 +103,8 @@ def main(args: argparse.Namespace) -> int:
     if args.data_dir is not None:
         kwargs["data_dir"] = args.data_dir
     campaign = load_campaign(args.config, **kwargs)
+    from na62dump import runner
+
     result = runner.run(
         campaign,
         args.channels,

@@ -1,0 +1,21 @@
+"""Defaults shared by the library and the command line, in a module that is cheap to import.
+
+The command line builds its parsers from these without importing coffea, scipy or matplotlib
+(every ``na62dump`` call would otherwise pay seconds of imports before parsing its arguments).
+:mod:`na62dump.runner` and :mod:`na62dump.backgrounds` re-export them.
+"""
+
+#: Executors :func:`na62dump.runner.run` knows, in order of increasing machinery.
+EXECUTORS = ("iterative", "futures", "dask")
+#: Default executor of ``na62dump run``.
+DEFAULT_EXECUTOR = "futures"
+#: Default number of worker processes (futures pool or local dask cluster).
+DEFAULT_WORKERS = 2
+#: Target number of events per chunk (coffea treats it as a target, not a limit). Large
+#: enough that the per-chunk overhead (opening the file, building NanoEvents, filling the
+#: histograms once) is small next to the columnar work, small enough to spread a file
+#: over several workers.
+DEFAULT_CHUNKSIZE = 200_000
+
+#: Default number of pseudo-experiments of ``na62dump background``.
+DEFAULT_PSEUDO_EXPERIMENTS = 1_000_000
