@@ -1,4 +1,5 @@
-"""Atomic writes: a temporary file in the destination's directory, then ``os.replace``.
+"""Artefact files: atomic writes (a temporary file next to the target, then ``os.replace``)
+and checked JSON reads.
 
 Every artefact of the chain is written through here (or, for ROOT files and pickled coffea
 outputs, by the same recipe in their writers), so that an interrupted or failed stage never
@@ -18,6 +19,21 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from na62dump.errors import InputError
+
+
+def read_json(path: str | os.PathLike, missing_hint: str = "") -> Any:
+    """Parse the JSON file ``path``; a missing or unreadable file is an :class:`InputError`
+    naming it (``missing_hint`` says which command makes the file)."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        hint = f" ({missing_hint})" if missing_hint else ""
+        raise InputError(f"{path}: missing{hint}") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"{path}: unreadable JSON ({err})") from err
 
 
 def write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:

@@ -87,7 +87,6 @@ channel's numbers do not depend on which others were processed.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -393,12 +392,7 @@ def total_summary(components: Sequence[Component]) -> dict[str, Any]:
 def read_background(results_dir: str | os.PathLike) -> dict[str, Any]:
     """Read ``DIR/background.json`` and check its structure (docs/artefacts.md)."""
     path = Path(results_dir) / BACKGROUND_NAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise InputError(f"{path}: missing (run `na62dump background` first)") from err
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"{path}: unreadable JSON ({err})") from err
+    data = atomic.read_json(path, "run `na62dump background` first")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected an object of channels")
     for channel, regions in data.items():

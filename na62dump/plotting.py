@@ -806,7 +806,6 @@ def _figures_from_run(results: Path, out: Path, formats, made, skipped) -> None:
 
 
 def _figures_from_yields(results: Path, out: Path, formats, made, skipped) -> None:
-    import json
 
     from na62dump.yields import YieldTable
 
@@ -814,7 +813,7 @@ def _figures_from_yields(results: Path, out: Path, formats, made, skipped) -> No
     if not files:
         skipped.append(("efficiency, resolution and yield maps", f"no {results}/yields/*.json"))
     for path in files:
-        table = YieldTable.from_json(json.loads(path.read_text()), what=str(path))
+        table = YieldTable.from_json(atomic.read_json(path), what=str(path))
         if len(table.mass_gev) < 2:
             skipped.append((f"{path.stem}: maps", "a single mass point: no map to draw"))
             continue
@@ -824,14 +823,13 @@ def _figures_from_yields(results: Path, out: Path, formats, made, skipped) -> No
 
 
 def _figures_from_limits(results: Path, out: Path, formats, made, skipped, references) -> None:
-    import json
 
     files = sorted((results / "limits").glob("*.json"))
     if not files:
         skipped.append(("exclusion contours", f"no {results}/limits/*.json"))
     pot = results_pot(results)
     for path in files:
-        limits = json.loads(path.read_text())
+        limits = atomic.read_json(path)
         n_pot = float(limits.get("n_pot") or pot)
         if path.stem.startswith("dark_photon_"):
             channel = path.stem.removeprefix("dark_photon_")

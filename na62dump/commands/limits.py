@@ -24,7 +24,6 @@ published toy CLs, scans) are :mod:`na62dump.stats`. Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import sys
@@ -96,12 +95,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------------------------
 def read_summary(results_dir: Path) -> dict[str, Any]:
     path = results_dir / "summary.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise InputError(f"{path}: missing (run `na62dump run` first)") from err
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"{path}: unreadable JSON ({err})") from err
+    data = atomic.read_json(path, "run `na62dump run` first")
     if not isinstance(data, dict) or not isinstance(data.get("unblinded"), bool):
         raise InputError(f"{path}: no boolean 'unblinded' entry")
     return data
