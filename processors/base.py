@@ -45,6 +45,7 @@ blinded.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -56,6 +57,7 @@ from coffea import processor
 from na62dump import geometry
 from na62dump.errors import InputError
 from na62dump.schema import (
+    COLLECTION_FIELDS,
     COLLECTIONS,
     check_branches,
     check_finite,
@@ -84,6 +86,10 @@ COMMON_STEPS = ("trigger", "two_tracks", "vertex", "fv")
 
 #: Fields read of the collections where not all are needed (the others: every field).
 READ_FIELDS = {"LAV": ("time",)}
+#: Truth fields read: the generation weight (every Monte Carlo kind) and, for signal, what
+#: the truth-binned histograms need.
+TRUTH_WEIGHT = "weight"
+TRUTH_READ = ("pz", "decayZ", "prodZ", "mass")
 
 #: Dataset kinds the processors know; ``pseudo_data`` is the only one that is blinded.
 KINDS = ("signal", "prompt", "combinatorial", "q1_control", "upstream", "pseudo_data")
@@ -131,7 +137,10 @@ MREL_AXIS = hist.axis.Regular(120, -0.3, 0.3, name="mrel", label="(m_reco - M) /
 
 
 def build_templates(states):
-    """Empty histograms of one dataset (``hists``) and of the signal truth (``signal``)."""
+    """Empty histograms of one dataset (``hists``) and of the signal truth (``signal``).
+
+    The processors take theirs from :func:`templates` (built once per process and final-state
+    list, shared, never filled: fills go into :func:`_empty_like` copies)."""
     a = _axes(states)
     w = hist.storage.Weight()
     hists = {
@@ -148,6 +157,16 @@ def build_templates(states):
         "resolution": hist.Hist(a["state"], PZ_COARSE, DZ_COARSE, MREL_AXIS, storage=w),
     }
     return hists, signal
+
+
+@functools.cache
+def templates(states: tuple[str, ...]):
+    """:func:`build_templates` of ``states``, built once per process.
+
+    The processors look their templates up here instead of holding them: coffea pickles the
+    processor for every chunk, and the empty histograms are megabytes (11 MB for hadronic).
+    """
+    return build_templates(list(states))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,7 +342,36 @@ class TwoTrackProcessor(processor.ProcessorABC):
             )
         self.cuts = cuts
         self.unblind = bool(unblind)
-        self._hists, self._signal = build_templates([s.name for s in self.states])
+
+    @property
+    def _hists(self):
+        """Empty per-dataset histograms (shared templates, see :func:`templates`)."""
+        return templates(tuple(s.name for s in self.states))[0]
+
+    @property
+    def _signal(self):
+        """Empty signal-truth histograms (shared templates, see :func:`templates`)."""
+        return templates(tuple(s.name for s in self.states))[1]
+
+    def branches(self, meta) -> tuple[str, ...]:
+        """The ntuple branches :meth:`process` reads for a dataset with metadata ``meta``.
+
+        The runner has coffea preload exactly these in one bulk read per chunk; the processor
+        tests check that a chunk reads nothing else and all of them. The input checks
+        (:func:`na62dump.runner.required_branches`) ask for the whole ntuple contract.
+        """
+        kind = meta.get("kind")
+        trigger = meta.get("trigger", "Q1" if kind == "q1_control" else "H2")
+        out = [f"trig_{trigger}", "trigger_time"]
+        for c in COLLECTIONS:
+            out += [f"n{c}", *(f"{c}_{f}" for f in READ_FIELDS.get(c, COLLECTION_FIELDS[c]))]
+        if kind != "pseudo_data":  # Monte Carlo (a missing Truth record is not read)
+            out.append(f"Truth_{TRUTH_WEIGHT}")
+        if kind in ("signal", None):
+            out += [f"Truth_{f}" for f in TRUTH_READ]
+        if kind == "pseudo_data" and self.unblind:  # the candidate table
+            out += ["run", "burst", "event"]
+        return tuple(out)
 
     # -- helpers ---------------------------------------------------------------------------
     def _prefix(self, state, step):
@@ -345,20 +393,28 @@ class TwoTrackProcessor(processor.ProcessorABC):
         check_finite(events, source=source, collections=cols)
 
         weight = self._weights(events, kind, meta)
-        sel, v, lkr_xy = self._two_track_selection(events, kind, meta, cols)
+        trig_name = meta.get("trigger", "Q1" if kind == "q1_control" else "H2")
+        trigger = flat_field(events[f"trig_{trig_name}"]).astype(bool)
+        # Everything after the trigger runs on the events that fired it (a fifth of a signal
+        # sample): the same values in the same order as on the whole chunk, a fraction of
+        # the work.
+        fired = np.flatnonzero(trigger)
+        cols = {c: coll.take(fired) for c, coll in cols.items()}
+        sel, v, lkr_xy = self._two_track_selection(flat_field(events.trigger_time)[fired], cols)
         per_state = self._states(cols, sel, v, lkr_xy)
-        keep = np.ones(len(events), bool)
+        keep = np.ones(len(fired), bool)  # per fired event: not masked by the blinding
         if blind:
             for d in per_state.values():
                 keep &= ~d["masked"]
 
+        w_fired = weight[fired]
         out = {
             "kind": {kind},
-            "cutflow": self._cutflow(sel, per_state, weight, keep, blind),
-            "hists": self._fill_hists(sel, per_state, v, weight, keep),
+            "cutflow": self._cutflow(trigger, fired, sel, per_state, weight, keep, blind),
+            "hists": self._fill_hists(sel, per_state, v, w_fired, keep),
         }
         if is_signal:
-            out["signal"] = self._fill_signal(events.Truth, per_state, weight)
+            out["signal"] = self._fill_signal(events.Truth, fired, per_state, weight)
         if kind == "pseudo_data" and not blind:
             count = {s.name: {"CR": int(np.count_nonzero(d["cr"])),
                               "SR": int(np.count_nonzero(d["sr"]))}
@@ -366,7 +422,7 @@ class TwoTrackProcessor(processor.ProcessorABC):
             out["regions"] = {r: sum(c[r] for c in count.values()) for r in ("CR", "SR")}
             if len(self.states) > 1:
                 out["regions_by_state"] = count
-            out["candidates"] = self._candidates(events, per_state, v)
+            out["candidates"] = self._candidates(events, fired, per_state, v)
         return {dataset: out}
 
     @staticmethod
@@ -376,20 +432,22 @@ class TwoTrackProcessor(processor.ProcessorABC):
         if kind == "pseudo_data":
             return np.ones(n)
         has_truth = "Truth" in events.fields
-        gen = flat_field(events.Truth.weight).astype(float) if has_truth else np.ones(n)
+        gen = flat_field(events.Truth[TRUTH_WEIGHT]).astype(float) if has_truth else np.ones(n)
         return gen * (1.0 if kind == "signal" else dataset_scale(meta))
 
-    def _two_track_selection(self, events, kind, meta, cols):
-        """Trigger, tracks, the single vertex, FV and vetoes (state independent).
+    def _two_track_selection(self, trigger_time, cols):
+        """Tracks, the single vertex, FV and vetoes (state independent) of the events that
+        fired the trigger (``cols``: their collections; ``trigger_time``: theirs).
 
-        Returns the :class:`Selection`, ``v`` (per-event vertex and vertex-track arrays,
-        NaN / False without a single vertex) and the tracks' LKr positions (for photons).
-        Track association and PID are computed only for the two tracks of a single vertex.
+        Returns the :class:`Selection` (``"trigger"`` true for all of them), ``v`` (per-event
+        vertex and vertex-track arrays, NaN / False without a single vertex) and the tracks'
+        LKr positions (for photons). Track association and PID are computed only for the two
+        tracks of a single vertex.
         """
         cuts = self.cuts
         trk = cols["Track"]
         n = len(trk.offsets) - 1
-        t, good = good_tracks(trk, flat_field(events.trigger_time), cuts)
+        t, good = good_tracks(trk, trigger_time, cuts)
         has_one, vtx = vertex.single_vertex_flat(trk, t, good, cuts.vertex_dt_max_ns,
                                                  cuts.vertex_cda_max_m)  # fmt: skip
         rows = vtx["event"]
@@ -402,10 +460,9 @@ class TwoTrackProcessor(processor.ProcessorABC):
             for k, a in both.items():
                 fill = False if a.dtype == bool else np.nan
                 v[f"{k}{i}"] = _scatter(a[part], rows, n, fill)
-        trig_name = meta.get("trigger", "Q1" if kind == "q1_control" else "H2")
 
         sel = Selection()
-        sel.add("trigger", flat_field(events[f"trig_{trig_name}"]).astype(bool))
+        sel.add("trigger", np.ones(n, bool))
         sel.add("two_tracks", np.bincount(trk.event[good], minlength=n) >= 2)
         sel.add("vertex", has_one)
         sel.add("fv", np.asarray(volume.in_fv(v["x"], v["y"], v["z"], cuts)) & has_one)
@@ -457,16 +514,22 @@ class TwoTrackProcessor(processor.ProcessorABC):
                                 mass=mass, z_tax=z_tax, cda=cda, pid=ok_pid)  # fmt: skip
         return per_state
 
-    def _cutflow(self, sel, per_state, weight, keep, blind):
+    def _cutflow(self, trigger, fired, sel, per_state, weight, keep, blind):
+        """``{step: [events, weighted]}``: ``all`` and ``trigger`` over the chunk (``weight``),
+        the later steps over the ``fired`` events (``sel``, ``per_state``, ``keep``)."""
         cf = {}
+        w_fired = weight[fired]
 
-        def count(name, mask):
+        def count(name, mask, w=w_fired, keep=keep):
             m = mask & keep
-            cf[name] = np.array([float(np.count_nonzero(m)), float(weight[m].sum())])
+            cf[name] = np.array([float(np.count_nonzero(m)), float(w[m].sum())])
 
-        count("all", np.ones(len(weight), bool))
-        for i, step in enumerate(COMMON_STEPS):
-            count(step, sel.all(*COMMON_STEPS[: i + 1]))
+        keep_all = np.ones(len(weight), bool)
+        keep_all[fired] = keep
+        count("all", keep_all, weight, keep_all)
+        count("trigger", trigger, weight, keep_all)
+        for i, step in enumerate(COMMON_STEPS[1:], start=2):
+            count(step, sel.all(*COMMON_STEPS[:i]))
         for s, d in per_state.items():
             n_common = len(COMMON_STEPS)
             for k, step in enumerate(d["steps"][n_common:]):
@@ -494,24 +557,28 @@ class TwoTrackProcessor(processor.ProcessorABC):
                           pid=with_pid, weight=weight[mv])  # fmt: skip
         return fills.into(self._hists)
 
-    def _fill_signal(self, truth, per_state, weight):
-        tpz, tdz, tmass = (flat_field(truth[k]).astype(float) for k in ("pz", "decayZ", "mass"))
-        tdz = tdz - flat_field(truth.prodZ).astype(float)
+    def _fill_signal(self, truth, fired, per_state, weight):
+        """Truth histograms: ``generated`` of every event, ``accepted`` and ``resolution``
+        of the ``fired`` events in the SR of each state."""
+        tpz, tdz, tprod, tmass = (flat_field(truth[k]).astype(float) for k in TRUTH_READ)
+        tdz = tdz - tprod
         fills = Fills()
         fills.add("generated", pz=tpz, dz=tdz, weight=weight)
+        tpz, tdz, tmass, w_fired = tpz[fired], tdz[fired], tmass[fired], weight[fired]
         for s, d in per_state.items():
             m = d["sr"]
-            fills.add("accepted", state=s.name, pz=tpz[m], dz=tdz[m], weight=weight[m])
+            fills.add("accepted", state=s.name, pz=tpz[m], dz=tdz[m], weight=w_fired[m])
             mrel = (d["mass"][m] - tmass[m]) / tmass[m]
             fills.add("resolution", state=s.name, pz=tpz[m], dz=tdz[m], mrel=mrel,
-                      weight=weight[m])  # fmt: skip
+                      weight=w_fired[m])  # fmt: skip
         sig = fills.into(self._signal)
         sig["n_generated"] = float(weight.sum())
         return sig
 
-    def _candidates(self, events, per_state, v):
-        """The unblinded SR and CR candidates as a list of records (columnar, then listed)."""
-        ids = {k: flat_field(events[k]).astype(int) for k in ("run", "burst", "event")}
+    def _candidates(self, events, fired, per_state, v):
+        """The unblinded SR and CR candidates (of the ``fired`` events) as a list of records
+        (columnar, then listed)."""
+        ids = {k: flat_field(events[k]).astype(int)[fired] for k in ("run", "burst", "event")}
         tables = []
         for s, d in per_state.items():
             for region, mask in (("SR", d["sr"]), ("CR", d["cr"])):

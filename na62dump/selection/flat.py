@@ -141,3 +141,19 @@ class FlatCollection:
     def event(self):
         """Event index of every element."""
         return np.repeat(np.arange(len(self.offsets) - 1), self.counts)
+
+    def take(self, events):
+        """The collection of the events ``events`` (indices, in the order given): what
+        ``array[events]`` is for a jagged awkward array.
+
+        >>> c = FlatCollection(np.array([0, 2, 2, 3]), {"x": np.array([1.0, 2.0, 3.0])})
+        >>> s = c.take(np.array([0, 2]))
+        >>> s.offsets.tolist(), s.x.tolist()
+        ([0, 2, 3], [1.0, 2.0, 3.0])
+        """
+        events = np.asarray(events, dtype=np.int64)
+        counts = self.counts[events]
+        offsets = offsets_from_counts(counts)
+        element = np.arange(offsets[-1]) + np.repeat(self.offsets[:-1][events] - offsets[:-1],
+                                                     counts)  # fmt: skip
+        return FlatCollection(offsets, {k: a[element] for k, a in self.fields.items()})

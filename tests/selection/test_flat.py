@@ -87,6 +87,18 @@ def test_group_reductions(rng):
     assert flat.group_any(mask, group, 200).tolist() == ak.to_list(ak.any(jag > 1, axis=1))
 
 
+def test_take_events_is_awkward_indexing(rng):
+    jagged, coll = _tracks(rng)
+    for events in (np.flatnonzero(rng.random(N_EVENTS) < 0.3), np.array([], np.int64),
+                   np.arange(N_EVENTS), np.array([5, 2, 2])):  # fmt: skip
+        sub = coll.take(events)
+        expected = jagged[events]
+        assert sub.counts.tolist() == ak.num(expected).tolist()
+        for k in ("px", "charge", "xDown"):
+            assert sub[k].tolist() == ak.flatten(expected[k]).tolist()
+            assert sub[k].dtype == coll[k].dtype
+
+
 def test_isolation_distance(rng):
     jag, fc = _tracks(rng)
     x, y = tracks.extrapolate_down(jag, g.LKR_Z)
