@@ -541,7 +541,8 @@ def open_executor(
     """
     validate_executor_args(name, workers, scheduler)
     if name == "iterative":
-        yield processor.IterativeExecutor(status=status, retries=0)
+        # one process: no point in pickling and compressing every chunk's output
+        yield processor.IterativeExecutor(status=status, retries=0, compression=None)
     elif name == "futures":
         import loky
 
@@ -645,7 +646,7 @@ def run_processor(
     """
     from na62dump.schema import NA62Schema
 
-    coffea_fileset = _coffea_fileset(fileset)
+    coffea_fileset = _coffea_fileset(fileset, getattr(proc, "branches", None))
     runner = processor.Runner(
         executor=executor,
         chunksize=chunksize,
@@ -677,15 +678,18 @@ def _metadata_cache(fileset, coffea_fileset, file_info) -> dict:
     return cache
 
 
-def _coffea_fileset(fileset: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def _coffea_fileset(
+    fileset: Mapping[str, Mapping[str, Any]], branches=None
+) -> dict[str, dict[str, Any]]:
     """The fileset as coffea's Runner takes it.
 
     Paths become absolute (workers may run in another directory or on another node), and the
     metadata loses the keys coffea sets itself (``dataset``, ``filename``, ...: it refuses
     them in a fileset); a ``dataset`` entry must then agree with the dataset's name. Unless the
-    entry says otherwise, coffea preloads the branches the processors read
-    (:func:`required_branches`).
+    entry says otherwise, coffea preloads the branches the processor reads: ``branches(meta)``
+    (the processor's ``branches`` method) if given, else :func:`required_branches`.
     """
+    branches = branches or required_branches
     out = {}
     for dataset, entry in fileset.items():
         files = {
@@ -705,7 +709,7 @@ def _coffea_fileset(fileset: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[
             )
         # coffea reads the branches the processors need in one bulk call per chunk instead of
         # one call per branch (measured: ~20-50% more events/s in benchmarks/bench_processors)
-        out[dataset] = {"preload": list(required_branches(meta)), **entry, "files": files,
+        out[dataset] = {"preload": list(branches(meta)), **entry, "files": files,
                         "metadata": meta}
     return out
 

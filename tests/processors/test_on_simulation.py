@@ -99,3 +99,46 @@ def test_artefact_layout_on_the_tiny_campaign(tiny_campaign, channel):
         if kind == "pseudo_data":
             assert o["regions"] == {"CR": None, "SR": None} and o["unblinded"] is False
             assert not any(n.endswith("SR") for n in cf["names"])
+
+
+@pytest.fixture(scope="module")
+def samples_of_every_kind(tmp_path_factory):
+    """One small file per dataset kind the processors know, with its metadata."""
+    tmp = tmp_path_factory.mktemp("kinds")
+    signal = {"model": "dark_photon", "production": "brems", "channel": "ee", "mass_gev": 0.1}
+    made = {}
+    for seed, (kind, params, size, meta) in enumerate([
+        ("signal", signal, 300, {}),
+        ("prompt", {}, 3e14, {"pot": 3e14}),
+        ("q1_control", {}, 1e15, {}),
+        ("pseudo_data", {}, 1e15, {}),
+    ]):  # fmt: skip
+        made[kind] = (_sample(tmp, kind, params, size, seed), {"kind": kind, **meta})
+    return made
+
+
+@pytest.mark.parametrize("kind", ["signal", "prompt", "q1_control", "pseudo_data"])
+@pytest.mark.parametrize("unblind", [False, True])
+def test_processors_read_exactly_the_branches_they_declare(samples_of_every_kind, kind, unblind):
+    """``branches(meta)`` is what the runner has coffea preload: a chunk must read all of
+    them (present in the file) and nothing else."""
+    import uproot
+    from coffea.nanoevents import NanoEventsFactory
+
+    from na62dump.schema import NA62Schema
+    from processors import PROCESSORS
+
+    path, meta = samples_of_every_kind[kind]
+    with uproot.open(path) as f:
+        in_file = set(f["events"].keys())
+    for name, cls in PROCESSORS.items():
+        proc = cls(unblind=unblind)
+        log = []
+        events = NanoEventsFactory.from_root(
+            {str(path): "events"}, schemaclass=NA62Schema, mode="virtual", access_log=log,
+            metadata={"dataset": "d", "filename": str(path), **meta},
+        ).events()  # fmt: skip
+        proc.process(events)
+        read = {a.branch for a in log}
+        assert read == set(proc.branches(meta)) & in_file, (name, kind)
+        assert read, (name, kind)
