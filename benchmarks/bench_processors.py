@@ -192,8 +192,10 @@ def measure(channel: str, fileset: dict, chunksize: int, repeat: int, profile: b
         floor = ReadOnly(proc)
         _, floor_metrics = runner.run_processor(checked, floor, exe, chunksize=chunksize,
                                                 file_info=info)  # fmt: skip
-        if floor_metrics["columns"] != metrics["columns"]:
-            raise RuntimeError(f"{channel}: the floor reads other columns than the processor")
+        extra = set(floor_metrics["columns"]) ^ set(metrics["columns"])
+        if extra:
+            raise RuntimeError(f"{channel}: the floor and the processor read different "
+                               f"columns: {sorted(extra)}")  # fmt: skip
         t_read, t_check, t_proc, t_floor = [], [], [], []
         for _ in range(repeat):
             n_read, t = cpu_timed(bare_read, fileset, branches, chunksize)
