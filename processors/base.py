@@ -307,6 +307,13 @@ class Selection(dict):
         return np.logical_and.reduce([self[n] for n in names])
 
 
+def trigger_branch(meta):
+    """The trigger bit a dataset is selected with: ``metadata["trigger"]`` if given, else Q1
+    for ``q1_control`` samples and H2 for everything else."""
+    default = "Q1" if meta.get("kind") == "q1_control" else "H2"
+    return f"trig_{meta.get('trigger', default)}"
+
+
 def dataset_scale(meta):
     """Scale of a background Monte Carlo sample (see the module docstring)."""
     if meta.get("weight") is not None:
@@ -361,8 +368,7 @@ class TwoTrackProcessor(processor.ProcessorABC):
         (:func:`na62dump.runner.required_branches`) ask for the whole ntuple contract.
         """
         kind = meta.get("kind")
-        trigger = meta.get("trigger", "Q1" if kind == "q1_control" else "H2")
-        out = [f"trig_{trigger}", "trigger_time"]
+        out = [trigger_branch(meta), "trigger_time"]
         for c in COLLECTIONS:
             out += [f"n{c}", *(f"{c}_{f}" for f in READ_FIELDS.get(c, COLLECTION_FIELDS[c]))]
         if kind != "pseudo_data":  # Monte Carlo (a missing Truth record is not read)
@@ -393,8 +399,7 @@ class TwoTrackProcessor(processor.ProcessorABC):
         check_finite(events, source=source, collections=cols)
 
         weight = self._weights(events, kind, meta)
-        trig_name = meta.get("trigger", "Q1" if kind == "q1_control" else "H2")
-        trigger = flat_field(events[f"trig_{trig_name}"]).astype(bool)
+        trigger = flat_field(events[trigger_branch({**meta, "kind": kind})]).astype(bool)
         # Everything after the trigger runs on the events that fired it (a fifth of a signal
         # sample): the same values in the same order as on the whole chunk, a fraction of
         # the work.
@@ -410,7 +415,8 @@ class TwoTrackProcessor(processor.ProcessorABC):
         w_fired = weight[fired]
         out = {
             "kind": {kind},
-            "cutflow": self._cutflow(trigger, fired, sel, per_state, weight, keep, blind),
+            "cutflow": self._cutflow(trigger, fired, sel, per_state, weight, w_fired, keep,
+                                     blind),  # fmt: skip
             "hists": self._fill_hists(sel, per_state, v, w_fired, keep),
         }
         if is_signal:
@@ -514,11 +520,11 @@ class TwoTrackProcessor(processor.ProcessorABC):
                                 mass=mass, z_tax=z_tax, cda=cda, pid=ok_pid)  # fmt: skip
         return per_state
 
-    def _cutflow(self, trigger, fired, sel, per_state, weight, keep, blind):
+    def _cutflow(self, trigger, fired, sel, per_state, weight, w_fired, keep, blind):
         """``{step: [events, weighted]}``: ``all`` and ``trigger`` over the chunk (``weight``),
-        the later steps over the ``fired`` events (``sel``, ``per_state``, ``keep``)."""
+        the later steps over the ``fired`` events (``w_fired``, ``sel``, ``per_state``,
+        ``keep``)."""
         cf = {}
-        w_fired = weight[fired]
 
         def count(name, mask, w=w_fired, keep=keep):
             m = mask & keep
