@@ -78,6 +78,7 @@ from na62dump.selection import (
 )
 from na62dump.selection.config import M_ETA, M_PI0
 from na62dump.selection.flat import FlatCollection
+from processors.sparse import SparseHist, empty_like
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def build_templates(states):
     """Empty histograms of one dataset (``hists``) and of the signal truth (``signal``).
 
     The processors take theirs from :func:`templates` (built once per process and final-state
-    list, shared, never filled: fills go into :func:`_empty_like` copies)."""
+    list, shared, never filled: fills go into :class:`SparseHist` objects)."""
     a = _axes(states)
     w = hist.storage.Weight()
     hists = {
@@ -234,20 +235,15 @@ def _scatter(values, rows, n, fill):
     return out
 
 
-def _empty_like(h):
-    """An empty histogram with the axes and storage of ``h`` (faster than ``h.copy()``)."""
-    return hist.Hist(*h.axes, storage=h.storage_type())
-
-
 class Fills:
-    """Histogram fills collected, then made with one ``fill`` call per histogram and set of
-    scalar arguments (``state="ee"``), empty ones skipped.
+    """Histogram fills collected per histogram, then made at once as a :class:`SparseHist`
+    (the filled bins only), histograms without entries left out.
 
-    A ``fill`` costs ~0.2 ms whatever its size; the hadronic processor asks for ~70 per
-    chunk, mostly empty, and a copy of an empty template costs up to a few ms (megabytes of
-    bins). Scalar arguments stay scalars (a category given per entry is slow to look up).
-    Entries keep their order, so the result is the same to the last bit as filling call by
-    call.
+    A chunk touches a few hundred bins of histograms of up to ~10^5 bins per state; dense
+    copies of them (megabytes of fresh memory per chunk) cost more than the selection on the
+    small files of the campaign. :func:`finalize` makes each dataset's sum dense. Entries
+    keep their order, so the result is the same to the last bit as filling ``hist.Hist``
+    objects call by call (``tests/processors/test_sparse.py``).
 
     >>> import hist
     >>> f = Fills()
@@ -255,7 +251,7 @@ class Fills:
     >>> f.add("h", state="b", x=np.array([0.5]), weight=np.ones(1))
     >>> t = hist.Hist(hist.axis.StrCategory(["a", "b"], name="state"),
     ...               hist.axis.Regular(2, 0, 2, name="x"), storage=hist.storage.Weight())
-    >>> f.into({"h": t, "empty": t})["h"].values().tolist()
+    >>> f.into({"h": t, "empty": t})["h"].dense(t).values().tolist()
     [[1.0, 1.0], [1.0, 0.0]]
     """
 
@@ -267,24 +263,13 @@ class Fills:
         self._rows.setdefault(name, []).append(args)
 
     def into(self, templates):
-        """Filled copies of the ``templates`` (``{name: Hist}``) that receive entries.
-
-        Histograms without an entry are left out (copying and later summing megabytes of
-        empty bins per chunk would dominate small chunks); :func:`finalize` restores them.
-        """
+        """``{name: SparseHist}`` of the ``templates`` (``{name: Hist}``) that receive
+        entries; :func:`finalize` restores the others, empty."""
         out = {}
         for name, rows in self._rows.items():
-            groups = {}  # rows with the same scalar arguments are filled together
-            for r in rows:
-                if len(r["weight"]):
-                    key = tuple((k, a) for k, a in r.items() if np.ndim(a) == 0)
-                    groups.setdefault(key, []).append(r)
-            if groups:
-                out[name] = _empty_like(templates[name])
-            for key, group in groups.items():
-                arrays = {k: np.concatenate([r[k] for r in group])
-                          for k in group[0] if np.ndim(group[0][k])}  # fmt: skip
-                out[name].fill(**dict(key), **arrays)
+            rows = [r for r in rows if len(r["weight"])]
+            if rows:
+                out[name] = SparseHist.fill(templates[name], rows)
         return out
 
 
@@ -604,6 +589,14 @@ class TwoTrackProcessor(processor.ProcessorABC):
         return accumulator
 
 
+def _dense(filled, template):
+    """The final ``hist.Hist`` of a histogram: ``filled`` made dense (a sum of chunks'
+    :class:`SparseHist`), as it is (already final), or empty (never filled)."""
+    if isinstance(filled, SparseHist):
+        return filled.dense(template)
+    return empty_like(template) if filled is None else filled
+
+
 def finalize(out, proc):
     """Convert one dataset's accumulated output to its final form (in place, idempotent)."""
     kind = out.get("kind")
@@ -612,8 +605,7 @@ def finalize(out, proc):
     for group, templates in (("hists", proc._hists), ("signal", proc._signal)):
         if group in out:  # chunks leave out the histograms they did not fill (Fills.into)
             filled = out[group]
-            out[group] = {k: filled[k] if k in filled else _empty_like(h)
-                          for k, h in templates.items()}  # fmt: skip
+            out[group] = {k: _dense(filled.get(k), h) for k, h in templates.items()}
             out[group].update({k: x for k, x in filled.items() if k not in templates})
     cf = out["cutflow"]
     if isinstance(cf, dict) and "names" not in cf:
