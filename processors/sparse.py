@@ -56,8 +56,16 @@ class SparseHist:
         self.sumw2 = sumw2
 
     @classmethod
-    def _reduced(cls, flat, weights, squares):
-        """Sum ``weights`` and ``squares`` per distinct ``flat`` index, each in input order."""
+    def _reduced(cls, flat, weights, squares, size=None):
+        """Sum ``weights`` and ``squares`` per distinct ``flat`` index, each in input order.
+
+        With ``size`` (the number of bins) and many entries, the sums are taken over all bins
+        (no sort) and the bins holding an entry kept; else over the distinct indices.
+        """
+        if size is not None and 8 * len(flat) >= size:
+            index = np.flatnonzero(np.bincount(flat, minlength=size))
+            return cls(index, np.bincount(flat, weights=weights, minlength=size)[index],
+                       np.bincount(flat, weights=squares, minlength=size)[index])  # fmt: skip
         index, where = np.unique(flat, return_inverse=True)
         n = len(index)
         return cls(index, np.bincount(where, weights=weights, minlength=n),
@@ -68,7 +76,7 @@ class SparseHist:
         """The bins that ``template.fill(**row)`` for each row of ``rows`` would fill, in that
         order (``template``: a ``hist.Hist`` with weighted storage; ``row``: the value of
         every axis by name, a scalar applying to every entry, and ``weight``)."""
-        shape = template.view(flow=True).shape
+        shape = tuple(axis.extent for axis in template.axes)  # the storage, flow bins included
         flat, weights = [], []
         for row in rows:
             weight = np.asarray(row["weight"], dtype=np.float64)
@@ -78,7 +86,7 @@ class SparseHist:
             weights.append(weight)
         weight = np.concatenate(weights) if weights else np.zeros(0)
         flat = np.concatenate(flat) if flat else np.zeros(0, np.int64)
-        return cls._reduced(flat, weight, weight * weight)
+        return cls._reduced(flat, weight, weight * weight, size=int(np.prod(shape)))
 
     def __add__(self, other: SparseHist) -> SparseHist:
         if not isinstance(other, SparseHist):
