@@ -17,9 +17,13 @@ The work is done on flat numpy arrays with offsets (:func:`na62dump.schema.flat_
 campaign; their ``*_flat`` twins give the same results to the last bit (``tests/selection/
 test_flat.py``).
 
+Everything after the trigger runs on the events that fired it (:meth:`FlatCollection.take`).
 Named cuts go into a :class:`Selection` (a dict of per-event masks with the ``add``/``all`` of
-coffea's ``PackedSelection``, without its per-call cost); histogram templates are built once in
-``__init__``. The output per dataset follows ``docs/artefacts.md`` ("Stage 2").
+coffea's ``PackedSelection``, without its per-call cost). A chunk fills sparse histograms
+(:class:`processors.sparse.SparseHist`, the filled bins only), made dense once per dataset in
+``postprocess`` from the histogram templates (:func:`templates`, built once per process). The
+output per dataset follows ``docs/artefacts.md`` ("Stage 2"). :meth:`TwoTrackProcessor.branches`
+lists the branches a chunk reads (what the runner has coffea preload).
 
 Dataset metadata (``events.metadata``, from the fileset): ``dataset``, ``kind`` (``signal``,
 ``prompt``, ``q1_control``, ``upstream``, ``pseudo_data``, ...) and optionally ``weight`` or
