@@ -19,3 +19,8 @@ DEFAULT_CHUNKSIZE = 200_000
 
 #: Default number of pseudo-experiments of ``na62dump background``.
 DEFAULT_PSEUDO_EXPERIMENTS = 1_000_000
+
+#: Proton form-factor treatments of the dark-photon bremsstrahlung rate
+#: (:mod:`na62dump.physics.brems`, "Form factor"): ``none`` is the published NA62 treatment.
+BREMS_FORM_FACTORS = ("none", "vmd")
+DEFAULT_BREMS_FORM_FACTOR = "none"

@@ -103,6 +103,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="coupling points of the limit scans (default: per preset)")
     p.add_argument("--blind", action="store_true",
                    help="keep the pseudo-data blinded (expected limits only)")
+    p.add_argument("--form-factor", choices=settings.BREMS_FORM_FACTORS,
+                   default=settings.DEFAULT_BREMS_FORM_FACTOR,
+                   help="proton form factor of the dark-photon bremsstrahlung rate "
+                        "(none: the published treatment; vmd) (default: %(default)s)")
     p.add_argument("--format", type=_FORMATS, default=["png", "pdf"], metavar="LIST",
                    help="figure formats (default: png,pdf)")
     p.add_argument("--reference", action="append", default=[], metavar="FILE",
@@ -220,6 +224,7 @@ def _stage_limits(ctx) -> list[Path]:
     if ctx.config:
         argv += ["--config", ctx.config]
     argv += ["--asymptotic"] if ctx.asymptotic else ["--toys", str(ctx.stats["toys"])]
+    argv += ["--form-factor", ctx.form_factor]
     for sub in ("limits", "yields", "workspaces"):
         # a previous grid's files must not linger next to the new ones
         for old in (ctx.out / sub).glob("*.json"):
@@ -261,6 +266,7 @@ class _Context:
         self.workers = args.workers
         self.unblind = not args.blind
         self.asymptotic = args.asymptotic
+        self.form_factor = args.form_factor
         stats = dict(STATS_BY_PRESET.get(args.preset, STATS_BY_PRESET["default"]))
         for key in ("toys", "masses", "couplings"):
             if getattr(args, key) is not None:
@@ -306,7 +312,8 @@ class _Context:
             ("background", _stage_background,
              {**base, "pseudo_experiments": self.n_pe}, self.run_files()),
             ("limits", _stage_limits,
-             {**base, "asymptotic": self.asymptotic, **self.stats},
+             {**base, "asymptotic": self.asymptotic, "form_factor": self.form_factor,
+              **self.stats},
              [*self.run_files(), self.out / "background.json"]),
             ("plot", _stage_plot,
              {"formats": list(self.formats),

@@ -24,6 +24,7 @@ published toy CLs, scans) are :mod:`na62dump.stats`. Examples::
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import math
 import sys
@@ -33,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from na62dump import atomic, geometry
+from na62dump import atomic, geometry, settings
 from na62dump.commands._args import comma_list, int_at_least
 from na62dump.errors import InputError
 from na62dump.physics.decay import C_M_PER_S
@@ -86,6 +87,11 @@ def register(subparsers) -> argparse.ArgumentParser:
                    metavar="LIST", help="models to scan (default: all with signal samples)")
     p.add_argument("--seed", type=int_at_least(0), default=2021, metavar="N",
                    help="seed of the pseudo-experiments (default: %(default)s)")
+    p.add_argument("--form-factor", choices=settings.BREMS_FORM_FACTORS,
+                   default=settings.DEFAULT_BREMS_FORM_FACTOR,
+                   help="proton form factor of the dark-photon bremsstrahlung rate: none (the "
+                        "published treatment) or vmd (resonant, a theory variation; "
+                        "na62dump.physics.brems) (default: %(default)s)")
     p.set_defaults(func=main)
     return p
 
@@ -264,7 +270,8 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
     d["contours"] = _contours(masses, coupling, res.cls_observed, res.cls_expected, CL,
                               blinded)
     d = _finish(d, blinded, {"model": model, "channel": name, "final_states": list(states),
-                             "n_pot": n_pot, "background_source": sources,
+                             "n_pot": n_pot, "options": dict(first.options),
+                             "background_source": sources,
                              "observed_sr_masses_gev": None if blinded else
                              {s: observed.get(s, []) for s in states}})
     path = atomic.write_json(results_dir / "limits" / f"{model}_{name}.json", d)
@@ -370,7 +377,8 @@ def main(args: argparse.Namespace) -> int:
 
     # dark photon and dark scalar over (M, coupling)
     for model, coupling_name, rng_c, table_fn in (
-        ("dark_photon", "eps", EPS_RANGE, yields.dark_photon_table),
+        ("dark_photon", "eps", EPS_RANGE,
+         functools.partial(yields.dark_photon_table, form_factor=args.form_factor)),
         ("dark_scalar", "theta", THETA_RANGE, yields.dark_scalar_table),
     ):
         if model not in args.models:

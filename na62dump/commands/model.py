@@ -86,19 +86,22 @@ def _floats(d: dict) -> dict:
     return {k: float(v) for k, v in d.items()}
 
 
-def dark_photon_summary(mass, eps, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -> dict:
+def dark_photon_summary(mass, eps, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED,
+                        form_factor: str = brems.DEFAULT_FORM_FACTOR) -> dict:
     """Everything ``na62dump model dark-photon`` prints, as a JSON-ready dict.
 
-    Production modes: proton bremsstrahlung (:mod:`~na62dump.physics.brems`) and the meson
-    decays of :mod:`~na62dump.physics.mesons`; keys ``brems``, ``meson`` (their sum) and one
-    per meson in ``production_per_pot``.
+    Production modes: proton bremsstrahlung (:mod:`~na62dump.physics.brems`, with the proton
+    form factor ``form_factor``: ``"none"``, the published treatment, or ``"vmd"``) and the
+    meson decays of :mod:`~na62dump.physics.mesons`; keys ``brems``, ``meson`` (their sum) and
+    one per meson in ``production_per_pot``.
     """
     eps = _positive(eps, "eps")
     mass = float(mass)
     br = _floats(dark_photon.branching_ratios(mass))  # checks the mass range
     width = float(dark_photon.total_width(mass, eps))
     ctau = float(dark_photon.ctau_m(mass, eps))
-    modes = {"brems": (brems.rate_per_pot(mass, eps), lambda n, r: brems.sample(mass, n, r))}
+    modes = {"brems": (brems.rate_per_pot(mass, eps, form_factor=form_factor),
+                       lambda n, r: brems.sample(mass, n, r))}
     for name in mesons.MESONS:
         rate = float(mesons.rate_per_pot(mass, name, eps))
         modes[name] = (rate, lambda n, r, name=name: mesons.sample(mass, name, n, r))
@@ -108,6 +111,7 @@ def dark_photon_summary(mass, eps, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED)
         "model": "dark_photon",
         "mass_gev": mass,
         "eps": eps,
+        "brems_form_factor": form_factor,
         "width_gev": width,
         "ctau_m": ctau,
         "lifetime_s": float(dark_photon.lifetime_s(mass, eps)),
@@ -210,6 +214,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     common(dp)
     dp._negative_number_matcher = _NEGATIVE_NUMBER
     dp.add_argument("--eps", type=float, required=True, help="kinetic mixing epsilon (> 0)")
+    dp.add_argument("--form-factor", choices=brems.FORM_FACTORS,
+                    default=brems.DEFAULT_FORM_FACTOR,
+                    help="proton form factor of the bremsstrahlung rate: none (the published "
+                         "treatment) or vmd (default: %(default)s)")
     dp.set_defaults(func=_main_dark_photon)
 
     ap = sub.add_parser("alp", help="ALP from B -> K(*) a, model independent")
@@ -261,7 +269,8 @@ def _emit(summary: dict, args) -> int:
 
 
 def _main_dark_photon(args) -> int:
-    return _emit(dark_photon_summary(args.mass, args.eps, args.samples, args.seed), args)
+    return _emit(dark_photon_summary(args.mass, args.eps, args.samples, args.seed,
+                                     args.form_factor), args)
 
 
 def _main_alp(args) -> int:

@@ -12,17 +12,28 @@ the beam momentum carried by the A' and ``H = p_T^2 + (1 - z) M^2 + z^2 m_p^2``,
 
 with ``s = 2 m_p E_p`` and ``s' = 2 m_p (E_p - E_A')`` (the same convention for both, so the
 ratio is the suppression of the remaining proton's cross-section), ``sigma_pp`` the PDG-style fit
-quoted in ANALYSIS.md and ``F`` the time-like proton form factor (:func:`form_factor_sq`).
-In the thick TAX (19.6 interaction lengths) every proton interacts once, so "per pp
-interaction" and "per POT" coincide. Only the primary interaction is modelled.
+quoted in ANALYSIS.md. In the thick TAX (19.6 interaction lengths) every proton interacts once,
+so "per pp interaction" and "per POT" coincide. Only the primary interaction is modelled.
+
+Form factor (option ``form_factor``, :data:`FORM_FACTORS`)
+-----------------------------------------------------------
+``"none"`` (:data:`DEFAULT_FORM_FACTOR`, ``|F|^2 = 1``) is the published NA62 treatment
+(arXiv:2312.12055): it quotes a 1% bremsstrahlung-yield uncertainty dominated by sigma_pp, and
+its contours close below 0.55 GeV, which a resonant form factor would not allow.
+``"vmd"`` multiplies by the time-like proton form factor of vector-meson dominance
+(:func:`form_factor_sq`: x1.05 at 0.1 GeV, x4 at 0.5 GeV, x44 at 0.7 GeV, x6500 at the omega
+peak), as some theory papers do (de Niverville et al. 2017; Foroughi-Abari and Ritz; Kyselov and
+Ovchynnikov, arXiv:2409.11096; FORESEE): a real theory uncertainty above ~0.4 GeV, offered as a
+variation. ``|F(M^2)|^2`` depends on the mass only, so it scales the rate and leaves the (z, p_T)
+spectrum, and so the sampler, unchanged.
 
 ``z`` is taken as the *longitudinal* momentum fraction, ``p_z = z P_beam`` (GeV); with the
 validity cuts 0.1 < z < 0.9 and p_T < 1 GeV (:class:`BremsCuts`) it differs from the fraction
 of the total momentum by less than ``p_T^2 / (2 z^2 P^2) < 2e-4``.
 
->>> round(float(rate_per_pot(0.1)), 4)  # A' per POT at M = 100 MeV, eps = 1
-0.008
->>> round(float(form_factor_sq(0.1**2)), 3)
+>>> round(float(rate_per_pot(0.1)), 5)  # A' per POT at M = 100 MeV, eps = 1 (no form factor)
+0.00766
+>>> round(float(rate_per_pot(0.1, form_factor="vmd") / rate_per_pot(0.1)), 3)
 1.049
 """
 
@@ -34,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from na62dump import settings
 from na62dump.errors import InputError
 from na62dump.geometry import PROTON_MOMENTUM_GEV
 from na62dump.physics.constants import ALPHA_EM
@@ -63,6 +75,28 @@ FORM_FACTOR_RESONANCES = (
 M_PI_CHARGED = 0.13957039
 #: Hadronic threshold (GeV) of each resonance family in :data:`FORM_FACTOR_RESONANCES`.
 _THRESHOLD = {"rho": 2.0 * M_PI_CHARGED, "omega": 3.0 * M_PI_CHARGED}
+
+
+#: Form-factor treatments of :func:`rate_per_pot` (module docstring, "Form factor"); defined in
+#: :mod:`na62dump.settings` so that the command line offers them without importing physics.
+FORM_FACTORS = settings.BREMS_FORM_FACTORS
+#: The published NA62 treatment.
+DEFAULT_FORM_FACTOR = settings.DEFAULT_BREMS_FORM_FACTOR
+
+
+def production_form_factor_sq(mass, form_factor: str = DEFAULT_FORM_FACTOR):
+    """The factor ``|F(M^2)|^2`` that ``form_factor`` applies to the rate at ``mass`` (GeV).
+
+    >>> float(production_form_factor_sq(0.7, "none"))
+    1.0
+    >>> round(float(production_form_factor_sq(0.7, "vmd")))
+    44
+    """
+    if form_factor not in FORM_FACTORS:
+        raise InputError(f"brems form factor: {form_factor!r} is not one of "
+                         f"{', '.join(FORM_FACTORS)}")
+    m = np.asarray(mass, dtype=float)
+    return form_factor_sq(m * m) if form_factor == "vmd" else np.ones(m.shape)
 
 
 @dataclass(frozen=True)
@@ -133,8 +167,10 @@ def splitting_function(z, pt2, mass):
     return ALPHA_EM / (2.0 * np.pi * h) * bracket
 
 
-def differential_rate(z, pt2, mass, eps=1.0):
+def differential_rate(z, pt2, mass, eps=1.0, form_factor: str = DEFAULT_FORM_FACTOR):
     """dN/dz dp_T^2 (1/GeV^2) per POT: w x sigma_pp(s')/sigma_pp(s) x |F(M^2)|^2 x eps^2.
+
+    ``|F|^2`` is :func:`production_form_factor_sq` of ``form_factor`` (1 for ``"none"``).
 
     Zero outside the kinematically allowed region (E_A' >= E_p); the validity cuts are *not*
     applied here (see :func:`rate_per_pot`).
@@ -147,7 +183,8 @@ def differential_rate(z, pt2, mass, eps=1.0):
     s_prime = 2.0 * M_PROTON * (E_BEAM_GEV - e_a)
     ok = s_prime > 0.0
     ratio = np.where(ok, sigma_pp_mb(np.where(ok, s_prime, s)) / sigma_pp_mb(s), 0.0)
-    return eps**2 * splitting_function(z, pt2, mass) * ratio * form_factor_sq(float(mass) ** 2)
+    ff = production_form_factor_sq(float(mass), form_factor)
+    return eps**2 * splitting_function(z, pt2, mass) * ratio * ff
 
 
 def _check(mass, cuts: BremsCuts):
@@ -160,7 +197,7 @@ def _check(mass, cuts: BremsCuts):
 
 
 def _table(mass: float, cuts: BremsCuts):
-    """Cell integrals of dN/dz dp_T^2 (eps = 1) on the (z, p_T^2) grid, for one mass.
+    """Cell integrals of dN/dz dp_T^2 (eps = 1, no form factor) on the (z, p_T^2) grid.
 
     Returns (z_edges, pt2_edges, cell integrals flattened z-major, their total).
     Each cell integral is its area times the mean of the density at its four corners.
@@ -197,7 +234,7 @@ def _alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=4096)
 def _total(mass: float, cuts: BremsCuts) -> float:
-    """Rate per POT at eps = 1 (cached per mass: one float each)."""
+    """Rate per POT at eps = 1 without form factor (cached per mass: one float each)."""
     return _table(mass, cuts)[3]
 
 
@@ -208,7 +245,8 @@ def _sampler_table(mass: float, cuts: BremsCuts):
     return z_edges, pt2_edges, prob, alias
 
 
-def rate_per_pot(mass, eps=1.0, cuts: BremsCuts = DEFAULT_CUTS):
+def rate_per_pot(mass, eps=1.0, cuts: BremsCuts = DEFAULT_CUTS,
+                 form_factor: str = DEFAULT_FORM_FACTOR):
     """Number of A' produced by proton bremsstrahlung per POT, within ``cuts``.
 
     Parameters
@@ -219,6 +257,8 @@ def rate_per_pot(mass, eps=1.0, cuts: BremsCuts = DEFAULT_CUTS):
         Kinetic-mixing parameter (the rate scales as eps^2).
     cuts : BremsCuts
         Validity region of the FWW approximation.
+    form_factor : {"none", "vmd"}
+        Proton form factor (module docstring); ``"none"`` is the published treatment.
 
     Returns
     -------
@@ -227,6 +267,7 @@ def rate_per_pot(mass, eps=1.0, cuts: BremsCuts = DEFAULT_CUTS):
     masses = np.asarray(mass, dtype=float)
     out = np.array([_total(_check(m, cuts), cuts) for m in masses.ravel()])
     out = out.reshape(masses.shape) * float(eps) ** 2
+    out = out * production_form_factor_sq(masses, form_factor)
     return float(out) if out.ndim == 0 else out
 
 
@@ -234,7 +275,8 @@ def sample(mass, n, rng, cuts: BremsCuts = DEFAULT_CUTS):
     """Draw ``n`` A' lab momenta (px, py, pz) in GeV from the bremsstrahlung spectrum.
 
     A cell of the (z, p_T^2) grid is drawn with its probability (alias method), then the point
-    uniformly inside the cell; azimuth uniform; beam along +Z, ``p_z = z P_beam``.
+    uniformly inside the cell; azimuth uniform; beam along +Z, ``p_z = z P_beam``. The same
+    for every form factor (a function of the mass only).
 
     >>> import numpy as np
     >>> px, py, pz = sample(0.1, 1000, np.random.default_rng(3))

@@ -8,11 +8,28 @@ from na62dump.errors import InputError
 from na62dump.physics import brems
 
 
-def test_rate_at_100_mev_in_published_band():
-    # ANALYSIS.md: our independent evaluation ~7.7e-3 eps^2 per POT with |F|^2 ~ 1.07.
-    rate = brems.rate_per_pot(0.1)
-    assert 5e-3 <= rate <= 1e-2
-    assert brems.rate_per_pot(0.1, eps=1e-3) == pytest.approx(rate * 1e-6)
+@pytest.mark.parametrize("mass, expected", [(0.1, 7.7e-3), (0.3, 6.3e-3), (0.5, 5.0e-3)])
+def test_rate_without_form_factor_matches_the_independent_check(mass, expected):
+    # ANALYSIS.md, "Signal yield": 7.7e-3 / 6.3e-3 / 5.0e-3 eps^2 A' per POT (no form factor,
+    # independently checked to 0.1% by the issue author; quoted here to two digits).
+    rate = brems.rate_per_pot(mass)
+    assert rate == pytest.approx(expected, rel=0.015)  # two-digit quotes: +-0.05e-3
+    assert brems.rate_per_pot(mass, eps=1e-3) == pytest.approx(rate * 1e-6)
+
+
+def test_form_factor_is_an_explicit_option_default_none():
+    m = np.array([0.1, 0.5, 0.7])
+    none = brems.rate_per_pot(m)
+    assert np.array_equal(none, brems.rate_per_pot(m, form_factor="none"))
+    ratio = brems.rate_per_pot(m, form_factor="vmd") / none
+    assert ratio == pytest.approx(brems.form_factor_sq(m**2))
+    assert ratio[1] == pytest.approx(4.0, rel=0.15) and ratio[2] == pytest.approx(44.0, rel=0.1)
+    # the spectrum shape, hence the sampler, does not depend on it
+    d_none = brems.differential_rate(0.5, 0.01, 0.7)
+    assert brems.differential_rate(0.5, 0.01, 0.7, form_factor="vmd") == pytest.approx(
+        d_none * brems.form_factor_sq(0.49))
+    with pytest.raises(InputError, match="form factor"):
+        brems.rate_per_pot(0.1, form_factor="rho")
 
 
 def test_grid_integral_matches_adaptive_quadrature():
