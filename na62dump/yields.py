@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from na62dump import atomic, geometry
+from na62dump import atomic, geometry, settings
 from na62dump.errors import InputError
 from na62dump.physics.decay import forced_decay_weight_binned
 
@@ -343,41 +343,76 @@ def _pchip_log_mass(node_masses: np.ndarray, values: np.ndarray, mass: float) ->
     return f(math.log(mass))
 
 
+def usable_segments(nodes: Sequence[SignalSample]) -> tuple[list[list[SignalSample]], list[float]]:
+    """Split mass-sorted ``nodes`` into runs of consecutive nodes that accepted events.
+
+    A node with no accepted event measures nothing but an upper bound on its acceptance; it
+    must neither enter the interpolation (as ``log A = -inf`` it would wipe out the yield
+    between it and its neighbours) nor be bridged over (its neighbours say nothing about it).
+    So the yield is interpolated inside each run of usable nodes and is 0 outside the runs.
+    Returns (the runs, the masses of the empty nodes).
+
+    >>> full = SignalSample.synthetic(mass_gev=0.1, pz_gev=50.0, z_range=(100.0, 200.0), n=100)
+    >>> import dataclasses
+    >>> at = lambda m, eff=1.0: dataclasses.replace(full, mass_gev=m,
+    ...                                            accepted=full.generated * eff)
+    >>> runs, empty = usable_segments([at(0.1), at(0.2), at(0.3, 0.0), at(0.4)])
+    >>> [[s.mass_gev for s in r] for r in runs], empty
+    ([[0.1, 0.2], [0.4]], [0.3])
+    """
+    runs: list[list[SignalSample]] = [[]]
+    empty: list[float] = []
+    for s in sorted(nodes, key=lambda s: s.mass_gev):
+        if s.accepted.sum() > 0:
+            runs[-1].append(s)
+        else:
+            empty.append(s.mass_gev)
+            if runs[-1]:
+                runs.append([])
+    return [r for r in runs if r], empty
+
+
 def interpolated_acceptance(
     nodes: Sequence[SignalSample], mass: float, ctau_m
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Acceptance ``A``, efficiency and relative resolution at ``mass`` for each ``c tau``.
 
-    ``nodes`` are samples of one production and channel at different masses. Each node is
-    reweighted at the target's ``c tau / M`` (module docstring); ``log A``, ``log P_D`` and
-    the relative resolution are PCHIP-interpolated in ``log M``. Outside the node range
-    ``A = 0`` and the efficiency and resolution are NaN.
+    ``nodes`` are samples of one production and channel at different masses. Nodes that
+    accepted no event split them into runs (:func:`usable_segments`); inside the run that
+    spans ``mass``, each node is reweighted at the target's ``c tau / M`` (module docstring)
+    and ``log A``, ``log P_D`` and the relative resolution are PCHIP-interpolated in
+    ``log M``. Outside every run ``A = 0`` and the efficiency and resolution are NaN.
+    (``log A`` is floored at :data:`_LOG_FLOOR` only where a usable node's decay weights
+    underflow at an extreme ``c tau``; there every node's ``A`` is vanishingly small.)
     """
     if not nodes:
         raise InputError("no signal sample to interpolate")
-    nodes = sorted(nodes, key=lambda s: s.mass_gev)
-    masses = np.array([s.mass_gev for s in nodes])
+    masses = np.array(sorted(s.mass_gev for s in nodes))
     if len(np.unique(masses)) != len(masses):
         raise InputError(f"two signal samples at the same mass: {masses.tolist()}")
     ctau = np.asarray(ctau_m, dtype=float)
-    exact = np.isclose(masses, mass, rtol=1e-9, atol=0)
-    if exact.any():
-        s = nodes[int(np.argmax(exact))]
-        return s.acceptance(ctau), s.efficiency(ctau), s.relative_resolution(ctau)
-    if mass < masses[0] or mass > masses[-1]:
+    runs, _ = usable_segments(nodes)
+    run = next((r for r in runs if r[0].mass_gev * (1 - 1e-9) <= mass
+                <= r[-1].mass_gev * (1 + 1e-9)), None)
+    if run is None:
         nan = np.full(ctau.shape, np.nan)
         return np.zeros(ctau.shape), nan, nan
+    masses = np.array([s.mass_gev for s in run])
+    exact = np.isclose(masses, mass, rtol=1e-9, atol=0)
+    if exact.any():
+        s = run[int(np.argmax(exact))]
+        return s.acceptance(ctau), s.efficiency(ctau), s.relative_resolution(ctau)
     tau_over_m = ctau / mass
-    a = np.array([s.acceptance(tau_over_m * s.mass_gev) for s in nodes])
-    p = np.array([s.decay_probability(tau_over_m * s.mass_gev) for s in nodes])
-    r = np.array([s.relative_resolution(tau_over_m * s.mass_gev) for s in nodes])
+    a = np.array([s.acceptance(tau_over_m * s.mass_gev) for s in run])
+    p = np.array([s.decay_probability(tau_over_m * s.mass_gev) for s in run])
+    r = np.array([s.relative_resolution(tau_over_m * s.mass_gev) for s in run])
     with np.errstate(divide="ignore"):
         la = np.maximum(np.log(a), _LOG_FLOOR)
         lp = np.maximum(np.log(p), _LOG_FLOOR)
     acc = np.exp(_pchip_log_mass(masses, la, mass))
     acc = np.where(acc <= math.exp(_LOG_FLOOR + 1), 0.0, acc)
     pd = np.exp(_pchip_log_mass(masses, lp, mass))
-    n_eff = np.array([s.effective_generated(tau_over_m * s.mass_gev) for s in nodes]).min(axis=0)
+    n_eff = np.array([s.effective_generated(tau_over_m * s.mass_gev) for s in run]).min(axis=0)
     measured = (pd > 0) & (n_eff >= SignalSample.MIN_EFFECTIVE_EVENTS)
     eff = np.divide(acc, pd, out=np.full(acc.shape, np.nan), where=measured)
     # resolution: interpolate only over nodes where it is defined
@@ -387,6 +422,32 @@ def interpolated_acceptance(
         <= masses[ok][-1] else np.full(ctau.shape, np.nan)
     )
     return acc, eff, res
+
+
+def coverage(nodes: Sequence[SignalSample]) -> dict[str, Any]:
+    """Where the interpolated yield of ``nodes`` exists, and why it stops (for the outputs).
+
+    ``{"ranges_gev": [[lo, hi], ...], "nodes": [{"mass_gev", "accepted_events",
+    "generated_events"}...], "empty_nodes_gev": [...], "note": text}``: the yield is
+    interpolated inside each range and is 0 outside (below the first node, above the last,
+    and around each node that accepted no event).
+    """
+    runs, empty = usable_segments(nodes)
+    ranges = [[r[0].mass_gev, r[-1].mass_gev] for r in runs]
+    ordered = sorted(nodes, key=lambda s: s.mass_gev)
+    note = ("no node accepted an event: no yield" if not ranges else
+            "yield interpolated in " + ", ".join(f"{1e3 * a:.1f}-{1e3 * b:.1f} MeV"
+                                                 for a, b in ranges)
+            + " (the simulated masses); 0 outside")
+    if empty:
+        note += "; no accepted event at " + ", ".join(f"{1e3 * m:.1f}" for m in empty) + " MeV"
+    return {
+        "ranges_gev": ranges,
+        "nodes": [{"mass_gev": s.mass_gev, "accepted_events": float(s.accepted.sum()),
+                   "generated_events": s.n_generated} for s in ordered],
+        "empty_nodes_gev": empty,
+        "note": note,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -410,6 +471,10 @@ class YieldTable:
     sigma_m_gev: Mapping[str, np.ndarray]
     n_pot: float
     notes: str = ""
+    #: Per production mode, where the yield exists and why it stops (:func:`coverage`).
+    coverage: Mapping[str, Any] = field(default_factory=dict)
+    #: Physics options the table was computed with (e.g. ``{"brems_form_factor": "none"}``).
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def total(self) -> np.ndarray:
@@ -443,6 +508,8 @@ class YieldTable:
             "efficiency": {k: clean(v) for k, v in self.efficiency.items()},
             "sigma_m_gev": {k: clean(v) for k, v in self.sigma_m_gev.items()},
             "notes": self.notes,
+            "coverage": dict(self.coverage),
+            "options": dict(self.options),
         }
 
     @classmethod
@@ -464,6 +531,8 @@ class YieldTable:
                 sigma_m_gev={k: arr(v) for k, v in data["sigma_m_gev"].items()},
                 n_pot=float(data["n_pot"]),
                 notes=data.get("notes", ""),
+                coverage=dict(data.get("coverage", {})),
+                options=dict(data.get("options", {})),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise InputError(f"{what}: malformed yield table ({err!r})") from err
@@ -481,6 +550,7 @@ def dark_photon_yields(
     channel: str = "ee",
     model: str = "dark_photon",
     coupling_name: str = "eps",
+    options: Mapping[str, Any] | None = None,
 ) -> YieldTable:
     """``N_exp`` table over ``mass_gev`` x coupling for one decay channel.
 
@@ -503,8 +573,11 @@ def dark_photon_yields(
     if not modes:
         raise InputError(f"no {model} signal sample for channel {channel!r}")
     br = np.asarray(branching_ratio(masses), dtype=float)
-    n_exp, effs, sig = {}, {}, {}
+    n_exp, effs, sig, cover = {}, {}, {}, {}
     for mode, nodes in sorted(modes.items()):
+        cover[mode] = coverage(nodes)
+        if cover[mode]["empty_nodes_gev"] or not cover[mode]["ranges_gev"]:
+            logger.warning("%s %s %s: %s", model, channel, mode, cover[mode]["note"])
         rate = np.asarray(production_rate(mode, masses), dtype=float)
         n = np.zeros((masses.size, eps.size))
         e = np.full_like(n, np.nan)
@@ -519,7 +592,8 @@ def dark_photon_yields(
         model=model, channel=channel, mass_gev=masses, coupling_name=coupling_name,
         coupling=eps, n_exp=n_exp, efficiency=effs, sigma_m_gev=sig, n_pot=n_pot,
         notes=f"N_exp = N_POT x rate(M) {coupling_name}^2 x BR x A(M, ctau); A interpolated "
-        "in log M at fixed ctau/M (na62dump.yields)",
+        "in log M at fixed ctau/M (na62dump.yields)", coverage=cover,
+        options=dict(options or {}),
     )
 
 
@@ -549,10 +623,13 @@ def lifetime_yields(
     eff = np.array([s.efficiency(ct) for s in nodes])
     res = np.array([s.relative_resolution(ct) for s in nodes]) * masses[:, None]
     mode = nodes[0].production
+    cover = coverage(nodes)
+    if cover["empty_nodes_gev"]:
+        logger.warning("%s %s: %s", model, channel, cover["note"])
     return YieldTable(
         model=model, channel=channel, mass_gev=masses, coupling_name="ctau_m", coupling=ct,
         n_exp={mode: n_pot * parents_per_pot * a}, efficiency={mode: eff},
-        sigma_m_gev={mode: res}, n_pot=n_pot,
+        sigma_m_gev={mode: res}, n_pot=n_pot, coverage={mode: cover},
         notes="N_exp at BR x BR = 1: N_POT x parents/POT x A(ctau) (na62dump.yields)",
     )
 
@@ -606,13 +683,19 @@ def signal_samples_from_results(results_dir: str | os.PathLike, campaign, model:
     return out
 
 
-def dark_photon_production_rate(mode: str, masses) -> np.ndarray:
-    """A' per POT at eps = 1 for production ``mode`` (``brems`` or a meson name)."""
+def dark_photon_production_rate(mode: str, masses,
+                                form_factor: str = settings.DEFAULT_BREMS_FORM_FACTOR
+                                ) -> np.ndarray:
+    """A' per POT at eps = 1 for production ``mode`` (``brems`` or a meson name).
+
+    ``form_factor``: the proton form factor of the bremsstrahlung rate
+    (:mod:`na62dump.physics.brems`; ``"none"`` is the published treatment).
+    """
     from na62dump.physics import brems, mesons
 
     m = np.asarray(masses, dtype=float)
     if mode == "brems":
-        return np.asarray(brems.rate_per_pot(m, 1.0), dtype=float)
+        return np.asarray(brems.rate_per_pot(m, 1.0, form_factor=form_factor), dtype=float)
     if mode in mesons.MESONS:
         return np.asarray(mesons.rate_per_pot(m, mode, 1.0), dtype=float)
     raise InputError(f"dark photon: unknown production mode {mode!r}")
@@ -630,8 +713,13 @@ def mass_grid(samples: Sequence[SignalSample], n: int) -> np.ndarray:
     return np.geomspace(masses[0], masses[-1], n)
 
 
-def dark_photon_table(samples, channel: str, masses, eps, n_pot: float) -> YieldTable:
-    """:func:`dark_photon_yields` with the physics of :mod:`na62dump.physics.dark_photon`."""
+def dark_photon_table(samples, channel: str, masses, eps, n_pot: float,
+                      form_factor: str = settings.DEFAULT_BREMS_FORM_FACTOR) -> YieldTable:
+    """:func:`dark_photon_yields` with the physics of :mod:`na62dump.physics.dark_photon`.
+
+    ``form_factor`` is the bremsstrahlung proton form factor (``"none"``, the published
+    treatment, or ``"vmd"``); it is recorded in the table's ``options``.
+    """
     from na62dump.physics import dark_photon
 
     def br(m):
@@ -639,10 +727,11 @@ def dark_photon_table(samples, channel: str, masses, eps, n_pot: float) -> Yield
 
     def rate(mode, m):
         # meson production closes above the meson's threshold; keep it at 0 there
-        return np.nan_to_num(dark_photon_production_rate(mode, m))
+        return np.nan_to_num(dark_photon_production_rate(mode, m, form_factor))
 
     return dark_photon_yields(samples, masses, eps, production_rate=rate, branching_ratio=br,
-                              ctau_m=dark_photon.ctau_m, n_pot=n_pot, channel=channel)
+                              ctau_m=dark_photon.ctau_m, n_pot=n_pot, channel=channel,
+                              options={"brems_form_factor": form_factor})
 
 
 def dark_scalar_table(samples, channel: str, masses, theta, n_pot: float) -> YieldTable:

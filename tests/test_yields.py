@@ -146,6 +146,54 @@ def test_interpolation_is_smooth_and_monotone_between_nodes():
     assert np.max(np.abs(np.diff(eff, 2))) < 0.01  # no kinks
 
 
+def test_node_without_accepted_events_does_not_drag_its_neighbours():
+    """A simulated mass that accepted nothing is left out, not entered as log A = -700: the
+    yield between two usable nodes is untouched, and it is 0 (not bridged) around the empty one
+    (the defect: 1e-10 to 1e-300 of the yield between it and its neighbour)."""
+    ct = np.array([0.02, 2.0])
+    good = _power_law_nodes([0.05, 0.1, 0.3, 0.6])
+    empty = Y.SignalSample.synthetic(mass_gev=0.8, pz_gev=50.0, z_range=Z_RANGE, z_prod=Z_PROD,
+                                     n=1000, efficiency=0.0)
+    with_empty = [*good, empty]
+    for m in (0.07, 0.2, 0.45, 0.6):
+        np.testing.assert_array_equal(Y.interpolated_acceptance(with_empty, m, ct)[0],
+                                      Y.interpolated_acceptance(good, m, ct)[0])
+    assert (Y.interpolated_acceptance(with_empty, 0.7, ct)[0] == 0).all()
+    # an empty node inside the grid: a gap around it, the runs either side unchanged
+    inner = _power_law_nodes([0.05, 0.1, 0.3, 0.6])
+    inner[2] = Y.SignalSample.synthetic(mass_gev=0.3, pz_gev=50.0, z_range=Z_RANGE,
+                                        z_prod=Z_PROD, n=1000, efficiency=0.0)
+    assert (Y.interpolated_acceptance(inner, 0.2, ct)[0] == 0).all()
+    # (a power law in log-log: the two-node run interpolates it as the four-node one does)
+    np.testing.assert_allclose(Y.interpolated_acceptance(inner, 0.07, ct)[0],
+                               Y.interpolated_acceptance(good, 0.07, ct)[0], rtol=1e-9)
+    cov = Y.coverage(inner)
+    assert cov["ranges_gev"] == [[0.05, 0.1], [0.6, 0.6]]
+    assert cov["empty_nodes_gev"] == [0.3] and "300.0 MeV" in cov["note"]
+
+
+def test_yield_table_records_coverage_and_form_factor():
+    import dataclasses
+
+    from na62dump.physics import brems
+
+    nodes = [dataclasses.replace(s, production="brems")
+             for s in _power_law_nodes([0.05, 0.1, 0.3])]
+    nodes.append(dataclasses.replace(
+        Y.SignalSample.synthetic(mass_gev=0.6, pz_gev=50.0, z_range=Z_RANGE, z_prod=Z_PROD,
+                                 n=1000, efficiency=0.0), production="brems"))
+    tables = {ff: Y.dark_photon_table(nodes, "ee", [0.1, 0.2], [1e-6, 1e-5], 1.4e17,
+                                      form_factor=ff) for ff in ("none", "vmd")}
+    for ff, t in tables.items():
+        back = Y.YieldTable.from_json(t.to_json())
+        assert back.options == {"brems_form_factor": ff}
+        assert back.coverage["brems"]["ranges_gev"] == [[0.05, 0.3]]
+        assert back.coverage["brems"]["empty_nodes_gev"] == [0.6]
+    ratio = tables["vmd"].n_exp["brems"] / tables["none"].n_exp["brems"]
+    np.testing.assert_allclose(ratio, brems.form_factor_sq(np.array([0.1, 0.2]) ** 2)[:, None]
+                               * np.ones((1, 2)), rtol=1e-12)
+
+
 def _dp_table(nodes, n_pot, masses, eps):
     return Y.dark_photon_yields(
         nodes, masses, eps,
