@@ -57,7 +57,7 @@ STAGES = ("simulate", "run", "background", "limits", "plot")
 #: Per preset: toys per tested yield, mass points, coupling points of the limit scans.
 STATS_BY_PRESET = {
     "tiny": {"toys": 200, "masses": 6, "couplings": 16},
-    "default": {"toys": 300, "masses": 16, "couplings": 30},
+    "default": {"toys": 300, "masses": 64, "couplings": 30},
     "full": {"toys": 1000, "masses": 25, "couplings": 40},
 }
 #: Background pseudo-experiments per preset (the ``background`` command's default is 1e6).

@@ -271,6 +271,7 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
                               blinded)
     d = _finish(d, blinded, {"model": model, "channel": name, "final_states": list(states),
                              "n_pot": n_pot, "options": dict(first.options),
+                             "yield_coverage": {s: tables[s].coverage for s in states},
                              "background_source": sources,
                              "observed_sr_masses_gev": None if blinded else
                              {s: observed.get(s, []) for s in states}})
@@ -317,7 +318,8 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
     d["masses"] = per_mass
     d["contours"] = [{"mass_gev": r["mass_gev"], **r["contours"]} for r in per_mass]
     d = _finish(d, blinded, {"model": "alp", "channel": state, "n_pot": n_pot,
-                             "ctau_m": table.coupling.tolist(), "background_source": source})
+                             "ctau_m": table.coupling.tolist(), "background_source": source,
+                             "yield_coverage": dict(table.coverage)})
     path = atomic.write_json(results_dir / "limits" / f"alp_{state}.json", d)
     _report("alp", state, res, "BR x BR", blinded)
     return path
