@@ -36,6 +36,7 @@ import numpy as np
 from na62dump import atomic, geometry
 from na62dump.commands._args import comma_list, int_at_least
 from na62dump.errors import InputError
+from na62dump.physics.bmesons import B_PER_POT_REL_UNC
 from na62dump.physics.decay import C_M_PER_S
 
 logger = logging.getLogger(__name__)
@@ -49,8 +50,9 @@ CL = 0.9
 #: Statistics channel (mass shape, background defaults) of each final state.
 STATS_CHANNEL = {"ee": "ee", "mumu": "mumu", "pipi": "pipi"}
 #: Published production uncertainties (PRL 133 (2024) 111802: brems 1%, mesons 20%) and ours
-#: for B mesons: half the spread of the B yield per POT (1.6-2.6e-7) over its central 2e-7.
-PRODUCTION_REL = {"brems": 0.01, "mesons": 0.20, "b_meson": 0.25}
+#: for B mesons: the relative uncertainty of the B yield per POT derived in
+#: na62dump.physics.bmesons (0.29: sigma(b bbar) 2.63 +- 0.76 nb, A dependence, f_u).
+PRODUCTION_REL = {"brems": 0.01, "mesons": 0.20, "b_meson": B_PER_POT_REL_UNC}
 
 _NAMES = comma_list("name", "ee,mumu,combined")
 
