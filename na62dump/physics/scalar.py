@@ -16,7 +16,7 @@ Decay widths (:func:`partial_widths`, keys of :data:`STATES`), valid below 2 GeV
   MIT licence; linear interpolation; see their headers). Isospin: pi+pi- : pi0pi0 = 2 : 1 and
   K+K- : K0K0bar = 1 : 1;
 - "4pi": the multi-meson channels (4 pi, eta eta, rho rho, ...) of Boiarska et al., JHEP 11
-  (2019) 162, arXiv:1904.10447, sec. 4 and eq. (4.4): ``Gamma = C M^3 beta_4pi``,
+  (2019) 162, arXiv:1904.10447 (their multi-meson model): ``Gamma = C M^3 beta_4pi``,
   ``beta_4pi = sqrt(1 - (4 m_pi / M)^2)``, opening at 4 m_pi, with ``C`` fixed so that the total
   hadronic width ``pi pi + K K + 4pi`` equals the perturbative ``S -> g g + s sbar`` width at
   ``M = 2 GeV`` (:data:`GAMMA_PERT_2GEV`). None of these multi-meson states is a two-track
@@ -27,7 +27,7 @@ S -> g g and S -> s sbar are not separate states below 2 GeV (their width is the
 one, by construction of ``C``); S -> tau tau and c cbar are closed below 2 GeV.
 
 Production (:func:`br_b_to_sx`): ``B -> K_X S`` through the top-W penguin (Willey and Yu,
-Phys. Rev. D 26 (1982) 3086; Boiarska et al. 2019 eqs. (3.1)-(3.3) and app. C), summed over the
+Phys. Rev. D 26 (1982) 3086; Boiarska et al. 2019, sec. 3 and app. C), summed over the
 kaon states K_X of :data:`KAON_FAMILIES` (K, K*(892), K0*(700), K0*(1430), K*(1410), K*(1680),
 K1(1270), K1(1400), K2*(1430)). The effective vertex is
 ``L = sin(theta) xi (m_b / v) S sbar P_R b + h.c.``,
@@ -36,7 +36,7 @@ K1(1270), K1(1400), K2*(1430)). The effective vertex is
     Gamma(B -> K_X S) = sin^2 theta xi^2 |A_X|^2 p_S / (32 pi v^2 m_B^2)
 
 with ``p_S`` the S momentum in the B frame and the hadronic amplitude ``A_X`` by the spin-parity
-of K_X (Boiarska et al. eqs. (C.1)-(C.5); ``r_-+ = m_b / (m_b -+ m_s)``)::
+of K_X (Boiarska et al. app. C; ``r_-+ = m_b / (m_b -+ m_s)``)::
 
     0^-  (K)            A = r_-  (m_B^2 - m_K^2) f_0(q^2)
     0^+  (K0*)          A = r_+  (m_B^2 - m_K^2) f_0(q^2)
