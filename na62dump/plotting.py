@@ -841,8 +841,8 @@ def _figures_from_limits(results: Path, out: Path, formats, made, skipped, refer
             channel = path.stem.removeprefix("dark_scalar_")
 
             def draw(lim=limits, c=channel, p=n_pot):
-                return plot_exclusion(lim, title=state_label("S", c), coupling_key="theta",
-                                      coupling_label=r"$\theta$ (mixing angle)",
+                return plot_exclusion(lim, title=state_label("S", c), coupling_key="sin2theta",
+                                      coupling_label=r"$\sin^2\theta$ (mixing)",
                                       mass_label=r"$M_S$ [MeV]", pot=p)
         elif path.stem.startswith("alp_"):
             channel = path.stem.removeprefix("alp_")

@@ -550,14 +550,16 @@ def dark_photon_yields(
     channel: str = "ee",
     model: str = "dark_photon",
     coupling_name: str = "eps",
+    rate_power: float = 2.0,
     options: Mapping[str, Any] | None = None,
 ) -> YieldTable:
     """``N_exp`` table over ``mass_gev`` x coupling for one decay channel.
 
-    For the dark photon (coupling ``eps``) and any model whose production scales as the
-    coupling squared (the dark scalar: ``model="dark_scalar", coupling_name="theta"``).
-    ``production_rate(mode, masses)``: particles per POT at coupling 1 for production ``mode``
-    (the rate scales as coupling^2); ``branching_ratio(masses)``: BR(X -> channel);
+    For the dark photon (coupling ``eps``, ``rate_power=2``) and any model whose production
+    scales as a power of its coupling (the dark scalar: ``coupling_name="sin2theta",
+    rate_power=1``). ``production_rate(mode, masses)``: particles per POT at coupling 1 for
+    production ``mode`` (the rate scales as coupling**rate_power); ``branching_ratio(masses)``:
+    BR(X -> channel);
     ``ctau_m(mass, couplings)``: proper decay length (m), vectorised over the couplings.
     """
     if not (n_pot > 0 and math.isfinite(n_pot)):
@@ -585,14 +587,14 @@ def dark_photon_yields(
         for i, m in enumerate(masses):
             ct = np.asarray(ctau_m(float(m), eps), dtype=float)
             a, e[i], r[i] = interpolated_acceptance(nodes, float(m), ct)
-            n[i] = n_pot * rate[i] * eps**2 * br[i] * a
+            n[i] = n_pot * rate[i] * eps**rate_power * br[i] * a
         n_exp[mode], effs[mode], sig[mode] = n, e, r * masses[:, None]
         logger.info("%s %s: max N_exp %.3g", channel, mode, float(n.max()))
     return YieldTable(
         model=model, channel=channel, mass_gev=masses, coupling_name=coupling_name,
         coupling=eps, n_exp=n_exp, efficiency=effs, sigma_m_gev=sig, n_pot=n_pot,
-        notes=f"N_exp = N_POT x rate(M) {coupling_name}^2 x BR x A(M, ctau); A interpolated "
-        "in log M at fixed ctau/M (na62dump.yields)", coverage=cover,
+        notes=f"N_exp = N_POT x rate(M) {coupling_name}^{rate_power:g} x BR x A(M, ctau); "
+        "A interpolated in log M at fixed ctau/M (na62dump.yields)", coverage=cover,
         options=dict(options or {}),
     )
 
@@ -734,19 +736,21 @@ def dark_photon_table(samples, channel: str, masses, eps, n_pot: float,
                               options={"brems_form_factor": form_factor})
 
 
-def dark_scalar_table(samples, channel: str, masses, theta, n_pot: float) -> YieldTable:
-    """Dark scalar (B -> K S, mixing angle theta) yields: :mod:`na62dump.physics.scalar`."""
+def dark_scalar_table(samples, channel: str, masses, sin2theta, n_pot: float) -> YieldTable:
+    """Dark scalar yields over (M, sin^2 theta), the PBC parameter (:mod:`na62dump.physics.
+    scalar`): production B -> K_X S summed over the kaon states, linear in sin^2 theta."""
     from na62dump.physics import scalar
 
     def br(m):
         return np.asarray(scalar.branching_ratios(m)[channel], dtype=float)
 
     def rate(mode, m):
-        return np.asarray([scalar.n_produced_per_pot(float(x), 1.0) for x in np.ravel(m)])
+        return np.asarray(scalar.n_produced_per_pot(np.ravel(m), 1.0), dtype=float)
 
-    return dark_photon_yields(samples, masses, theta, production_rate=rate,
+    return dark_photon_yields(samples, masses, sin2theta, production_rate=rate,
                               branching_ratio=br, ctau_m=scalar.ctau_m, n_pot=n_pot,
-                              channel=channel, model="dark_scalar", coupling_name="theta")
+                              channel=channel, model="dark_scalar", coupling_name="sin2theta",
+                              rate_power=1.0)
 
 
 def alp_table(samples, channel: str, ctau_m, n_pot: float) -> YieldTable:

@@ -257,3 +257,25 @@ def test_efficiency_is_undefined_where_a_few_events_carry_the_weight(events):
     assert np.isnan(eff[0])
     assert eff[1:] == pytest.approx(0.2, rel=0.05)
     assert s.acceptance(ctau)[0] >= 0.0  # the yield itself stays defined (tiny)
+
+
+def test_dark_scalar_table_is_linear_in_sin2theta():
+    # rate_power=1: N_exp = N_POT x B_PER_POT BR(B -> K_X S)/sin^2 x sin^2 x BR(ee) x A(ctau)
+    from na62dump.physics import scalar
+
+    nodes = _power_law_nodes([0.05, 0.1, 0.15])
+    masses, s2 = np.array([0.1]), np.geomspace(1e-7, 1e-5, 4)
+    t = Y.dark_scalar_table(nodes, "ee", masses, s2, 1.4e17)
+    assert t.coupling_name == "sin2theta" and "sin2theta^1" in t.notes
+    a = nodes[1].acceptance(scalar.ctau_m(0.1, s2))
+    ref = 1.4e17 * scalar.n_produced_per_pot(0.1, 1.0) * s2 * scalar.branching_ratios(0.1)["ee"]
+    np.testing.assert_allclose(t.n_exp["synthetic"][0], ref * a, rtol=1e-12)
+    # the generic parameter: the dark photon keeps coupling**2
+    eps = np.geomspace(1e-7, 1e-5, 3)
+    sq = _dp_table(nodes, 1.4e17, masses, eps).n_exp["synthetic"]
+    lin = Y.dark_photon_yields(
+        nodes, masses, eps, production_rate=lambda mode, m: np.full(np.shape(m), 1e-2),
+        branching_ratio=lambda m: np.full(np.shape(m), 0.5),
+        ctau_m=lambda m, e: 1e-13 / (m * np.asarray(e) ** 2), channel="ee", rate_power=1,
+    ).n_exp["synthetic"]
+    np.testing.assert_allclose(sq, lin * eps, rtol=1e-12)

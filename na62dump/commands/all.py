@@ -409,8 +409,8 @@ def summary_text(out: Path) -> str:
         if path.stem.startswith("dark_photon_"):
             model, channel, key, unit = "A'", path.stem.removeprefix("dark_photon_"), "eps", "eps"
         elif path.stem.startswith("dark_scalar_"):
-            model, channel, key = "scalar", path.stem.removeprefix("dark_scalar_"), "theta"
-            unit = "theta"
+            model, channel, key = "scalar", path.stem.removeprefix("dark_scalar_"), "sin2theta"
+            unit = "sin2theta"
         elif path.stem.startswith("alp_"):
             lines.append(f"  ALP    {path.stem.removeprefix('alp_'):<11} "
                          + _alp_summary(limits))

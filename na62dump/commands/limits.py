@@ -7,7 +7,7 @@ writes (docs/artefacts.md):
 - ``DIR/yields/<model>_<channel>.json``: N_exp tables (:mod:`na62dump.yields`);
 - ``DIR/workspaces/<model>_<channel>_m<MeV>.json``: the pyhf workspace of each mass;
 - ``DIR/limits/dark_photon_<channel>.json`` over (M, eps), ``alp_<channel>.json`` over
-  (tau_a, BR x BR) per ALP mass, ``dark_scalar_<channel>.json`` over (M, theta): ``mass_gev``,
+  (tau_a, BR x BR) per ALP mass, ``dark_scalar_<channel>.json`` over (M, sin2theta): ``mass_gev``,
   the coupling grid(s), ``cl``, ``method``, ``cls_observed`` (``null`` while the pseudo-data
   are blinded: only expected limits are computed then), ``cls_expected`` (``"-2"`` .. ``"2"``)
   and ``contours`` (polylines of CLs = 1 - CL).
@@ -37,21 +37,28 @@ import numpy as np
 from na62dump import atomic, geometry, settings
 from na62dump.commands._args import comma_list, int_at_least
 from na62dump.errors import InputError
+from na62dump.physics.bmesons import B_PER_POT_REL_UNC
 from na62dump.physics.decay import C_M_PER_S
 
 logger = logging.getLogger(__name__)
 
-#: Coupling grids (log-spaced, inclusive): eps, ALP lifetime (s) and BR x BR, scalar theta.
+#: Coupling grids (log-spaced, inclusive): eps, ALP lifetime (s) and BR x BR, scalar sin^2 theta.
 EPS_RANGE = (1.0e-8, 1.0e-3)
 TAU_RANGE_S = (1.0e-13, 1.0e-6)
 BR_RANGE = (1.0e-12, 1.0e-3)
-THETA_RANGE = (1.0e-7, 1.0e-2)
+#: Dark scalar sin^2 theta (PBC convention), from the estimate N_exp = N_POT B_PER_POT
+#: BR(B -> K_X S) BR(S -> ee/mumu/pipi) P_decay(105-180 m, p = 50-100 GeV) x 0.2 > 2.3:
+#: lower edge 5e-10 (0.8 GeV) to 3e-5 (10 MeV), upper edge 1.7e-8 (0.8 GeV) to 5e-5 (0.25 GeV),
+#: plus a decade each side. Below 2 m_mu (e+e- only, c tau of centimetres at sin^2 theta = 1) the
+#: upper edge reaches the physical end sin^2 theta = 1: those contours are open at the top edge.
+SIN2THETA_RANGE = (1.0e-11, 1.0)
 CL = 0.9
 #: Statistics channel (mass shape, background defaults) of each final state.
 STATS_CHANNEL = {"ee": "ee", "mumu": "mumu", "pipi": "pipi"}
 #: Published production uncertainties (PRL 133 (2024) 111802: brems 1%, mesons 20%) and ours
-#: for B mesons: half the spread of the B yield per POT (1.6-2.6e-7) over its central 2e-7.
-PRODUCTION_REL = {"brems": 0.01, "mesons": 0.20, "b_meson": 0.25}
+#: for B mesons: the relative uncertainty of the B yield per POT derived in
+#: na62dump.physics.bmesons (0.29: sigma(b bbar) 2.63 +- 0.76 nb, A dependence, f_u).
+PRODUCTION_REL = {"brems": 0.01, "mesons": 0.20, "b_meson": B_PER_POT_REL_UNC}
 
 _NAMES = comma_list("name", "ee,mumu,combined")
 
@@ -381,7 +388,7 @@ def main(args: argparse.Namespace) -> int:
     for model, coupling_name, rng_c, table_fn in (
         ("dark_photon", "eps", EPS_RANGE,
          functools.partial(yields.dark_photon_table, form_factor=args.form_factor)),
-        ("dark_scalar", "theta", THETA_RANGE, yields.dark_scalar_table),
+        ("dark_scalar", "sin2theta", SIN2THETA_RANGE, yields.dark_scalar_table),
     ):
         if model not in args.models:
             continue

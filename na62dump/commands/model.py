@@ -4,7 +4,7 @@ Three models (PBC benchmarks BC1, BC11-like and BC4)::
 
     na62dump model dark-photon --mass 0.3 --eps 1e-6
     na62dump model alp --mass 0.5 --ctau-m 10 --br-product 1e-8 --json
-    na62dump model dark-scalar --mass 0.5 --theta 1e-4
+    na62dump model dark-scalar --mass 0.5 --sin2theta 1e-8
 
 ``--json`` prints exactly one JSON object on stdout instead of the table. The expected number of
 decays in the fiducial volume, ``n_decay_in_fv``, is
@@ -160,26 +160,30 @@ def alp_summary(mass, ctau_m=None, lifetime_s=None, br_product=1.0, n_samples=DE
     }
 
 
-def dark_scalar_summary(mass, theta, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -> dict:
-    """Everything ``na62dump model dark-scalar`` prints."""
-    theta = _positive(theta, "theta")
+def dark_scalar_summary(mass, sin2theta, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -> dict:
+    """Everything ``na62dump model dark-scalar`` prints (``sin2theta``: sin^2 theta, PBC)."""
+    sin2theta = _positive(sin2theta, "sin2theta")
+    if sin2theta > 1.0:
+        raise InputError(f"sin2theta: must be <= 1, got {sin2theta!r}")
     br = _floats(scalar.branching_ratios(mass))  # checks the mass range
     mass = float(mass)
-    ctau = float(scalar.ctau_m(mass, theta))
-    produced = float(scalar.n_produced_per_pot(mass, theta))
-    modes = {"b_to_ks": (produced, lambda n, r: scalar.sample(mass, n, r))}
+    ctau = float(scalar.ctau_m(mass, sin2theta))
+    produced = float(scalar.n_produced_per_pot(mass, sin2theta))
+    modes = {"b_to_kx": (produced, lambda n, r: scalar.sample(mass, n, r))}
     prob, n_dec = _expected(modes, mass, ctau, n_samples, seed)
     return {
         "model": "dark_scalar",
         "mass_gev": mass,
-        "theta": theta,
-        "width_gev": float(scalar.total_width(mass, theta)),
+        "sin2theta": sin2theta,
+        "width_gev": float(scalar.total_width(mass, sin2theta)),
         "ctau_m": ctau,
-        "lifetime_s": float(scalar.lifetime_s(mass, theta)),
+        "lifetime_s": float(scalar.lifetime_s(mass, sin2theta)),
         "br": br,
-        "br_b_to_ks": float(scalar.br_b_to_ks(mass, theta)),
+        "br_b_to_kx": float(scalar.br_b_to_sx(mass, sin2theta)),
+        "br_b_to_kx_by_kaon": {f: float(scalar.br_b_to_kx(mass, sin2theta, f))
+                               for f in scalar.KAON_FAMILIES},
         "b_per_pot": bm.B_PER_POT,
-        "production_per_pot": {"b_to_ks": produced},
+        "production_per_pot": {"b_to_kx": produced},
         "decay_probability_fv": prob,
         "n_pot": geometry.N_POT,
         "fv_z_m": list(FV_Z_M),
@@ -233,7 +237,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     sp = sub.add_parser("dark-scalar", help="dark scalar mixing with the Higgs (BC4)")
     common(sp)
     sp._negative_number_matcher = _NEGATIVE_NUMBER
-    sp.add_argument("--theta", type=float, required=True, help="mixing angle (> 0)")
+    sp.add_argument("--sin2theta", type=float, required=True, metavar="X",
+                    help="sin^2 of the Higgs mixing angle (PBC convention; 0 < X <= 1)")
     sp.set_defaults(func=_main_dark_scalar)
     return p
 
@@ -281,4 +286,4 @@ def _main_alp(args) -> int:
 
 
 def _main_dark_scalar(args) -> int:
-    return _emit(dark_scalar_summary(args.mass, args.theta, args.samples, args.seed), args)
+    return _emit(dark_scalar_summary(args.mass, args.sin2theta, args.samples, args.seed), args)

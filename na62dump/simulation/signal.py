@@ -4,8 +4,9 @@ For each event:
 
 1. **Production.** The X lab momentum comes from the physics samplers of
    :mod:`na62dump.physics` (``brems.sample``, ``mesons.sample`` for pi0/eta/etaprime/omega/rho/
-   phi, ``bmesons.sample_b_to_kx`` for B -> K(*) X); the production point is the primary
-   interaction in the TAX: transverse position the mean beam impact point
+   phi, ``bmesons.sample_b_to_kx`` for B -> K(*) X, ``scalar.sample`` for the dark scalar's
+   B -> K_X S over the kaon states); the production point is the primary interaction in the
+   TAX: transverse position the mean beam impact point
    ``geometry.BEAM_POINT`` with a Gaussian beam spot of :data:`BEAM_SPOT_SIGMA_M` per
    coordinate, depth exponential with ``geometry.TAX_LAMBDA_I`` truncated to the TAX.
 2. **Decay point.** Z uniform in ``geometry.FORCED_DECAY_Z`` along the line of flight (the
@@ -71,8 +72,12 @@ def _parent_mass(production: str) -> float:
     return float(mesons.source(production).mass)
 
 
-def sample_production_momentum(production: str, mass: float, n: int, rng):
-    """X lab momenta ``(px, py, pz)`` from the physics sampler of ``production``."""
+def sample_production_momentum(production: str, mass: float, n: int, rng, model: str = "alp"):
+    """X lab momenta ``(px, py, pz)`` from the physics sampler of ``production``.
+
+    ``model`` matters for ``b_meson`` only: the dark scalar draws its kaon state per event from
+    the B -> K_X S branching ratios (``scalar.sample``); the ALP keeps the model-independent
+    B+ -> K+ a kinematics (``bmesons.sample_b_to_kx``)."""
     if production == "brems":
         from na62dump.physics import brems
 
@@ -84,6 +89,10 @@ def sample_production_momentum(production: str, mass: float, n: int, rng):
             raise InputError(
                 "production 'b_meson': na62dump.physics.bmesons is not available"
             ) from err
+        if model == "dark_scalar":
+            from na62dump.physics import scalar
+
+            return scalar.sample(mass, n, rng)
         return bmesons.sample_b_to_kx(mass, n, rng)
     from na62dump.physics import mesons
 
@@ -160,7 +169,7 @@ def generate_signal(
     model_c, mode_c, ch, m = validate(model, production, channel, mass_gev)
     n = int(n)
     px, py, pz = (np.asarray(a, dtype=float) for a in sample_production_momentum(
-        production, m, n, rng))
+        production, m, n, rng, model=model))
     prod = sample_tax_point(n, rng)
     z_dec = rng.uniform(z_range[0], z_range[1], n)
     tx, ty = px / pz, py / pz

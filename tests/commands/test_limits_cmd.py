@@ -193,6 +193,6 @@ def test_alp_and_dark_scalar(tmp_path):
     c = np.asarray(alp["cls_expected"]["0"])
     assert np.all(np.diff(c, axis=2) <= 1e-9)
     ds = json.loads((results / "limits" / "dark_scalar_ee.json").read_text())
-    assert len(ds["theta"]) == 5 and np.shape(ds["cls_expected"]["0"]) == (2, 5)
+    assert len(ds["sin2theta"]) == 5 and np.shape(ds["cls_expected"]["0"]) == (2, 5)
     y = json.loads((results / "yields" / "alp_ee.json").read_text())
     assert y["coupling"] == "ctau_m" and np.shape(y["n_exp"]["b_meson"]) == (2, 5)

@@ -78,13 +78,22 @@ def test_alp_lifetime_and_br_product(capsys):
 
 
 def test_dark_scalar(capsys):
-    d = run_json(capsys, "dark-scalar", "--mass", "0.5", "--theta", "1e-4")
-    assert d["ctau_m"] == pytest.approx(float(scalar.ctau_m(0.5, 1e-4)))
+    d = run_json(capsys, "dark-scalar", "--mass", "0.5", "--sin2theta", "1e-8")
+    assert d["sin2theta"] == 1e-8
+    assert d["ctau_m"] == pytest.approx(float(scalar.ctau_m(0.5, 1e-8)))
     assert sum(d["br"].values()) == pytest.approx(1.0)
-    assert d["production_per_pot"]["b_to_ks"] == pytest.approx(
-        bmesons.B_PER_POT * scalar.br_b_to_ks(0.5, 1e-4)
+    assert d["b_per_pot"] == bmesons.B_PER_POT
+    assert d["production_per_pot"]["b_to_kx"] == pytest.approx(
+        bmesons.B_PER_POT * scalar.br_b_to_sx(0.5, 1e-8)
     )
-    assert 0.0 < d["decay_probability_fv"]["b_to_ks"] < 1.0
+    assert d["br_b_to_kx"] == pytest.approx(sum(d["br_b_to_kx_by_kaon"].values()))
+    assert d["br_b_to_kx"] > 5 * d["br_b_to_kx_by_kaon"]["K"]
+    assert 0.0 < d["decay_probability_fv"]["b_to_kx"] < 1.0
+    # the production and the width are both linear in sin^2 theta
+    e = run_json(capsys, "dark-scalar", "--mass", "0.5", "--sin2theta", "2e-8")
+    assert e["ctau_m"] == pytest.approx(d["ctau_m"] / 2)
+    assert e["production_per_pot"]["b_to_kx"] == pytest.approx(
+        2 * d["production_per_pot"]["b_to_kx"])
 
 
 def test_short_lifetime_gives_no_decays(capsys):
@@ -110,8 +119,10 @@ def test_table_output(capsys):
         ["alp", "--mass", "0.5", "--ctau-m", "1", "--br-product", "1.5"],
         ["alp", "--mass", "0.5", "--lifetime-s", "-1e-9"],
         ["alp", "--mass", "0.5"],
-        ["dark-scalar", "--mass", "0.5", "--theta", "-1e-4"],
-        ["dark-scalar", "--mass", "2.5", "--theta", "1e-4"],
+        ["dark-scalar", "--mass", "0.5", "--sin2theta", "-1e-8"],
+        ["dark-scalar", "--mass", "0.5", "--sin2theta", "1.5"],
+        ["dark-scalar", "--mass", "2.5", "--sin2theta", "1e-8"],
+        ["dark-scalar", "--mass", "0.5", "--theta", "1e-4"],
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, capsys):

@@ -21,6 +21,8 @@ def test_final_states_follow_thresholds_and_parity():
 
 def test_production_is_b_yield_times_br_product():
     assert alp.n_produced_per_pot(1e-7) == pytest.approx(bmesons.B_PER_POT * 1e-7)
+    # the B yield derived once in bmesons (4.3e-7 B+/B0 per POT), not a local figure
+    assert alp.n_produced_per_pot(1.0) == pytest.approx(4.298e-7, rel=1e-3)
     np.testing.assert_allclose(
         alp.n_produced_per_pot(np.array([0.0, 1.0])), [0.0, bmesons.B_PER_POT]
     )

@@ -13,9 +13,27 @@ def _to_cm_frame(px, py, pz, e):
     return sampling.boost(px, py, pz, e, 0.0 * px, 0.0 * px, np.full_like(px, -sampling.BETA_CM))
 
 
-def test_b_per_pot_within_the_quoted_range():
-    lo, hi = bmesons.B_PER_POT_RANGE
-    assert lo <= bmesons.B_PER_POT <= hi
+def test_b_per_pot_derivation():
+    # ALPINIST exotic_constants.py: sigma_bb = 2.63e3 pb, sigma_pp = 39.85e9 pb at 400 GeV,
+    # A(NA62) = 63.546; about 2.6e-7 pairs and 4.2-4.3e-7 B+/B0 (and antiparticles) per POT.
+    pairs = 63.546 ** (1 / 3) * 2.63e3 / 39.85e9
+    assert bmesons.BB_PAIRS_PER_POT == pytest.approx(pairs, rel=1e-12)
+    assert bmesons.BB_PAIRS_PER_POT == pytest.approx(2.63e-7, rel=0.01)
+    assert bmesons.B_PER_POT == pytest.approx(2 * 2 * 0.408 * pairs, rel=1e-12)
+    assert 4.1e-7 < bmesons.B_PER_POT < 4.4e-7
+    # the uncertainty is dominated by sigma(b bbar): 0.76 / 2.63
+    assert 0.76 / 2.63 < bmesons.B_PER_POT_REL_UNC < 0.30
+
+
+def test_kaon_table():
+    assert {"K+", "K0", "K*+", "K*0", "K1(1270)+", "K2*(1430)0"} <= set(bmesons.KAONS)
+    for name, (m_k, parent, m_b) in bmesons.KAONS.items():
+        assert parent == ("B+" if name.endswith("+") else "B0")
+        assert 0.49 < m_k < 1.8 and m_b > 5.27
+    with pytest.raises(InputError):
+        bmesons.draw_kaons({"K+": -1.0, "K0": 2.0}, 10, np.random.default_rng(0))
+    with pytest.raises(InputError, match="unknown kaon"):
+        bmesons.draw_kaons({"K9": 1.0}, 10, np.random.default_rng(0))
 
 
 def test_b_spectrum_marginals_in_the_cm_frame():

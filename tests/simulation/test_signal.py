@@ -103,3 +103,18 @@ def test_bad_parameters():
         generate_signal("dark_photon", "brems", "tautau", 0.1, 10, rng)
     with pytest.raises(InputError, match="mass_gev"):
         generate_signal("dark_photon", "brems", "ee", float("nan"), 10, rng)
+
+
+def test_b_meson_production_knows_the_model():
+    # dark scalar: B -> K_X S over the kaon states (scalar.sample); ALP: B+ -> K+ a. Same seed.
+    from na62dump.physics import bmesons, scalar
+
+    m, n = 1.9, 20_000  # the heavier kaon states leave the S less energy in the B frame
+    s = sample_production_momentum("b_meson", m, n, np.random.default_rng(4), model="dark_scalar")
+    ref = scalar.sample(m, n, np.random.default_rng(4))
+    np.testing.assert_array_equal(s[2], ref[2])
+    a = sample_production_momentum("b_meson", m, n, np.random.default_rng(4), model="alp")
+    np.testing.assert_array_equal(a[2], bmesons.sample_b_to_kx(m, n, np.random.default_rng(4))[2])
+    assert np.mean(s[2]) < 0.99 * np.mean(a[2])  # heavier kaons leave less to the S
+    out = generate_signal("dark_scalar", "b_meson", "mumu", 0.5, 200, np.random.default_rng(2))
+    assert out["Truth_pz"].shape == (200,) and np.all(out["Truth_pz"] > 0)
