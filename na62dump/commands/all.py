@@ -405,7 +405,7 @@ def _model_of(stem: str) -> tuple[str, str, str] | None:
 
 def _published_lines(out: Path) -> list[str]:
     """Summary lines of ``DIR/limits/published/*.json``: the observed contour extents."""
-    files = sorted((out / "limits" / "published").glob("*.json"))
+    files = sorted((out / "limits" / "published").glob("*.json"), key=_file_order)
     if not files:
         return []
     source = json.loads(files[0].read_text()).get("observed_source", "published")
@@ -421,14 +421,22 @@ def _published_lines(out: Path) -> list[str]:
         if which is None:
             continue
         model, channel, unit = which
-        r = contour_extent(limits)
+        r, what = contour_extent(limits), ""
+        if r is None and unit in limits:  # no line (one mass): the excluded grid points
+            r, what = excluded_ranges(limits, unit), " (excluded grid points)"
         if r is None:
-            lines.append(f"  {model:<6} {channel:<11} no observed contour on the grid")
+            lines.append(f"  {model:<6} {channel:<11} nothing excluded")
             continue
         lines.append(f"  {model:<6} {channel:<11} M {1e3 * r['mass_gev'][0]:.0f}-"
                      f"{1e3 * r['mass_gev'][1]:.0f} MeV, {unit} {r['coupling'][0]:.2g}-"
-                     f"{r['coupling'][1]:.2g}{_open_note(limits)}")
+                     f"{r['coupling'][1]:.2g}{what}{_open_note(limits)}")
     return lines
+
+
+def _file_order(path: Path) -> tuple:
+    """Summary order: the dark photon combined, ee, mumu first, then the rest by name."""
+    first = {"dark_photon_combined": 0, "dark_photon_ee": 1, "dark_photon_mumu": 2}
+    return first.get(path.stem, 3), not path.stem.startswith("dark_photon"), path.stem
 
 
 def summary_text(out: Path) -> str:
@@ -467,10 +475,7 @@ def summary_text(out: Path) -> str:
                     parts.append(f"{region} {_fmt(e['median']):>8} [{_fmt(lo)}, {_fmt(hi)}]"
                                  .ljust(30))
             lines.append(f"  {state:<11} " + " ".join(parts).rstrip())
-    first = {"dark_photon_combined": 0, "dark_photon_ee": 1, "dark_photon_mumu": 2}
-    files = sorted((out / "limits").glob("*.json"),
-                   key=lambda p: (first.get(p.stem, 3), not p.stem.startswith("dark_photon"),
-                                  p.stem))
+    files = sorted((out / "limits").glob("*.json"), key=_file_order)
     if files:
         lines.append("Excluded at 90% CL (observed; expected median while blinded), "
                      "within the scanned grid:")
