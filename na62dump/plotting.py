@@ -48,6 +48,9 @@ OBSERVED_FILL = "tab:blue"
 #: The median expected limit: dashed, dark red, so that it shows where it coincides with the
 #: observed one (zero background and zero observed events).
 EXPECTED_COLOR = "#b00000"
+#: The observed contour with NA62's published observations (``DIR/limits/published/``).
+PUBLISHED_COLOR = "#7a3db8"
+PUBLISHED_LABEL = "observed (NA62 published observations)"
 
 CHANNEL_LABELS = {
     "ee": r"$A' \to e^+e^-$",
@@ -228,8 +231,13 @@ def plot_exclusion(
     coupling_label: str = "ε (kinetic mixing)",
     mass_label: str = r"$M_{A'}$ [MeV]",
     pot: float = geometry.N_POT,
+    published: Mapping | None = None,
 ):
     """Observed and expected 90% CL exclusion in (M, coupling), log-log, with the bands.
+
+    ``published``: the same model's limit file computed with NA62's published observations
+    (``DIR/limits/published/<name>.json``); its observed contour is drawn dash-dotted in
+    :data:`PUBLISHED_COLOR`, labelled :data:`PUBLISHED_LABEL`.
 
     ``limits`` follows ``DIR/limits/dark_photon_<channel>.json``: ``mass_gev``, ``eps`` (or
     ``coupling_key``), ``cl``, ``cls_observed`` (masses x couplings, or None while blinded),
@@ -268,6 +276,14 @@ def plot_exclusion(
                                      label="Observed (excluded: shaded)"))
     else:
         handles.insert(0, plt.Line2D([], [], color="none", label="Observed: blinded"))
+    pub_obs = None if published is None else published.get("cls_observed")
+    if pub_obs is not None and len(published["mass_gev"]) >= 2:
+        pm, pc = np.meshgrid(np.asarray(published["mass_gev"], dtype=float) * 1e3,
+                             np.asarray(published[coupling_key], dtype=float))
+        ax.contour(pm, pc, np.asarray(pub_obs, dtype=float).T, levels=[alpha],
+                   colors=PUBLISHED_COLOR, linestyles="-.", linewidths=2.2, zorder=7)
+        handles.insert(1, plt.Line2D([], [], color=PUBLISHED_COLOR, ls="-.", lw=2.2,
+                                     label=PUBLISHED_LABEL))
     handles += [plt.Rectangle((0, 0), 1, 1, color=REFERENCE_GREY, alpha=0.5, label=r["label"])
                 for r in references]
     ax.set_xscale("log")
@@ -834,9 +850,12 @@ def _figures_from_limits(results: Path, out: Path, formats, made, skipped, refer
         if path.stem.startswith("dark_photon_"):
             channel = path.stem.removeprefix("dark_photon_")
             title = CHANNEL_LABELS.get(channel) or state_label("A'", channel)
+            pub_path = results / "limits" / "published" / path.name
+            pub = atomic.read_json(pub_path) if pub_path.is_file() else None
 
-            def draw(lim=limits, t=title, p=n_pot):
-                return plot_exclusion(lim, title=t, references=references, pot=p)
+            def draw(lim=limits, t=title, p=n_pot, pub=pub):
+                return plot_exclusion(lim, title=t, references=references, pot=p,
+                                      published=pub)
         elif path.stem.startswith("dark_scalar_"):
             channel = path.stem.removeprefix("dark_scalar_")
 

@@ -109,3 +109,54 @@ def test_corrupt_config_one_line_exit_2(tmp_path, capsys):
     assert status == 2
     assert len(err) == 1 and "datasets.yaml" in err[0]
     assert not (tmp_path / "r").exists()
+
+
+def _args(*extra):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    all_cmd.register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["all", "--preset", "tiny", *extra])
+
+
+def test_observed_choice_is_part_of_the_limits_record(tmp_path):
+    ctx = all_cmd._Context(_args("--out", str(tmp_path)))
+    assert ctx.observed == "pseudo-data"
+    params = dict(ctx.plan()[3][2])
+    assert params["observed"] == "pseudo-data"
+    limits_out = tmp_path / "limits" / "dark_photon_ee.json"
+    limits_out.parent.mkdir(parents=True)
+    limits_out.write_text("{}")
+    all_cmd._write_record(tmp_path, "limits", params, [limits_out], 1.0)
+    assert all_cmd.stale_reason(tmp_path, "limits", params, []) is None
+    published = dict(all_cmd._Context(_args("--out", str(tmp_path), "--observed",
+                                            "published")).plan()[3][2])
+    assert published["observed"] == "published"
+    assert "parameters changed (observed)" in all_cmd.stale_reason(
+        tmp_path, "limits", published, [])
+    # the plot stage reruns when a published limit file changes
+    pub = tmp_path / "limits" / "published" / "dark_photon_ee.json"
+    pub.parent.mkdir()
+    pub.write_text("{}")
+    assert pub in ctx.plan()[4][3]
+
+
+def test_summary_prints_published_extents_and_open_edges(tmp_path):
+    lim = {"mass_gev": [0.1, 0.2, 0.3], "eps": [1e-7, 1e-6, 1e-5], "cl": 0.9,
+           "cls_observed": [[0.01, 0.5, 0.5], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]],
+           "cls_expected": {"0": [[1] * 3] * 3},
+           "contours": {"observed": [[[0.1, 1.5e-7], [0.15, 1e-7]]],
+                        "open_at": {"observed": ["mass min", "coupling min"],
+                                    "expected": {"0": []}}}}
+    (tmp_path / "limits" / "published").mkdir(parents=True)
+    (tmp_path / "limits" / "dark_photon_ee.json").write_text(json.dumps(lim))
+    pub = {**lim, "observed_source": "published (arXiv 2312.12055)"}
+    pub["contours"] = {**lim["contours"],
+                       "observed": [[[0.12, 2e-7], [0.48, 7e-7], [0.2, 4.6e-7]]]}
+    (tmp_path / "limits" / "published" / "dark_photon_ee.json").write_text(json.dumps(pub))
+    text = all_cmd.summary_text(tmp_path)
+    ours = next(line for line in text.splitlines() if line.startswith("  A'     ee"))
+    assert "open at mass min, coupling min" in ours
+    assert "published (arXiv 2312.12055)" in text
+    line = [row for row in text.splitlines() if row.startswith("  A'     ee")][1]
+    assert "M 120-480 MeV, eps 2e-07-7e-07" in line and "open at mass min" in line

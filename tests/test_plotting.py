@@ -178,3 +178,30 @@ def test_plot_all_on_limits_only(tmp_path):
     assert "run" in reasons and "yields" in reasons
     with pytest.raises(InputError, match="not found"):
         plotting.plot_all(tmp_path / "nowhere")
+
+
+def test_published_observed_contour_beside_ours(tmp_path):
+    ours = plotting.example_limits()
+    pub = plotting.example_limits(seed=2)
+    # a distinct published exclusion: a smaller signal everywhere (a weaker contour)
+    pub["cls_observed"] = np.sqrt(np.asarray(pub["cls_observed"])).tolist()
+    fig = plotting.plot_exclusion(ours, published=pub)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert plotting.PUBLISHED_LABEL in labels
+    colours = {tuple(np.round(c.get_edgecolor()[0][:3], 3)) for c in fig.axes[0].collections
+               if hasattr(c, "get_edgecolor") and len(c.get_edgecolor())}
+    from matplotlib.colors import to_rgb
+
+    assert tuple(np.round(to_rgb(plotting.PUBLISHED_COLOR), 3)) in colours
+    plain = plotting.plot_exclusion(ours)
+    assert plotting.PUBLISHED_LABEL not in [t.get_text() for t in
+                                            plain.axes[0].get_legend().get_texts()]
+    # plot_all finds DIR/limits/published/<name>.json next to DIR/limits/<name>.json
+    (tmp_path / "limits" / "published").mkdir(parents=True)
+    (tmp_path / "limits" / "dark_photon_ee.json").write_text(json.dumps(ours))
+    (tmp_path / "limits" / "published" / "dark_photon_ee.json").write_text(json.dumps(pub))
+    made, _ = plotting.plot_all(tmp_path, formats=("png",))
+    names = [p.name for p in made]
+    assert "exclusion_dark_photon_ee.png" in names
+    assert not any("published" in n for n in names)  # an overlay, not a figure of its own
+    _assert_image(tmp_path / "figures" / "exclusion_dark_photon_ee.png")

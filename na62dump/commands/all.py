@@ -9,6 +9,7 @@ combined, and where the files are. Examples::
     na62dump all --preset tiny --out /tmp/tiny     # seconds, for a first look or tests
     na62dump all --blind                           # keep the pseudo-data blinded: expected only
     na62dump all --force limits                    # redo limits and plot, reuse the rest
+    na62dump all --observed published              # also NA62's published observations
 
 Make-like reuse
 ---------------
@@ -25,6 +26,15 @@ background estimates. The demo must show observed limits, so ``all`` processes t
 **unblinded by default**, says so loudly, and records it (``summary.json`` ``"unblinded":
 true``, ``DIR/all.json``, every limit file's ``"blinded": false``). ``--blind`` keeps the
 regions closed: the limits are then expected only and the figures draw the regions as masked.
+
+Published observations
+----------------------
+``--observed published`` adds, beside the pseudo-data limits (``DIR/limits/*.json``), the
+limits computed with NA62's published observations and backgrounds (``na62dump limits
+--observed published``: ``DIR/limits/published/*.json``); the plot stage draws their observed
+contour on the dark-photon exclusion figures, and the summary prints their extents. The
+default, ``--observed pseudo-data``, computes the pseudo-data limits only. The choice is part
+of the limits stage's record.
 
 Speed
 -----
@@ -107,6 +117,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                    default=settings.DEFAULT_BREMS_FORM_FACTOR,
                    help="proton form factor of the dark-photon bremsstrahlung rate "
                         "(none: the published treatment; vmd) (default: %(default)s)")
+    p.add_argument("--observed", choices=("pseudo-data", "published"), default="pseudo-data",
+                   help="published: also the limits with NA62's published observations, "
+                        "beside the pseudo-data ones (default: %(default)s only)")
     p.add_argument("--format", type=_FORMATS, default=["png", "pdf"], metavar="LIST",
                    help="figure formats (default: png,pdf)")
     p.add_argument("--reference", action="append", default=[], metavar="FILE",
@@ -225,12 +238,15 @@ def _stage_limits(ctx) -> list[Path]:
         argv += ["--config", ctx.config]
     argv += ["--asymptotic"] if ctx.asymptotic else ["--toys", str(ctx.stats["toys"])]
     argv += ["--form-factor", ctx.form_factor]
-    for sub in ("limits", "yields", "workspaces"):
-        # a previous grid's files must not linger next to the new ones
+    for sub in ("limits", "yields", "workspaces", "limits/published", "workspaces/published"):
+        # a previous grid's (or a previous --observed choice's) files must not linger
         for old in (ctx.out / sub).glob("*.json"):
             old.unlink()
     _call(_command_args("limits", argv))
+    if ctx.observed == "published":  # beside the pseudo-data limits, never over them
+        _call(_command_args("limits", [*argv, "--observed", "published"]))
     return sorted((ctx.out / "limits").glob("*.json")) + sorted(
+        (ctx.out / "limits" / "published").glob("*.json")) + sorted(
         (ctx.out / "yields").glob("*.json"))
 
 
@@ -267,6 +283,7 @@ class _Context:
         self.unblind = not args.blind
         self.asymptotic = args.asymptotic
         self.form_factor = args.form_factor
+        self.observed = args.observed
         stats = dict(STATS_BY_PRESET.get(args.preset, STATS_BY_PRESET["default"]))
         for key in ("toys", "masses", "couplings"):
             if getattr(args, key) is not None:
@@ -313,12 +330,13 @@ class _Context:
              {**base, "pseudo_experiments": self.n_pe}, self.run_files()),
             ("limits", _stage_limits,
              {**base, "asymptotic": self.asymptotic, "form_factor": self.form_factor,
-              **self.stats},
+              "observed": self.observed, **self.stats},
              [*self.run_files(), self.out / "background.json"]),
             ("plot", _stage_plot,
              {"formats": list(self.formats),
               "references": [str(Path(r).resolve()) for r in self.references]},
              [*self.run_files(), *sorted(limits.glob("*.json")),
+              *sorted((limits / "published").glob("*.json")),
               *sorted((self.out / "yields").glob("*.json")),
               *[Path(r) for r in self.references]]),
         ]
@@ -360,6 +378,74 @@ def excluded_ranges(limits: Mapping, coupling_key: str = "eps") -> dict[str, Any
             "coupling": [float(coupling[cols].min()), float(coupling[cols].max())]}
 
 
+def contour_extent(limits: Mapping) -> dict[str, list[float]] | None:
+    """Mass and coupling range (min, max) spanned by the observed contour lines, or None.
+
+    >>> contour_extent({"contours": {"observed": [[[0.1, 1e-6], [0.3, 2e-6], [0.2, 5e-7]]]}})
+    {'mass_gev': [0.1, 0.3], 'coupling': [5e-07, 2e-06]}
+    """
+    lines = (limits.get("contours") or {}).get("observed") or []
+    pts = [p for line in lines for p in line]
+    if not pts:
+        return None
+    arr = np.asarray(pts, dtype=float)
+    return {"mass_gev": [float(arr[:, 0].min()), float(arr[:, 0].max())],
+            "coupling": [float(arr[:, 1].min()), float(arr[:, 1].max())]}
+
+
+def _open_note(limits: Mapping) -> str:
+    """``" (open at mass min, ...)"`` for the contour the summary line reports, or ``""``."""
+    open_at = (limits.get("contours") or {}).get("open_at") or {}
+    edges = (open_at.get("observed") if limits.get("cls_observed") is not None
+             else (open_at.get("expected") or {}).get("0"))
+    return f" (open at {', '.join(edges)})" if edges else ""
+
+
+def _model_of(stem: str) -> tuple[str, str, str] | None:
+    """``(label, channel, coupling key)`` of a dark-photon or dark-scalar limit file."""
+    if stem.startswith("dark_photon_"):
+        return "A'", stem.removeprefix("dark_photon_"), "eps"
+    if stem.startswith("dark_scalar_"):
+        return "scalar", stem.removeprefix("dark_scalar_"), "sin2theta"
+    return None
+
+
+def _published_lines(out: Path) -> list[str]:
+    """Summary lines of ``DIR/limits/published/*.json``: the observed contour extents."""
+    files = sorted((out / "limits" / "published").glob("*.json"), key=_file_order)
+    if not files:
+        return []
+    source = json.loads(files[0].read_text()).get("observed_source", "published")
+    lines = [f"With NA62's observations ({source}) and published backgrounds, observed "
+             "contour extents:"]
+    for path in files:
+        limits = json.loads(path.read_text())
+        if path.stem.startswith("alp_"):
+            lines.append(f"  ALP    {path.stem.removeprefix('alp_'):<11} "
+                         + _alp_summary(limits))
+            continue
+        which = _model_of(path.stem)
+        if which is None:
+            continue
+        model, channel, unit = which
+        r, what = contour_extent(limits), ""
+        if r is None and unit in limits:  # no line (one mass): the excluded grid points
+            r, what = excluded_ranges(limits, unit), " (excluded grid points)"
+        if r is None:
+            lines.append(f"  {model:<6} {channel:<11} nothing excluded")
+            continue
+        lines.append(f"  {model:<6} {channel:<11} M {1e3 * r['mass_gev'][0]:.0f}-"
+                     f"{1e3 * r['mass_gev'][1]:.0f} MeV, {unit} {r['coupling'][0]:.2g}-"
+                     f"{r['coupling'][1]:.2g}{what}{_open_note(limits)}")
+    return lines
+
+
+def _file_order(path: Path) -> tuple:
+    """Summary order: the dark photon combined, ee, mumu first, then the rest by name."""
+    first = {"dark_photon_combined": 0, "dark_photon_ee": 1, "dark_photon_mumu": 2}
+    return first.get(path.stem, 3), not path.stem.startswith("dark_photon"), path.stem
+
+
 def summary_text(out: Path) -> str:
     """The terminal summary of a results directory (also written to ``DIR/summary.txt``)."""
     from na62dump.runner import SUMMARY_NAME
@@ -396,27 +482,21 @@ def summary_text(out: Path) -> str:
                     parts.append(f"{region} {_fmt(e['median']):>8} [{_fmt(lo)}, {_fmt(hi)}]"
                                  .ljust(30))
             lines.append(f"  {state:<11} " + " ".join(parts).rstrip())
-    first = {"dark_photon_combined": 0, "dark_photon_ee": 1, "dark_photon_mumu": 2}
-    files = sorted((out / "limits").glob("*.json"),
-                   key=lambda p: (first.get(p.stem, 3), not p.stem.startswith("dark_photon"),
-                                  p.stem))
+    files = sorted((out / "limits").glob("*.json"), key=_file_order)
     if files:
         lines.append("Excluded at 90% CL (observed; expected median while blinded), "
                      "within the scanned grid:")
     for path in files:
         limits = json.loads(path.read_text())
-        model, _, channel = path.stem.partition("_")
-        if path.stem.startswith("dark_photon_"):
-            model, channel, key, unit = "A'", path.stem.removeprefix("dark_photon_"), "eps", "eps"
-        elif path.stem.startswith("dark_scalar_"):
-            model, channel, key = "scalar", path.stem.removeprefix("dark_scalar_"), "sin2theta"
-            unit = "sin2theta"
-        elif path.stem.startswith("alp_"):
+        if path.stem.startswith("alp_"):
             lines.append(f"  ALP    {path.stem.removeprefix('alp_'):<11} "
                          + _alp_summary(limits))
             continue
-        else:
+        which = _model_of(path.stem)
+        if which is None:
             continue
+        model, channel, key = which
+        unit = key
         if key not in limits:
             continue
         r = excluded_ranges(limits, key)
@@ -429,12 +509,16 @@ def summary_text(out: Path) -> str:
             lines.append(
                 f"  {model:<6} {channel:<11} {r['kind']}: M {1e3 * r['mass_gev'][0]:.0f}-"
                 f"{1e3 * r['mass_gev'][1]:.0f} MeV, {unit} {r['coupling'][0]:.2g}-"
-                f"{r['coupling'][1]:.2g} {scanned}")
+                f"{r['coupling'][1]:.2g} {scanned}{_open_note(limits)}")
+    lines += _published_lines(out)
     figures = out / "figures"
     lines.append("Files:")
     lines.append(f"  run outputs   {out / 'run'}/*.coffea, {summary_path}")
     lines.append(f"  backgrounds   {bkg_path}")
     lines.append(f"  limits        {out / 'limits'}/*.json (workspaces: {out / 'workspaces'})")
+    if (out / "limits" / "published").is_dir():
+        lines.append(f"  published     {out / 'limits' / 'published'}/*.json "
+                     "(NA62's observations)")
     n_fig = len(list(figures.glob("*.png"))) if figures.is_dir() else 0
     lines.append(f"  figures       {figures}/ ({n_fig} PNG, with PDF and cutflow tables)")
     return "\n".join(lines) + "\n"
@@ -451,11 +535,13 @@ def _alp_summary(limits: Mapping) -> str:
         return "(unrecognised layout)"
     kind = "observed" if observed is not None else "expected"
     parts = []
-    for m, c in zip(masses, cls, strict=True):
+    records = limits.get("masses") or [{}] * len(masses)
+    for m, c, rec in zip(masses, cls, records, strict=True):
         br = np.asarray(limits.get("br_x_br", []), dtype=float)
         ex = c < alpha
         if ex.any() and br.size == c.shape[1]:
-            parts.append(f"{1e3 * m:.0f} MeV: BRxBR >= {br[np.nonzero(ex)[1]].min():.1g}")
+            parts.append(f"{1e3 * m:.0f} MeV: BRxBR >= {br[np.nonzero(ex)[1]].min():.1g}"
+                         + _open_note({"cls_observed": observed, **rec}))
         else:
             parts.append(f"{1e3 * m:.0f} MeV: none")
     return f"{kind}: " + "; ".join(parts)
@@ -499,7 +585,7 @@ def main(args: argparse.Namespace) -> int:
         "preset": ctx.preset, "config": str(ctx.config_path),
         "data_dir": str(ctx.campaign.data_dir), "unblinded": ctx.unblind,
         "blinding_note": UNBLIND_NOTE if ctx.unblind else "blinded: expected limits only",
-        "statistics": {"asymptotic": ctx.asymptotic, **ctx.stats},
+        "statistics": {"asymptotic": ctx.asymptotic, "observed": ctx.observed, **ctx.stats},
         "seconds": timings, "wall_seconds": time.perf_counter() - tic_all,
         "argv": sys.argv[1:],
     })

@@ -10,7 +10,15 @@ writes (docs/artefacts.md):
   (tau_a, BR x BR) per ALP mass, ``dark_scalar_<channel>.json`` over (M, sin2theta): ``mass_gev``,
   the coupling grid(s), ``cl``, ``method``, ``cls_observed`` (``null`` while the pseudo-data
   are blinded: only expected limits are computed then), ``cls_expected`` (``"-2"`` .. ``"2"``)
-  and ``contours`` (polylines of CLs = 1 - CL).
+  and ``contours`` (polylines of CLs = 1 - CL, and ``open_at``: the edges of the scanned grid
+  where an excluded region reaches, e.g. ``"coupling max"``, where the contour is open);
+- with ``--observed published``: the same limit files and workspaces computed with NA62's
+  published observations and background models (:mod:`na62dump.stats.published`) instead of
+  the pseudo-data, in ``DIR/limits/published/`` and ``DIR/workspaces/published/``, beside the
+  pseudo-data ones (never over them), with ``"observed_source": "published (arXiv
+  2312.12055)"`` (``"pseudo-data"`` otherwise). This mode reads neither the pseudo-data nor
+  ``background.json`` and needs no unblinding; it uses the published exposure
+  (``geometry.N_POT``) and writes no yield tables.
 
 Channels: ``ee``, ``mumu``, ``combined`` (ee and mumu, one likelihood product, N_POT shared),
 ``pipi`` and the hadronic final states (``pipigamma``, ...). The statistics (workspaces,
@@ -19,6 +27,7 @@ published toy CLs, scans) are :mod:`na62dump.stats`. Examples::
     na62dump limits                                  # every channel with signal samples
     na62dump limits --channels ee,combined --toys 2000
     na62dump limits --asymptotic --masses 10 --couplings 20
+    na62dump limits --observed published             # NA62's observations, beside ours
 """
 
 from __future__ import annotations
@@ -61,6 +70,8 @@ STATS_CHANNEL = {"ee": "ee", "mumu": "mumu", "pipi": "pipi"}
 PRODUCTION_REL = {"brems": 0.01, "mesons": 0.20, "b_meson": B_PER_POT_REL_UNC}
 
 _NAMES = comma_list("name", "ee,mumu,combined")
+#: Choices of ``--observed``: the pseudo-data (default) or NA62's published observations.
+OBSERVED_CHOICES = ("pseudo-data", "published")
 
 
 def stats_channel(state: str) -> str:
@@ -99,6 +110,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="proton form factor of the dark-photon bremsstrahlung rate: none (the "
                         "published treatment) or vmd (resonant, a theory variation; "
                         "na62dump.physics.brems) (default: %(default)s)")
+    p.add_argument("--observed", choices=OBSERVED_CHOICES, default="pseudo-data",
+                   help="observations in the likelihood: the pseudo-data (default) or NA62's "
+                        "published ones with the published backgrounds, written to "
+                        "DIR/limits/published/ (beside the pseudo-data limits)")
     p.set_defaults(func=main)
     return p
 
@@ -147,7 +162,8 @@ def _background(bkg: Mapping, state: str) -> tuple[dict, str]:
         logger.warning("%s: not in background.json; using the statistics default "
                        "(median %.3g, k %.3g)", state, cfg.background_median, cfg.background_k)
         return {"median": cfg.background_median, "k": cfg.background_k}, "statistics default"
-    return {"median": float(entry["median"]), "k": float(entry["k"])}, "background.json"
+    return ({"median": float(entry["median"]), "k": float(entry["k"])},
+            str(entry.get("source", "background.json")))
 
 
 def _fill_sigma(sigma: np.ndarray, masses: np.ndarray) -> np.ndarray:
@@ -208,14 +224,34 @@ def contour_lines(x, y, z, level: float, *, log_x: bool = False) -> list[list[li
     return out
 
 
+def open_edges(cls, level: float, axes: Sequence[str] = ("mass", "coupling")) -> list[str]:
+    """Edges of the scanned grid that an excluded region (``cls < level``) reaches.
+
+    There the contour is open: the exclusion may go on beyond the grid. ``axes`` names the
+    two grid axes; returns e.g. ``["mass min", "coupling max"]`` (empty: closed inside).
+
+    >>> c = np.ones((4, 3)); c[0, 1] = c[1, 2] = 0.01
+    >>> open_edges(c, 0.1)
+    ['mass min', 'coupling max']
+    """
+    ex = np.asarray(cls, dtype=float) < level
+    if ex.ndim != 2 or not ex.any():
+        return []
+    edges = ((axes[0], "min", ex[0]), (axes[0], "max", ex[-1]),
+             (axes[1], "min", ex[:, 0]), (axes[1], "max", ex[:, -1]))
+    return [f"{axis} {end}" for axis, end, row in edges if row.any()]
+
+
 def _contours(x, y, cls_obs, cls_exp, cl: float, blinded: bool,
-              log_x: bool = False) -> dict[str, Any]:
+              log_x: bool = False, axes: Sequence[str] = ("mass", "coupling")) -> dict[str, Any]:
     level = 1.0 - cl
     return {
         "level_cls": level,
         "observed": None if blinded else contour_lines(x, y, cls_obs, level, log_x=log_x),
         "expected": {k: contour_lines(x, y, v, level, log_x=log_x)
                      for k, v in cls_exp.items()},
+        "open_at": {"observed": None if blinded else open_edges(cls_obs, level, axes),
+                    "expected": {k: open_edges(v, level, axes) for k, v in cls_exp.items()}},
     }
 
 
@@ -248,7 +284,7 @@ def _finish(result_dict: dict, blinded: bool, extra: Mapping[str, Any]) -> dict:
 
 def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping, *, bkg,
                    observed, blinded, method, n_toys, seed, results_dir: Path, n_pot: float,
-                   coupling_name: str) -> Path:
+                   observed_source: str, coupling_name: str) -> Path:
     """Scan (M, coupling) for one channel or a combination of final states."""
     from na62dump.stats.scan import scan_dark_photon
 
@@ -268,7 +304,7 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
     res = scan_dark_photon(
         n_exp, masses, coupling, sigma_m_gev=sigma, backgrounds=backgrounds, observed=obs,
         systematics={"production_rel": PRODUCTION_REL}, method=method, n_toys=n_toys,
-        rng=rng, cl=CL, workspace_dir=results_dir / "workspaces",
+        rng=rng, cl=CL, workspace_dir=_out_dir(results_dir, "workspaces", observed_source),
         workspace_prefix=f"{model}_{name}", progress=sys.stderr.isatty(),
     )
     d = res.to_dict()
@@ -280,15 +316,19 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
                              "n_pot": n_pot, "options": dict(first.options),
                              "yield_coverage": {s: tables[s].coverage for s in states},
                              "background_source": sources,
+                             "observed_source": observed_source,
                              "observed_sr_masses_gev": None if blinded else
                              {s: observed.get(s, []) for s in states}})
-    path = atomic.write_json(results_dir / "limits" / f"{model}_{name}.json", d)
-    _report(model, name, res, coupling_name, blinded)
+    path = atomic.write_json(_out_dir(results_dir, "limits", observed_source)
+                             / f"{model}_{name}.json", d)
+    _report(model, name, res, coupling_name, blinded, d["contours"]["open_at"],
+            observed_source)
     return path
 
 
 def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed,
-              results_dir: Path, n_pot: float, n_couplings: int) -> Path:
+              results_dir: Path, n_pot: float, observed_source: str,
+              n_couplings: int) -> Path:
     from na62dump.stats.scan import scan_alp
 
     key = stats_channel(state)
@@ -307,7 +347,7 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
         sigma_m_gev={key: sigma}, backgrounds={key: background},
         observed={key: (observed.get(state, []) if not blinded else 0) or 0},
         systematics={"production_rel": PRODUCTION_REL}, method=method, n_toys=n_toys,
-        rng=rng, cl=CL, workspace_dir=results_dir / "workspaces",
+        rng=rng, cl=CL, workspace_dir=_out_dir(results_dir, "workspaces", observed_source),
         workspace_prefix=f"alp_{state}", progress=sys.stderr.isatty(),
     )
     d = res.to_dict()
@@ -319,20 +359,38 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
             "cls_observed": None if blinded else res.cls_observed[i].tolist(),
             "cls_expected": {k: v.tolist() for k, v in exp_i.items()},
             "contours": _contours(tau_s, br, res.cls_observed[i], exp_i, CL, blinded,
-                                  log_x=True),
+                                  log_x=True, axes=("lifetime", "BR x BR")),
         })
     # one record per mass (what the figures read) and the (mass, tau, BR x BR) arrays
     d["masses"] = per_mass
     d["contours"] = [{"mass_gev": r["mass_gev"], **r["contours"]} for r in per_mass]
     d = _finish(d, blinded, {"model": "alp", "channel": state, "n_pot": n_pot,
                              "ctau_m": table.coupling.tolist(), "background_source": source,
-                             "yield_coverage": dict(table.coverage)})
-    path = atomic.write_json(results_dir / "limits" / f"alp_{state}.json", d)
-    _report("alp", state, res, "BR x BR", blinded)
+                             "yield_coverage": dict(table.coverage),
+                             "observed_source": observed_source})
+    path = atomic.write_json(_out_dir(results_dir, "limits", observed_source)
+                             / f"alp_{state}.json", d)
+    open_at = {}
+    for r in per_mass:
+        for key, edges in (("observed", r["contours"]["open_at"]["observed"]),
+                           ("expected", r["contours"]["open_at"]["expected"]["0"])):
+            if edges:
+                open_at.setdefault(key, []).extend(
+                    f"{e} at {1e3 * r['mass_gev']:.0f} MeV" for e in edges)
+    _report("alp", state, res, "BR x BR", blinded,
+            {"observed": open_at.get("observed", []),
+             "expected": {"0": open_at.get("expected", [])}}, observed_source)
     return path
 
 
-def _report(model: str, name: str, res, coupling_name: str, blinded: bool) -> None:
+def _out_dir(results_dir: Path, kind: str, observed_source: str) -> Path:
+    """``DIR/<kind>`` for the pseudo-data, ``DIR/<kind>/published`` for NA62's observations."""
+    sub = "published" if observed_source != "pseudo-data" else ""
+    return results_dir / kind / sub if sub else results_dir / kind
+
+
+def _report(model: str, name: str, res, coupling_name: str, blinded: bool,
+            open_at: Mapping | None = None, observed_source: str = "pseudo-data") -> None:
     exp = res.excluded("0")
     obs = None if blinded else res.excluded()
     m = res.mass_gev
@@ -343,7 +401,14 @@ def _report(model: str, name: str, res, coupling_name: str, blinded: bool) -> No
     if obs is not None:
         orow = obs.reshape(len(m), -1).any(axis=1)
         msg += f"; observed at {int(orow.sum())}"
+    if observed_source != "pseudo-data":
+        msg += f" [observations: {observed_source}]"
     print(msg + (" [blinded: expected only]" if blinded else ""))
+    for kind, edges in (("observed", None if blinded else (open_at or {}).get("observed")),
+                        ("expected median", (open_at or {}).get("expected", {}).get("0"))):
+        if edges:
+            print(f"  {model} {name}: {kind} contour open at " + ", ".join(edges)
+                  + " (the exclusion reaches the edge of the scanned grid)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,19 +419,35 @@ def main(args: argparse.Namespace) -> int:
 
     results_dir = Path(args.results)
     campaign = load_campaign(args.config, preset=args.preset)
-    summary = read_summary(results_dir)
-    bkg = backgrounds.read_background(results_dir)
-    n_pot = float(bkg.get("_meta", {}).get("n_pot", geometry.N_POT))
-    blinded = not summary["unblinded"]
-    if blinded:
-        print("limits: the pseudo-data are blinded: expected limits only "
-              "(cls_observed null); rerun `na62dump run --unblind` for observed limits")
-        observed: dict[str, list[float]] = {}
+    if args.observed == "published":
+        from na62dump.stats import published
+
+        # NA62's observations and SR backgrounds: no pseudo-data count, no unblinding
+        observed_source = published.OBSERVED_SOURCE
+        bkg = {s: {"SR": published.background(s)} for s in published.BACKGROUNDS}
+        n_pot = geometry.N_POT  # the exposure of the published observations
+        blinded = False
+        observed = {s: published.sr_masses(s) for s in published.OBSERVATIONS}
+        print(f"limits: observations {observed_source} with the published SR backgrounds, "
+              f"N_POT {n_pot:.3g}; written to {_out_dir(results_dir, 'limits', 'published')}"
+              " beside the pseudo-data limits")
     else:
-        observed = observed_sr_masses(results_dir, campaign)
+        observed_source = "pseudo-data"
+        summary = read_summary(results_dir)
+        bkg = backgrounds.read_background(results_dir)
+        n_pot = float(bkg.get("_meta", {}).get("n_pot", geometry.N_POT))
+        blinded = not summary["unblinded"]
+        if blinded:
+            print("limits: the pseudo-data are blinded: expected limits only "
+                  "(cls_observed null); rerun `na62dump run --unblind` for observed limits")
+            observed = {}
+        else:
+            observed = observed_sr_masses(results_dir, campaign)
+    write_yields = observed_source == "pseudo-data"  # published mode: limits only
     method = "asymptotic" if args.asymptotic else "toys"
     common = dict(bkg=bkg, observed=observed, blinded=blinded, method=method,
-                  n_toys=args.toys, seed=args.seed, results_dir=results_dir, n_pot=n_pot)
+                  n_toys=args.toys, seed=args.seed, results_dir=results_dir, n_pot=n_pot,
+                  observed_source=observed_source)
     unknown_models = set(args.models) - {"dark_photon", "alp", "dark_scalar"}
     if unknown_models:
         raise InputError(f"--models: unknown {sorted(unknown_models)}; "
@@ -403,7 +484,8 @@ def main(args: argparse.Namespace) -> int:
         for state in sorted(set(by_state) & need):
             masses = yields.mass_grid(by_state[state], args.masses)
             tables[state] = table_fn(by_state[state], state, masses, couplings, n_pot)
-            yields.write_table(results_dir, tables[state])
+            if write_yields:
+                yields.write_table(results_dir, tables[state])
         for state in sorted(tables):
             if wanted(state):
                 written.append(_coupling_scan(model, state, [state], tables, **common,
@@ -428,7 +510,8 @@ def main(args: argparse.Namespace) -> int:
             if not wanted(state):
                 continue
             table = yields.alp_table(by_state[state], state, ctau, n_pot)
-            yields.write_table(results_dir, table)
+            if write_yields:
+                yields.write_table(results_dir, table)
             written.append(_alp_scan(state, table, **common, n_couplings=args.couplings))
 
     if not written:

@@ -12,7 +12,9 @@ Modules (each documents its API):
 - :mod:`~na62dump.stats.contours`: iso-CLs polylines (``contours``);
 - :mod:`~na62dump.stats.counting`: the independent one-bin calculation and
   ``counting_upper_limit``;
-- :mod:`~na62dump.stats.synthetic`: synthetic physical yields for tests and benchmarks.
+- :mod:`~na62dump.stats.synthetic`: synthetic physical yields for tests and benchmarks;
+- :mod:`~na62dump.stats.published`: NA62's published observations and SR backgrounds (data,
+  cited), for ``na62dump limits --observed published``.
 """
 
 from na62dump.stats.contours import contours

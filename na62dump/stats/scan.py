@@ -18,6 +18,10 @@ Approximations (documented, configurable where it matters):
   node if that range is narrower than :data:`FRACTION_TOLERANCE`) and interpolated linearly.
 - Resolution: ``sigma_M`` per mass is the yield-weighted mean over those couplings.
 - A channel is left out at masses outside its mass range or where it has no signal.
+- Common random numbers: every mass (and channel-fraction node) throws its toys from a
+  generator seeded with the same seed (drawn once from ``rng``), so neighbouring masses with
+  equal inputs give equal CLs curves and the contours carry no mass-to-mass toy noise. At
+  ``n_obs = 0`` the observed CLs is exact anyway (:mod:`na62dump.stats.toys`).
 - ``CLs(s)`` between 0 and the first grid point is interpolated from ``CLs(0) = 1``; beyond
   the last computed point it is extrapolated log-linearly (the grid stops once the observed
   and all expected CLs are below ``(1 - cl) / 4``).
@@ -243,7 +247,8 @@ def scan_yields(
     n_toys : int
         Pseudo-experiments per hypothesis and tested yield.
     rng : numpy.random.Generator
-        Seeded generator (required for toys).
+        Seeded generator (required for toys); one seed is drawn from it and every mass
+        reuses it (common random numbers across masses).
     cl : float
         Confidence level.
     couplings : mapping, optional
@@ -283,6 +288,10 @@ def scan_yields(
     if not 0 < cl < 1:
         raise InputError(f"cl must be in (0, 1), got {cl!r}")
     total = sum(per_channel.values())
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise InputError("rng must be a seeded numpy.random.Generator")
+    # Common random numbers across masses: the same seed for every mass's toys.
+    seed = None if rng is None else int(rng.integers(2**63))
     cls_obs = np.ones(shape)
     cls_exp = np.ones((5, *shape))
     s_up_obs = np.full(len(masses), np.nan)
@@ -353,8 +362,9 @@ def scan_yields(
                     mass, {m: fr[c] * v for m, v in mode_frac[c].items()}, sig[c],
                     backgrounds[c], observed[c], c, systematics))
             spec = combine_workspaces(specs) if len(specs) > 1 else specs[0]
-            node_curves.append(cls_curve(spec, method=method, n_toys=n_toys, rng=rng, cl=cl,
-                                         s_grid=s_grid))
+            node_rng = None if seed is None else np.random.default_rng(seed)
+            node_curves.append(cls_curve(spec, method=method, n_toys=n_toys, rng=node_rng,
+                                         cl=cl, s_grid=s_grid))
             if workspace_dir is not None and len(node_curves) == (len(nodes) + 1) // 2:
                 save_workspace(spec, Path(workspace_dir)
                                / f"{workspace_prefix}_m{1000 * mass:.1f}.json")

@@ -19,6 +19,44 @@ Two toy treatments are available; they differ in how the systematic uncertaintie
 ``asymptotic`` (:func:`pyhf.infer.hypotest`, ``calctype="asymptotics"``)
     Invalid with no background and no observed event: 1.35 events instead of 2.30.
 
+The empty data set, exactly (stratified estimator)
+    Every tail probability ``P(q >= q_thr)`` is split into the stratum of toys with no event
+    at all, whose probability is known in closed form, ``P(n = 0) = exp(-sum_i lambda_i)``
+    at the generating parameters, and the rest, estimated by the fraction of toys that have
+    at least one event and ``q >= q_thr``. Both parts are unbiased, so the estimator is the
+    published one with the toy noise of the empty stratum removed (:func:`_tail`). This
+    matters at ``n_obs = 0``, where the empty stratum is all there is: there the observed
+    CLs is **exact**, with no toy noise at all, for the following reasons.
+
+    1. With 0 events in every bin the extended likelihood is ``exp(-(s S(theta) + b
+       B(theta_b))) x constraints`` (``sum_i f_s,i = sum_i f_b,i = 1``): it depends on the
+       signal and background totals only, whatever the binning and the mass shapes. The
+       signal nuisances (N_POT, efficiency, production) multiply the signal only and the
+       background nuisance the background only, so the fitted ``theta_b`` is the same under
+       both hypotheses and the fitted signal total ``u(s) = s S(theta_s)`` minimises
+       ``u + C(theta_s)``.
+    2. The empty data set has the largest ``q~_s`` of all data sets: for any data ``n`` with
+       best fit ``(s_hat <= s, theta_hat)``, evaluating the conditional fit at ``theta'``
+       with ``s S(theta'_s) >= s_hat S(theta_hat_s)`` and ``theta'_b = theta_hat_b`` (so
+       every ``lambda_i`` is at least as large and the ``- n_i ln lambda_i`` terms can only
+       decrease) gives ``q(n)/2 <= [s S(theta'_s) + C(theta'_s)] - [s_hat S(theta_hat_s) +
+       C(theta_hat_s)]``; with one signal factor (one channel, or channels that share
+       their signal nuisances) ``C`` is quadratic in ``ln S``, the choice
+       ``theta'_s = theta_s(s)`` (if allowed) or ``S(theta'_s) = s_hat S(theta_hat_s)/s``
+       (else) bounds this by ``q(0)/2 = min [s S + C]``, with equality only if every event
+       sits where the signal pdf vanishes (then ``q(n) = q(0)`` exactly, a tie).
+       Combinations (one efficiency nuisance per channel) are checked numerically in the
+       tests (no toy with events reaches ``q(0)``).
+    3. Hence at ``n_obs = 0`` only empty toys have ``q >= q_obs``: ``CLs+b = exp(-lambda_sb)``
+       and ``CLb = exp(-lambda_b)``, and ``CLs = exp(-u(s))``, independent of the background
+       and the binning. This is the exact one-bin CLs of the totals with the same nuisances
+       (:func:`na62dump.stats.counting.counting_cls` with ``method="exact"``): with one
+       signal log-normal of width ``sigma`` the 90% CL limit is ``ln 10 exp(sigma^2 ln 10)``
+       (2.303 events without uncertainties, 2.49 with the published e+e- ones).
+
+    The expected bands use the same estimator at each background-only toy's ``q``; the
+    bands whose toys are empty (every band when ``P_b(n > 0) < 2.3%``) are exact too.
+
 Test statistic: ``q~_mu`` (pyhf's ``qtilde``), ``q = -2 [log L(mu, theta_mu) - log L(mu_hat,
 theta_hat)]`` with ``0 <= mu_hat <= mu``, evaluated with the pyhf model's (batched)
 ``logpdf`` at parameters found by a batched, bounded Newton minimiser (:class:`FastModel`):
@@ -317,14 +355,37 @@ def _poisson_from_uniform(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     return counts
 
 
-def _expected_cls(q_sb: np.ndarray, q_b: np.ndarray) -> np.ndarray:
-    """Expected CLs at -2..+2 sigma as pyhf's ToyCalculator: each b-only toy as observed."""
-    sb = np.sort(q_sb)
-    b = np.sort(q_b)
-    thr = q_b - TIE_RTOL * (1.0 + q_b)
-    clsb = 1.0 - np.searchsorted(sb, thr, side="left") / len(sb)
-    clb = 1.0 - np.searchsorted(b, thr, side="left") / len(b)
-    cls = np.divide(clsb, clb, out=np.ones_like(clsb), where=clb > 0)
+def _tail(q_events: np.ndarray, n_toys: int, p_empty: float, q_empty: float,
+          thr: np.ndarray) -> np.ndarray:
+    """``P(q >= thr)``: the empty data set exactly, the toys with events by their fraction.
+
+    ``q_events`` are the test statistics of the toys with at least one event (of ``n_toys``
+    thrown), ``p_empty = exp(-sum lambda)`` the probability of no event at the generating
+    parameters and ``q_empty`` its test statistic (see the module docstring).
+    """
+    thr = np.asarray(thr, dtype=float)
+    above = len(q_events) - np.searchsorted(np.sort(q_events), thr, side="left")
+    return p_empty * (q_empty >= thr) + above / n_toys
+
+
+def _cls(clsb, clb):
+    clsb, clb = np.asarray(clsb, dtype=float), np.asarray(clb, dtype=float)
+    return np.divide(clsb, clb, out=np.ones_like(clsb), where=clb > 0)
+
+
+def _threshold(q):
+    """Ties count as ``q >= q_thr`` (a toy identical to the observation has its ``q``)."""
+    return q - TIE_RTOL * (1.0 + q)
+
+
+def _expected_cls(sb: tuple, b: tuple, q_b_all: np.ndarray) -> np.ndarray:
+    """Expected CLs at -2..+2 sigma as pyhf's ToyCalculator: each b-only toy as observed.
+
+    ``sb`` and ``b`` are the :func:`_tail` arguments ``(q_events, n_toys, p_empty,
+    q_empty)`` of the two hypotheses; ``q_b_all`` the test statistic of every b-only toy.
+    """
+    thr = _threshold(q_b_all)
+    cls = _cls(_tail(*sb, thr), _tail(*b, thr))
     return np.percentile(cls, NORMAL_PERCENTILES, method="linear")
 
 
@@ -334,7 +395,8 @@ class PublishedToys:
     The b-only toys (at ``theta_0``, fitted to the observed data with ``mu = 0``) are thrown
     once and their free fits reused at every ``mu``; the s+b toys use the same uniform random
     numbers at every ``mu`` (Poisson by inversion), so CLs(mu) is a smooth curve without
-    independent toy noise between neighbouring points.
+    independent toy noise between neighbouring points. The empty data set enters exactly
+    (:func:`_tail`; exact CLs at ``n_obs = 0``, see the module docstring).
     """
 
     def __init__(self, fm: FastModel, n_toys: int, rng: np.random.Generator):
@@ -347,9 +409,16 @@ class PublishedToys:
         self.obs = fm.main_obs[None]
         self.u_sb = rng.random((n_toys, fm.nmain))
         u_b = rng.random((n_toys, fm.nmain))
+        self.n_toys = int(n_toys)
         x0, _ = fm.fit(self.obs, mu_fixed=0.0)
-        n_b = _poisson_from_uniform(u_b, fm.expected(x0)[0])
-        rows, inv = np.unique(np.concatenate([self.obs, n_b]), axis=0, return_inverse=True)
+        lam_b = fm.expected(x0)[0]
+        self.p_empty_b = float(np.exp(-lam_b.sum()))
+        n_b = _poisson_from_uniform(u_b, lam_b)
+        self.events_b = n_b.sum(axis=1) > 0
+        # rows: the observation, the empty data set, the b-only toys (fitted once, together)
+        empty = np.zeros_like(self.obs)
+        rows, inv = np.unique(np.concatenate([self.obs, empty, n_b]), axis=0,
+                              return_inverse=True)
         self.rows_b, self.inv_b = rows, inv.ravel()
         self.free_b = fm.fit(rows)
 
@@ -359,17 +428,23 @@ class PublishedToys:
             raise InputError(f"tested mu must be finite and > 0 (CLs is 0/0 at 0): {mu!r}")
         fm = self.fm
         x_mu, _ = fm.fit(self.obs, mu_fixed=mu)
-        n_sb = _poisson_from_uniform(self.u_sb, fm.expected(x_mu)[0])
-        rows_sb, inv_sb = np.unique(n_sb, axis=0, return_inverse=True)
-        q_sb = _qtilde_rows(fm, rows_sb, mu)[inv_sb.ravel()]
+        lam_sb = fm.expected(x_mu)[0]
+        n_sb = _poisson_from_uniform(self.u_sb, lam_sb)
+        n_sb = n_sb[n_sb.sum(axis=1) > 0]  # the empty toys enter exactly, through p_empty
+        if len(n_sb):
+            rows_sb, inv_sb = np.unique(n_sb, axis=0, return_inverse=True)
+            q_sb = _qtilde_rows(fm, rows_sb, mu)[inv_sb.ravel()]
+        else:
+            q_sb = np.zeros(0)
         qb_all = _qtilde_rows(fm, self.rows_b, mu, self.free_b)[self.inv_b]
-        q_obs, q_b = float(qb_all[0]), qb_all[1:]
-        thr = q_obs - TIE_RTOL * (1.0 + q_obs)
-        clsb = float(np.mean(q_sb >= thr))
-        clb = float(np.mean(q_b >= thr))
-        out = {"cls": clsb / clb if clb > 0 else 1.0, "clsb": clsb, "clb": clb,
-               "q_obs": q_obs}
-        out["cls_expected"] = _expected_cls(q_sb, q_b) if expected else np.full(5, np.nan)
+        q_obs, q_empty, q_b = float(qb_all[0]), float(qb_all[1]), qb_all[2:]
+        sb = (q_sb, self.n_toys, float(np.exp(-lam_sb.sum())), q_empty)
+        b = (q_b[self.events_b], self.n_toys, self.p_empty_b, q_empty)
+        thr = _threshold(q_obs)
+        clsb, clb = float(_tail(*sb, thr)), float(_tail(*b, thr))
+        out = {"cls": float(_cls(clsb, clb)), "clsb": clsb, "clb": clb, "q_obs": q_obs}
+        out["cls_expected"] = (_expected_cls(sb, b, q_b) if expected
+                               else np.full(5, np.nan))
         return out
 
 

@@ -196,3 +196,43 @@ def test_alp_and_dark_scalar(tmp_path):
     assert len(ds["sin2theta"]) == 5 and np.shape(ds["cls_expected"]["0"]) == (2, 5)
     y = json.loads((results / "yields" / "alp_ee.json").read_text())
     assert y["coupling"] == "ctau_m" and np.shape(y["n_exp"]["b_meson"]) == (2, 5)
+
+
+def test_published_observations_are_written_beside_the_pseudo_data_limits(tmp_path, capsys):
+    results = make_results(tmp_path, unblinded=False)
+    assert _run(results, "--toys", "100") == 0
+    ours = results / "limits" / "dark_photon_ee.json"
+    before = ours.read_bytes()
+    capsys.readouterr()
+    # no unblinding and no background.json needed: no pseudo-data count enters
+    (results / "background.json").unlink()
+    assert _run(results, "--toys", "100", "--observed", "published") == 0
+    out = capsys.readouterr().out
+    assert "published (arXiv 2312.12055)" in out and "limits/published" in out
+    assert ours.read_bytes() == before  # never over the pseudo-data limits
+    lim = json.loads((results / "limits" / "published" / "dark_photon_ee.json").read_text())
+    assert lim["observed_source"] == "published (arXiv 2312.12055)"
+    assert json.loads(before)["observed_source"] == "pseudo-data"
+    assert lim["blinded"] is False and np.shape(lim["cls_observed"]) == (3, 6)
+    assert lim["observed_sr_masses_gev"] == {"ee": []}
+    assert lim["background_source"]["ee"].startswith("NA62, arXiv 2312.12055")
+    assert lim["n_pot"] == geometry.N_POT
+    # 0 observed events: the observed limit is the exact one, 2.49 events at every mass
+    assert np.allclose(lim["s_up_observed"], 2.49, atol=0.01)
+    assert sorted((results / "workspaces" / "published").glob("dark_photon_ee_m*.json"))
+    assert "open_at" in lim["contours"]
+
+
+def test_open_contours_name_the_grid_edge(tmp_path, capsys):
+    results = make_results(tmp_path, unblinded=True)
+    assert _run(results, "--toys", "100") == 0
+    lim = json.loads((results / "limits" / "dark_photon_ee.json").read_text())
+    cls = np.asarray(lim["cls_observed"])
+    open_at = lim["contours"]["open_at"]["observed"]
+    # the tiny grid (3 masses from 50 MeV) is excluded at its first mass: open there
+    assert (cls[0] < 0.1).any() and "mass min" in open_at
+    assert ((cls[:, -1] < 0.1).any()) == ("coupling max" in open_at)
+    assert set(open_at) <= {"mass min", "mass max", "coupling min", "coupling max"}
+    out = capsys.readouterr().out
+    for edge in open_at:
+        assert edge in out

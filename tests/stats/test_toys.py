@@ -7,9 +7,12 @@ import pyhf
 import pytest
 
 from na62dump.errors import InputError
-from na62dump.stats.counting import combined_log_normal_k, counting_upper_limit
+from na62dump.stats.counting import combined_log_normal_k, counting_cls, counting_upper_limit
 from na62dump.stats.toys import (
     FastModel,
+    PublishedToys,
+    _poisson_from_uniform,
+    _qtilde_rows,
     check_pyhf_toy_bands,
     published_cls,
     pyhf_toy_hypotest,
@@ -99,9 +102,12 @@ def test_published_ee_nuisances_match_the_independent_calculation():
 
 
 def test_observed_event_at_the_mass_weakens_the_combined_limit():
+    # The event in the signal core (0.1 sigma from M). One in the tail (0.411 GeV, 2.75
+    # sigma) is less signal-like than most one-event s+b toys under q~ and may even
+    # strengthen the limit slightly, which is the published treatment's ordering.
     mus = np.array([2.5, 3.5, 4.5, 6.0])
     rng = np.random.default_rng(8)
-    with_event = published_cls(FastModel.from_spec(_combined()), mus, 1000, rng)
+    with_event = published_cls(FastModel.from_spec(_combined((0.4004,))), mus, 1000, rng)
     without = published_cls(FastModel.from_spec(_combined(())), mus, 1000, rng)
     assert np.all(with_event["cls"] > without["cls"])
 
@@ -140,3 +146,48 @@ def test_pyhf_toy_expected_band_works_with_pinned_numpy_and_the_fallback_agrees(
     assert np.all(np.diff(direct["cls_expected"]) >= 0)
     assert fallback["cls"] == pytest.approx(direct["cls"])
     assert np.allclose(fallback["cls_expected"], direct["cls_expected"])
+
+
+# -- n_obs = 0: the observed CLs is exact ---------------------------------------------------
+EE_K = combined_log_normal_k([1.2, 1.029, 1.01])  # N_POT, selection, brems production
+
+
+@pytest.mark.parametrize("sigma", [0.0005, 0.003, 0.02])
+def test_zero_observed_cls_is_the_exact_one_bin_cls_of_the_totals(sigma):
+    spec = build_channel_workspace(0.3, 1.0, sigma, EE_BKG, [], "ee")
+    fm = FastModel.from_spec(spec)
+    for s in (1.0, 2.5, 4.0):
+        exact = counting_cls(s, 0, 0.0094, signal_rel_unc=EE_K - 1, background_k=4.0,
+                             method="exact")["cls"]
+        # any seed, any number of toys: the same value (no toy noise at n_obs = 0)
+        for n_toys, seed in ((100, 1), (3000, 2)):
+            res = PublishedToys(fm, n_toys, np.random.default_rng(seed)).evaluate(s)
+            assert res["cls"] == pytest.approx(exact, rel=1e-6)
+        # and CLs = exp(-u(s)) does not depend on the background
+        other = counting_cls(s, 0, 0.5, signal_rel_unc=EE_K - 1, background_k=1.5,
+                             method="exact")["cls"]
+        assert other == pytest.approx(exact, rel=1e-6)
+
+
+@pytest.mark.parametrize("combined", [False, True])
+def test_plain_toys_agree_with_the_exact_zero_observed_cls(combined):
+    """The toy path at n = 0: no toy with events reaches q(0), the empty fraction is p0."""
+    ee = build_channel_workspace(0.3, 0.6 if combined else 1.0, 0.003, EE_BKG, [], "ee")
+    spec = ee if not combined else combine_workspaces(
+        [ee, build_channel_workspace(0.3, 0.4, 0.002, MUMU_BKG, [], "mumu")])
+    fm = FastModel.from_spec(spec)
+    n_toys, s = 20000, 2.5
+    toys = PublishedToys(fm, n_toys, np.random.default_rng(7))
+    exact = toys.evaluate(s)
+    x_mu, _ = fm.fit(toys.obs, mu_fixed=s)
+    lam = fm.expected(x_mu)[0]
+    n_sb = _poisson_from_uniform(toys.u_sb, lam)
+    rows, inv = np.unique(n_sb, axis=0, return_inverse=True)
+    q = _qtilde_rows(fm, rows, s)[inv.ravel()]
+    empty = n_sb.sum(axis=1) == 0
+    assert np.all(q[empty] == pytest.approx(exact["q_obs"], rel=1e-9))
+    assert np.all(q[~empty] < exact["q_obs"] * (1 - 1e-6))
+    plain_clsb = float(np.mean(q >= exact["q_obs"] * (1 - 1e-9)))
+    p0 = math.exp(-lam.sum())
+    assert exact["clsb"] == pytest.approx(p0, rel=1e-12)
+    assert plain_clsb == pytest.approx(p0, abs=3 * math.sqrt(p0 * (1 - p0) / n_toys))
