@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/na62dump all --preset default
+	$(BIN)/na62dump all --preset default --observed published
 
 test: $(STAMP)
 	$(BIN)/ruff check na62dump processors tests benchmarks

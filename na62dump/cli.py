@@ -16,7 +16,7 @@ import sys
 from na62dump.errors import Na62DumpError
 
 #: Subcommands in the order of the analysis chain.
-COMMANDS = ("model", "simulate", "run", "background", "limits", "plot", "all")
+COMMANDS = ("model", "simulate", "run", "background", "limits", "plot", "all", "validate")
 
 
 class _Parser(argparse.ArgumentParser):
