@@ -17,38 +17,43 @@ Branching ratios (eps = kinetic mixing, M = A' mass):
   ~ (1 - M^2 / Lambda^2)^-2 with Lambda ~ 0.72 GeV, would raise the eta rate by ~40 % at
   M = 0.3 GeV; not included).
 
-Multiplicities per 400 GeV proton (primary interaction; Pythia 8 values quoted in
-``shared/ANALYSIS.md``): we take the middle of each quoted range, pi0 5.5, eta 0.65, eta' 0.07,
-rho0 0.66, omega 0.75, phi 0.024; NA62 assigns 20 % to meson production (arXiv:2312.12055,
-app. A), which covers the spread of the ranges.
+Multiplicities and spectra (per POT, i.e. per inelastic primary interaction): a Pythia 8.3
+run with the soft-QCD settings of ALPINIST's public 400 GeV tables (all soft-QCD processes,
+``pdf:pHardSet = 2``, 400 GeV/c p on p at rest), shipped as counts in lab cells of
+(log10 p, log10 theta) per species in ``na62dump/data/light_mesons_pythia8_pp400.txt``; the
+generator, its settings and seed are in ``na62dump/data/generate_light_mesons.cc``. ALPINIST's
+own meson lists (``ALP_production/tab_mesons/softQCD/*_ok.txt``) are not in its public
+snapshot (only their cross-section logs are), hence the rerun. Each meson is counted once
+whether it comes from the string or from a decay (pi0 from eta, omega, K0S; eta from eta'),
+and elastic events are left out of the normalisation (the proton then interacts further down
+the TAX). The spectrum is sampled cell by cell (:func:`sample_meson`: a cell drawn with its
+count as weight, then log10 p and log10 theta uniform inside it, azimuth uniform).
+The photons these mesons give are checked against ALPINIST's Pythia 8.2 photon table
+(``na62dump/data/alpinist_photons_pp400.txt``) by :func:`photon_check`. NA62 assigns 20 % to
+meson production (arXiv:2312.12055, app. A).
 
-Momentum spectra: ``dN/dx_F dp_T^2 ~ (1 - |x_F|)^n exp(-b m_T)`` in the pN CM frame
-(:class:`na62dump.physics.sampling.HadronSpectrum`). *Approximation* (our choice, not a fit):
-one m_T slope for all mesons, b = 6 GeV^-1 (inverse slope 0.167 GeV, the "m_T scaling" of
-light-hadron spectra at SPS energies), and n = 3.5 for pi0, eta, rho, omega, typical of central
-meson production at sqrt(s) ~ 27 GeV (the 400 GeV pp data of LEBC-EHS / NA27 fall roughly as
-(1 - x_F)^3-4), n = 4.5 for the heavier eta' and phi. Both live as data in
-:data:`MESON_SOURCES` for a study to change; the acceptance of meson-produced A' depends on
-them directly.
+Cascade mesons and the nuclear target (Cu/Fe rather than p) are not modelled (see above).
 
 >>> round(float(br_to_aprime(0.0, "pi0")), 4)  # 2 BR(pi0 -> gamma gamma) at M -> 0
 1.9765
 >>> float(br_to_aprime(0.2, "pi0"))  # above threshold
 0.0
 >>> round(float(rate_per_pot(0.1, "eta", eps=1e-3)) * 1e6, 3)
-0.462
+0.414
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from na62dump.errors import InputError
 from na62dump.physics import constants as c
-from na62dump.physics.sampling import HadronSpectrum, kallen, sample_hadron, two_body_decay
+from na62dump.physics.sampling import kallen, two_body_decay
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +62,69 @@ BR_PI0_GAMMAGAMMA = 0.98823
 BR_ETA_GAMMAGAMMA = 0.3936
 BR_ETAP_GAMMAGAMMA = 0.02307
 
-#: Common m_T slope of the meson spectra (1/GeV), see the module docstring (approximation).
-MT_SLOPE_PER_GEV = 6.0
+_DATA = Path(__file__).resolve().parent.parent / "data"
+#: Pythia 8.3 light-meson table (see the module docstring and the file's header).
+MESON_TABLE_FILE = _DATA / "light_mesons_pythia8_pp400.txt"
+#: ALPINIST's Pythia 8.2 table of photons from light-meson decays (reference of photon_check).
+PHOTON_TABLE_FILE = _DATA / "alpinist_photons_pp400.txt"
+
+
+@dataclass(frozen=True)
+class MesonTable:
+    """Lab spectrum of one species: counts in cells of (log10 p/GeV, log10 theta/rad)."""
+
+    multiplicity: float  #: per POT (per inelastic 400 GeV p p interaction)
+    mean_energy: float  #: GeV, mean lab energy
+    log10_p_edges: np.ndarray
+    log10_theta_edges: np.ndarray
+    cells: np.ndarray  #: (k, 2) int, (i_p, i_theta) of the non-empty cells
+    cumulative: np.ndarray  #: (k,) cumulative counts of those cells
+    n_inelastic: int  #: inelastic events of the run (the normalisation)
+    n_generated: int  #: all events, elastic included
+
+
+def _bad_table(path, why):
+    return InputError(f"{path}: {why}")
+
+
+@functools.cache
+def _tables(path: Path = MESON_TABLE_FILE) -> dict[str, MesonTable]:
+    """Parse the shipped light-meson table (once per process)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as err:
+        raise _bad_table(path, f"cannot be read ({err.strerror})") from None
+    meta: dict[str, list[str]] = {}
+    rows: dict[str, list[tuple[int, int, int]]] = {}
+    species: dict[str, tuple[int, float]] = {}
+    try:
+        for line in lines:
+            if not line.strip() or line.startswith("#"):
+                continue
+            f = line.split()
+            if f[0] == "species":
+                species[f[1]] = (int(f[3]), float(f[4]))
+            elif f[0] in ("n_generated", "n_elastic", "n_inelastic", "log10_p_bins",
+                          "log10_theta_bins"):
+                meta[f[0]] = f[1:]
+            else:
+                rows.setdefault(f[0], []).append((int(f[1]), int(f[2]), int(f[3])))
+        n_inel = int(meta["n_inelastic"][0])
+        n_gen = int(meta["n_generated"][0])
+        np_, lo_p, hi_p = meta["log10_p_bins"]
+        nt_, lo_t, hi_t = meta["log10_theta_bins"]
+    except (KeyError, IndexError, ValueError) as err:
+        raise _bad_table(path, f"malformed ({err!r})") from None
+    p_edges = np.linspace(float(lo_p), float(hi_p), int(np_) + 1)
+    t_edges = np.linspace(float(lo_t), float(hi_t), int(nt_) + 1)
+    out = {}
+    for name, (total, mean_e) in species.items():
+        arr = np.array(rows.get(name, []), dtype=np.int64).reshape(-1, 3)
+        if arr[:, 2].sum() != total or total <= 0:
+            raise _bad_table(path, f"{name}: cell counts do not add up to {total}")
+        out[name] = MesonTable(total / n_inel, mean_e, p_edges, t_edges, arr[:, :2],
+                               np.cumsum(arr[:, 2]), n_inel, n_gen)
+    return out
 
 
 @dataclass(frozen=True)
@@ -71,8 +137,16 @@ class MesonSource:
     partner: str  #: the other daughter of the A' decay mode
     partner_mass: float  #: GeV (0 for the photon)
     br_radiative: float  #: BR(P -> gamma gamma) or BR(V -> P gamma)
-    multiplicity: float  #: per POT (primary 400 GeV pN interaction)
-    spectrum: HadronSpectrum
+
+    @property
+    def table(self) -> MesonTable:
+        """Multiplicity and lab spectrum from the shipped Pythia table."""
+        return _tables()[self.name]
+
+    @property
+    def multiplicity(self) -> float:
+        """Mesons per POT (primary interaction of a 400 GeV proton)."""
+        return self.table.multiplicity
 
     @property
     def threshold(self) -> float:
@@ -83,18 +157,12 @@ class MesonSource:
 MESON_SOURCES: dict[str, MesonSource] = {
     s.name: s
     for s in (
-        MesonSource("pi0", c.M_PI0, "pseudoscalar", "gamma", 0.0, BR_PI0_GAMMAGAMMA, 5.5,
-                    HadronSpectrum(3.5, MT_SLOPE_PER_GEV)),
-        MesonSource("eta", c.M_ETA, "pseudoscalar", "gamma", 0.0, BR_ETA_GAMMAGAMMA, 0.65,
-                    HadronSpectrum(3.5, MT_SLOPE_PER_GEV)),
-        MesonSource("etaprime", c.M_ETAP, "pseudoscalar", "gamma", 0.0, BR_ETAP_GAMMAGAMMA,
-                    0.07, HadronSpectrum(4.5, MT_SLOPE_PER_GEV)),
-        MesonSource("omega", c.M_OMEGA, "vector", "pi0", c.M_PI0, c.BR_OMEGA_PI0GAMMA, 0.75,
-                    HadronSpectrum(3.5, MT_SLOPE_PER_GEV)),
-        MesonSource("rho", c.M_RHO, "vector", "pi0", c.M_PI0, c.BR_RHO_PI0GAMMA, 0.66,
-                    HadronSpectrum(3.5, MT_SLOPE_PER_GEV)),
-        MesonSource("phi", c.M_PHI, "vector", "eta", c.M_ETA, c.BR_PHI_ETAGAMMA, 0.024,
-                    HadronSpectrum(4.5, MT_SLOPE_PER_GEV)),
+        MesonSource("pi0", c.M_PI0, "pseudoscalar", "gamma", 0.0, BR_PI0_GAMMAGAMMA),
+        MesonSource("eta", c.M_ETA, "pseudoscalar", "gamma", 0.0, BR_ETA_GAMMAGAMMA),
+        MesonSource("etaprime", c.M_ETAP, "pseudoscalar", "gamma", 0.0, BR_ETAP_GAMMAGAMMA),
+        MesonSource("omega", c.M_OMEGA, "vector", "pi0", c.M_PI0, c.BR_OMEGA_PI0GAMMA),
+        MesonSource("rho", c.M_RHO, "vector", "pi0", c.M_PI0, c.BR_RHO_PI0GAMMA),
+        MesonSource("phi", c.M_PHI, "vector", "eta", c.M_ETA, c.BR_PHI_ETAGAMMA),
     )
 }
 #: Meson names, in the order of ``na62dump.codes.Production``.
@@ -110,7 +178,7 @@ def source(meson: str) -> MesonSource:
 
 
 def multiplicity(meson: str) -> float:
-    """Mesons per POT (primary interaction of a 400 GeV proton)."""
+    """Mesons per POT (primary interaction of a 400 GeV proton), from the Pythia table."""
     return source(meson).multiplicity
 
 
@@ -145,9 +213,28 @@ def rate_per_pot(mass, meson: str, eps=1.0):
 
 
 def sample_meson(meson: str, n, rng):
-    """Lab momenta (px, py, pz) in GeV of ``n`` mesons from the primary interaction."""
-    src = source(meson)
-    return sample_hadron(src.mass, src.spectrum, int(n), rng)
+    """Lab momenta (px, py, pz) in GeV of ``n`` mesons from the primary interaction.
+
+    A cell of the shipped Pythia table is drawn with its count as weight (inverse transform of
+    the cumulative counts), then log10 p and log10 theta uniformly inside it and the azimuth
+    uniformly; theta runs over [0, pi], so backward mesons keep their direction.
+
+    >>> import numpy as np
+    >>> px, py, pz = sample_meson("eta", 3, np.random.default_rng(0))
+    >>> pz.shape
+    (3,)
+    """
+    tab = source(meson).table
+    n = int(n)
+    pick = np.searchsorted(tab.cumulative, rng.uniform(0.0, tab.cumulative[-1], n), side="right")
+    ip, it = tab.cells[pick, 0], tab.cells[pick, 1]
+    dp = tab.log10_p_edges[1] - tab.log10_p_edges[0]
+    dt = tab.log10_theta_edges[1] - tab.log10_theta_edges[0]
+    p = 10.0 ** (tab.log10_p_edges[ip] + dp * rng.uniform(0.0, 1.0, n))
+    theta = 10.0 ** (tab.log10_theta_edges[it] + dt * rng.uniform(0.0, 1.0, n))
+    phi = rng.uniform(0.0, 2.0 * np.pi, n)
+    pt = p * np.sin(theta)
+    return pt * np.cos(phi), pt * np.sin(phi), p * np.cos(theta)
 
 
 def sample(mass, meson: str, n, rng):
@@ -171,3 +258,84 @@ def sample(mass, meson: str, n, rng):
         )
     ppx, ppy, ppz = sample_meson(meson, n, rng)
     return two_body_decay(ppx, ppy, ppz, src.mass, m, src.partner_mass, rng)
+
+
+#: Cuts of :func:`photon_check`: photons that can reach the decay volume (the 1 m radius of
+#: the fiducial volume seen from the TAX about 100-200 m upstream, and the energies NA62 selects).
+PHOTON_CHECK_THETA_MAX = 6e-3
+PHOTON_CHECK_E_MIN_GEV = 20.0
+#: Normalisation of ALPINIST's photon table: per generated Pythia 8.2 soft-QCD event, elastic
+#: ones included. Its run's cross-section log (jjerhot/ALPINIST, commit a0dbe27,
+#: ALP_production/tab_mesons/softQCD/softQCD_100kevts_pp_400GeV_8.2_pSet2_pom_xs.txt) gives
+#: sigma_tot = 39.85 mb of which 6.585 mb elastic; per POT (per inelastic interaction, as
+#: here) the table is multiplied by sigma_tot / sigma_inel.
+ALPINIST_SIGMA_TOT_MB = 39.85
+ALPINIST_SIGMA_EL_MB = 6.585
+
+
+@functools.cache
+def reference_photons_per_pot(theta_max: float = PHOTON_CHECK_THETA_MAX,
+                              e_min_gev: float = PHOTON_CHECK_E_MIN_GEV) -> float:
+    """Photons per POT from light-meson decays with theta < ``theta_max``, E > ``e_min_gev``.
+
+    Integral of ALPINIST's Pythia 8.2 table (:data:`PHOTON_TABLE_FILE`), read as ALPINIST
+    reads it: dN/dlog10 p dlog10 p_T linear between the grid nodes, zero outside. The
+    integral is a midpoint sum on a grid 16 times finer than the nodes in each variable,
+    with ``theta = arcsin(p_T / p)``; then per generated event -> per POT
+    (:data:`ALPINIST_SIGMA_TOT_MB`).
+    """
+    from scipy.interpolate import RegularGridInterpolator
+
+    try:
+        lp, lt, dens = np.loadtxt(PHOTON_TABLE_FILE, comments="#", unpack=True)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{PHOTON_TABLE_FILE}: cannot be read as a table ({err})") from None
+    up, ut = np.unique(lp), np.unique(lt)
+    grid = np.zeros((up.size, ut.size))
+    grid[np.searchsorted(up, lp), np.searchsorted(ut, lt)] = dens
+    interp = RegularGridInterpolator((up, ut), grid, bounds_error=False, fill_value=0.0)
+    sub = 16
+    fp = np.linspace(up[0], up[-1], (up.size - 1) * sub + 1)
+    ft = np.linspace(ut[0], ut[-1], (ut.size - 1) * sub + 1)
+    mp, mt = 0.5 * (fp[1:] + fp[:-1]), 0.5 * (ft[1:] + ft[:-1])
+    gp, gt = np.meshgrid(mp, mt, indexing="ij")
+    p, pt = 10.0**gp, 10.0**gt
+    keep = (pt < p) & (p > e_min_gev)
+    keep &= np.arcsin(np.clip(pt / p, 0.0, 1.0)) < theta_max
+    cell = (fp[1] - fp[0]) * (ft[1] - ft[0])
+    total = float(np.sum(interp(np.stack([gp[keep], gt[keep]], axis=-1))) * cell)
+    sigma_inel = ALPINIST_SIGMA_TOT_MB - ALPINIST_SIGMA_EL_MB
+    return total * ALPINIST_SIGMA_TOT_MB / sigma_inel
+
+
+def photon_check(rng, n: int = 200_000, theta_max: float = PHOTON_CHECK_THETA_MAX,
+                 e_min_gev: float = PHOTON_CHECK_E_MIN_GEV) -> dict[str, float]:
+    """Photons per POT from pi0 and eta -> gamma gamma in the cuts, ours against Pythia 8.2.
+
+    ``n`` pi0 and ``n`` eta are drawn from the shipped spectra (:func:`sample_meson`) and
+    decayed isotropically to two photons with the project's two-body decay
+    (:func:`na62dump.physics.sampling.two_body_decay`); each photon with theta < ``theta_max``
+    and E > ``e_min_gev`` counts multiplicity x BR(gamma gamma) / n. The reference is
+    :func:`reference_photons_per_pot` (ALPINIST's table holds all photons from light-meson
+    decays, so the few from omega -> pi0 gamma, eta -> pi pi gamma, Dalitz decays, eta' and
+    baryon decays are in it and not here: a few per cent, see the tests).
+
+    Returns a dict: ``pi0``, ``eta`` and ``total`` (ours), ``reference``, ``ratio``
+    (total / reference), ``theta_max``, ``e_min_gev``, ``n``.
+    """
+    out: dict[str, float] = {}
+    for name, br in (("pi0", BR_PI0_GAMMAGAMMA), ("eta", BR_ETA_GAMMAGAMMA)):
+        src = source(name)
+        px, py, pz = sample_meson(name, n, rng)
+        gx, gy, gz = two_body_decay(px, py, pz, src.mass, 0.0, 0.0, rng)
+        count = 0
+        for qx, qy, qz in ((gx, gy, gz), (px - gx, py - gy, pz - gz)):
+            e = np.sqrt(qx * qx + qy * qy + qz * qz)
+            theta = np.arctan2(np.hypot(qx, qy), qz)
+            count += int(np.count_nonzero((theta < theta_max) & (e > e_min_gev)))
+        out[name] = src.multiplicity * br * count / n
+    out["total"] = out["pi0"] + out["eta"]
+    out["reference"] = reference_photons_per_pot(theta_max, e_min_gev)
+    out["ratio"] = out["total"] / out["reference"]
+    out.update(theta_max=float(theta_max), e_min_gev=float(e_min_gev), n=float(n))
+    return out
