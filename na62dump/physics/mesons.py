@@ -21,7 +21,7 @@ Multiplicities and spectra (per POT, i.e. per inelastic primary interaction): a 
 run with the soft-QCD settings of ALPINIST's public 400 GeV tables (all soft-QCD processes,
 ``pdf:pHardSet = 2``, 400 GeV/c p on p at rest), shipped as counts in lab cells of
 (log10 p, log10 theta) per species in ``na62dump/data/light_mesons_pythia8_pp400.txt``; the
-generator, its settings and seed are in ``na62dump/data/generate_light_mesons.cc``. ALPINIST's
+generator, its settings and seed are in ``tools/generate_light_mesons.cc``. ALPINIST's
 own meson lists (``ALP_production/tab_mesons/softQCD/*_ok.txt``) are not in its public
 snapshot (only their cross-section logs are), hence the rerun. Each meson is counted once
 whether it comes from the string or from a decay (pi0 from eta, omega, K0S; eta from eta'),

@@ -36,21 +36,8 @@ def test_kaon_table():
         bmesons.draw_kaons({"K9": 1.0}, 10, np.random.default_rng(0))
 
 
-def test_b_spectrum_marginals_in_the_cm_frame():
-    n = 100_000
-    px, py, pz = bmesons.sample_b(n, np.random.default_rng(99))
-    m = bmesons.M_B_CHARGED
-    e = np.sqrt(px**2 + py**2 + pz**2 + m * m)
-    _, _, pl, _ = _to_cm_frame(px, py, pz, e)
-    xf = 2.0 * pl / sampling.SQRT_S_GEV
-    nn = bmesons.B_SPECTRUM.n
-    assert stats.kstest(np.abs(xf), lambda x: 1 - (1 - x) ** (nn + 1)).pvalue > 1e-3
-    pt2 = px**2 + py**2
-    grid = np.linspace(0.0, 40.0, 400_001)
-    dens = sampling.pt_density(grid, m, bmesons.B_SPECTRUM.b_per_gev)
-    cdf = np.concatenate(([0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(grid))))
-    assert cdf[-1] == pytest.approx(1.0, abs=1e-6)
-    assert stats.kstest(pt2, lambda x: np.interp(x, grid, cdf)).pvalue > 1e-3
+# The B spectrum as an invariant cross-section (x_F and p_T against quadrature):
+# tests/physics/test_mesons.py::test_b_spectrum_is_the_invariant_cross_section.
 
 
 @pytest.mark.parametrize("kaon", ["K+", "K*0"])
