@@ -279,3 +279,21 @@ def test_dark_scalar_table_is_linear_in_sin2theta():
         ctau_m=lambda m, e: 1e-13 / (m * np.asarray(e) ** 2), channel="ee", rate_power=1,
     ).n_exp["synthetic"]
     np.testing.assert_allclose(sq, lin * eps, rtol=1e-12)
+
+
+def test_local_pchip_window_equals_the_pchip_over_all_nodes():
+    """interpolated_acceptance reweights only the nodes k-1 .. k+2 around the target: the
+    same as PCHIP through every node (efficiencies that wiggle, so slopes matter)."""
+    from scipy.interpolate import PchipInterpolator
+
+    rng = np.random.default_rng(5)
+    masses = np.geomspace(0.02, 1.5, 9)
+    effs = rng.uniform(0.05, 0.5, masses.size)
+    nodes = [Y.SignalSample.synthetic(mass_gev=m, pz_gev=60.0, z_range=Z_RANGE, z_prod=Z_PROD,
+                                      n=1000, efficiency=e) for m, e in zip(masses, effs,
+                                                                            strict=True)]
+    ct = np.array([0.05, 5.0])
+    for m in np.geomspace(0.021, 1.49, 17):
+        la = np.array([np.log(s.acceptance(ct / m * s.mass_gev)) for s in nodes])
+        ref = np.exp(PchipInterpolator(np.log(masses), la, axis=0)(np.log(m)))
+        np.testing.assert_allclose(Y.interpolated_acceptance(nodes, m, ct)[0], ref, rtol=1e-12)

@@ -242,9 +242,10 @@ def _stage_limits(ctx) -> list[Path]:
         # a previous grid's (or a previous --observed choice's) files must not linger
         for old in (ctx.out / sub).glob("*.json"):
             old.unlink()
-    _call(_command_args("limits", argv))
-    if ctx.observed == "published":  # beside the pseudo-data limits, never over them
-        _call(_command_args("limits", [*argv, "--observed", "published"]))
+    # with --observed published, the published limits beside the pseudo-data ones (never
+    # over them), from the same yields
+    sources = "pseudo-data" + (",published" if ctx.observed == "published" else "")
+    _call(_command_args("limits", [*argv, "--observed", sources]))
     return sorted((ctx.out / "limits").glob("*.json")) + sorted(
         (ctx.out / "limits" / "published").glob("*.json")) + sorted(
         (ctx.out / "yields").glob("*.json"))

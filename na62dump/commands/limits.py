@@ -70,6 +70,7 @@ STATS_CHANNEL = {"ee": "ee", "mumu": "mumu", "pipi": "pipi"}
 PRODUCTION_REL = {"brems": 0.01, "mesons": 0.20, "b_meson": B_PER_POT_REL_UNC}
 
 _NAMES = comma_list("name", "ee,mumu,combined")
+_OBSERVED = comma_list("source", "pseudo-data,published")
 #: Choices of ``--observed``: the pseudo-data (default) or NA62's published observations.
 OBSERVED_CHOICES = ("pseudo-data", "published")
 
@@ -110,10 +111,11 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="proton form factor of the dark-photon bremsstrahlung rate: none (the "
                         "published treatment) or vmd (resonant, a theory variation; "
                         "na62dump.physics.brems) (default: %(default)s)")
-    p.add_argument("--observed", choices=OBSERVED_CHOICES, default="pseudo-data",
-                   help="observations in the likelihood: the pseudo-data (default) or NA62's "
-                        "published ones with the published backgrounds, written to "
-                        "DIR/limits/published/ (beside the pseudo-data limits)")
+    p.add_argument("--observed", type=_OBSERVED, default=["pseudo-data"], metavar="LIST",
+                   help="observations in the likelihood, comma-separated: pseudo-data "
+                        "(default) and/or published (NA62's observations with the published "
+                        "backgrounds, written to DIR/limits/published/, beside the pseudo-data "
+                        "limits); the yields are computed once for all")
     p.set_defaults(func=main)
     return p
 
@@ -412,42 +414,72 @@ def _report(model: str, name: str, res, coupling_name: str, blinded: bool,
 
 
 # --------------------------------------------------------------------------------------------
+def _observation_contexts(args, results_dir: Path, campaign) -> list[dict[str, Any]]:
+    """One set of scan inputs per requested observation source (``--observed``)."""
+    from na62dump import backgrounds
+
+    contexts = []
+    for source in args.observed:
+        if source == "published":
+            from na62dump.stats import published
+
+            # NA62's observations and SR backgrounds: no pseudo-data count, no unblinding
+            ctx = dict(observed_source=published.OBSERVED_SOURCE,
+                       bkg={s: {"SR": published.background(s)} for s in published.BACKGROUNDS},
+                       n_pot=geometry.N_POT,  # the exposure of the published observations
+                       blinded=False,
+                       observed={s: published.sr_masses(s) for s in published.OBSERVATIONS})
+            print(f"limits: observations {ctx['observed_source']} with the published SR "
+                  f"backgrounds, N_POT {ctx['n_pot']:.3g}; written to "
+                  f"{_out_dir(results_dir, 'limits', 'published')} beside the pseudo-data "
+                  "limits")
+        else:
+            summary = read_summary(results_dir)
+            bkg = backgrounds.read_background(results_dir)
+            blinded = not summary["unblinded"]
+            if blinded:
+                print("limits: the pseudo-data are blinded: expected limits only "
+                      "(cls_observed null); rerun `na62dump run --unblind` for observed limits")
+            ctx = dict(observed_source="pseudo-data", bkg=bkg,
+                       n_pot=float(bkg.get("_meta", {}).get("n_pot", geometry.N_POT)),
+                       blinded=blinded,
+                       observed={} if blinded else observed_sr_masses(results_dir, campaign))
+        contexts.append(ctx)
+    return contexts
+
+
+def _at_pot(table, n_pot: float):
+    """``table`` with its yields scaled to ``n_pot`` (N_exp is proportional to N_POT)."""
+    import dataclasses
+
+    if table.n_pot == n_pot:
+        return table
+    f = n_pot / table.n_pot
+    return dataclasses.replace(table, n_pot=n_pot,
+                               n_exp={k: v * f for k, v in table.n_exp.items()})
+
+
 def main(args: argparse.Namespace) -> int:
-    """Compute yields, workspaces and limits; return the exit status."""
-    from na62dump import backgrounds, yields
+    """Compute yields, workspaces and limits; return the exit status.
+
+    The yield tables are computed once and scanned with each requested observation source
+    (``--observed pseudo-data,published``), so the published limits cost only their scans.
+    """
+    from na62dump import yields
     from na62dump.simulation.campaign import load_campaign
 
     results_dir = Path(args.results)
     campaign = load_campaign(args.config, preset=args.preset)
-    if args.observed == "published":
-        from na62dump.stats import published
-
-        # NA62's observations and SR backgrounds: no pseudo-data count, no unblinding
-        observed_source = published.OBSERVED_SOURCE
-        bkg = {s: {"SR": published.background(s)} for s in published.BACKGROUNDS}
-        n_pot = geometry.N_POT  # the exposure of the published observations
-        blinded = False
-        observed = {s: published.sr_masses(s) for s in published.OBSERVATIONS}
-        print(f"limits: observations {observed_source} with the published SR backgrounds, "
-              f"N_POT {n_pot:.3g}; written to {_out_dir(results_dir, 'limits', 'published')}"
-              " beside the pseudo-data limits")
-    else:
-        observed_source = "pseudo-data"
-        summary = read_summary(results_dir)
-        bkg = backgrounds.read_background(results_dir)
-        n_pot = float(bkg.get("_meta", {}).get("n_pot", geometry.N_POT))
-        blinded = not summary["unblinded"]
-        if blinded:
-            print("limits: the pseudo-data are blinded: expected limits only "
-                  "(cls_observed null); rerun `na62dump run --unblind` for observed limits")
-            observed = {}
-        else:
-            observed = observed_sr_masses(results_dir, campaign)
-    write_yields = observed_source == "pseudo-data"  # published mode: limits only
+    bad = [o for o in args.observed if o not in OBSERVED_CHOICES]
+    if bad or not args.observed:
+        raise InputError(f"--observed: {','.join(bad) or 'empty'}; choose among "
+                         f"{', '.join(OBSERVED_CHOICES)}")
+    contexts = _observation_contexts(args, results_dir, campaign)
+    # tables at the first source's exposure, rescaled for the others
+    n_pot = contexts[0]["n_pot"]
+    write_yields = "pseudo-data" in args.observed  # published only: limits only
     method = "asymptotic" if args.asymptotic else "toys"
-    common = dict(bkg=bkg, observed=observed, blinded=blinded, method=method,
-                  n_toys=args.toys, seed=args.seed, results_dir=results_dir, n_pot=n_pot,
-                  observed_source=observed_source)
+    scan_args = dict(method=method, n_toys=args.toys, seed=args.seed, results_dir=results_dir)
     unknown_models = set(args.models) - {"dark_photon", "alp", "dark_scalar"}
     if unknown_models:
         raise InputError(f"--models: unknown {sorted(unknown_models)}; "
@@ -486,18 +518,19 @@ def main(args: argparse.Namespace) -> int:
             tables[state] = table_fn(by_state[state], state, masses, couplings, n_pot)
             if write_yields:
                 yields.write_table(results_dir, tables[state])
-        for state in sorted(tables):
-            if wanted(state):
-                written.append(_coupling_scan(model, state, [state], tables, **common,
-                                              coupling_name=coupling_name))
+        scans = [(state, [state], tables) for state in sorted(tables) if wanted(state)]
         if model == "dark_photon" and wanted("combined") and {"ee", "mumu"} <= set(by_state):
             lo = min(s.mass_gev for st in ("ee", "mumu") for s in by_state[st])
             hi = max(s.mass_gev for st in ("ee", "mumu") for s in by_state[st])
             masses = np.geomspace(lo, hi, args.masses) if args.masses > 1 else np.array([lo])
-            comb = {st: table_fn(by_state[st], st, masses, couplings, n_pot)
-                    for st in ("ee", "mumu")}
-            written.append(_coupling_scan(model, "combined", ["ee", "mumu"], comb, **common,
-                                          coupling_name=coupling_name))
+            scans.append(("combined", ["ee", "mumu"],
+                          {st: table_fn(by_state[st], st, masses, couplings, n_pot)
+                           for st in ("ee", "mumu")}))
+        for ctx in contexts:
+            for name, states, tabs in scans:
+                tabs = {st: _at_pot(t, ctx["n_pot"]) for st, t in tabs.items()}
+                written.append(_coupling_scan(model, name, states, tabs, **ctx, **scan_args,
+                                              coupling_name=coupling_name))
 
     # ALP over (tau_a, BR x BR) at the generated masses
     if "alp" in args.models:
@@ -512,7 +545,9 @@ def main(args: argparse.Namespace) -> int:
             table = yields.alp_table(by_state[state], state, ctau, n_pot)
             if write_yields:
                 yields.write_table(results_dir, table)
-            written.append(_alp_scan(state, table, **common, n_couplings=args.couplings))
+            for ctx in contexts:
+                written.append(_alp_scan(state, _at_pot(table, ctx["n_pot"]), **ctx,
+                                         **scan_args, n_couplings=args.couplings))
 
     if not written:
         raise InputError(f"{results_dir}: no signal samples for the requested channels/models "

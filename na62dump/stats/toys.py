@@ -413,6 +413,14 @@ class PublishedToys:
         x0, _ = fm.fit(self.obs, mu_fixed=0.0)
         lam_b = fm.expected(x0)[0]
         self.p_empty_b = float(np.exp(-lam_b.sum()))
+        # With no observed event the toys with events never reach q_obs (module docstring);
+        # when, moreover, fewer background-only toys than the +2 sigma quantile leaves have
+        # an event, every band is set by the empty data set too: then the whole result is
+        # the exact empty-set term and no toy needs fitting (:meth:`evaluate`).
+        self.empty_only = bool(self.obs.sum() == 0
+                               and 1.0 - self.p_empty_b < 1.0 - NORMAL_PERCENTILES[-1] / 100)
+        if self.empty_only:
+            return
         n_b = _poisson_from_uniform(u_b, lam_b)
         self.events_b = n_b.sum(axis=1) > 0
         # rows: the observation, the empty data set, the b-only toys (fitted once, together)
@@ -429,6 +437,12 @@ class PublishedToys:
         fm = self.fm
         x_mu, _ = fm.fit(self.obs, mu_fixed=mu)
         lam_sb = fm.expected(x_mu)[0]
+        if self.empty_only:  # exact: CLs+b = P_sb(n = 0), CLb = P_b(n = 0), every band alike
+            clsb, clb = float(np.exp(-lam_sb.sum())), self.p_empty_b
+            cls = float(_cls(clsb, clb))
+            q_obs = float(_qtilde_rows(fm, self.obs, mu)[0])
+            return {"cls": cls, "clsb": clsb, "clb": clb, "q_obs": q_obs,
+                    "cls_expected": np.full(5, cls) if expected else np.full(5, np.nan)}
         n_sb = _poisson_from_uniform(self.u_sb, lam_sb)
         n_sb = n_sb[n_sb.sum(axis=1) > 0]  # the empty toys enter exactly, through p_empty
         if len(n_sb):

@@ -223,6 +223,21 @@ def test_published_observations_are_written_beside_the_pseudo_data_limits(tmp_pa
     assert "open_at" in lim["contours"]
 
 
+def test_both_sources_in_one_call_equal_the_separate_calls(tmp_path):
+    """``--observed pseudo-data,published`` computes the yields once and writes both sets,
+    the same as two separate calls; an unknown source is a one-line error."""
+    results = make_results(tmp_path, unblinded=True)
+    assert _run(results, "--toys", "100") == 0
+    assert _run(results, "--toys", "100", "--observed", "published") == 0
+    files = {p: p.read_bytes() for sub in ("limits", "limits/published")
+             for p in sorted((results / sub).glob("*.json"))}
+    for p in files:
+        p.unlink()
+    assert _run(results, "--toys", "100", "--observed", "pseudo-data,published") == 0
+    assert {p: p.read_bytes() for p in files} == files
+    assert _run(results, "--observed", "pseudo-data,hearsay") == 2
+
+
 def test_open_contours_name_the_grid_edge(tmp_path, capsys):
     results = make_results(tmp_path, unblinded=True)
     assert _run(results, "--toys", "100") == 0

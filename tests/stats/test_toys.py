@@ -191,3 +191,23 @@ def test_plain_toys_agree_with_the_exact_zero_observed_cls(combined):
     p0 = math.exp(-lam.sum())
     assert exact["clsb"] == pytest.approx(p0, rel=1e-12)
     assert plain_clsb == pytest.approx(p0, abs=3 * math.sqrt(p0 * (1 - p0) / n_toys))
+
+
+def test_empty_only_regime_needs_no_toy_and_agrees_with_the_toy_path():
+    """n_obs = 0 and P_b(n > 0) below the +2 sigma tail: every band is the empty data set, so
+    the result is exact without fitting a toy; just above that background the toys run, and
+    the observed CLs (exact in both) is the same."""
+    s = 2.5
+    small = FastModel.from_spec(build_channel_workspace(0.3, 1.0, 0.003,
+                                                        {"median": 0.015, "k": 1.0}, [], "ee"))
+    large = FastModel.from_spec(build_channel_workspace(0.3, 1.0, 0.003,
+                                                        {"median": 0.05, "k": 1.0}, [], "ee"))
+    t_small = PublishedToys(small, 500, np.random.default_rng(3))
+    t_large = PublishedToys(large, 500, np.random.default_rng(3))
+    assert t_small.empty_only and not t_large.empty_only
+    r_small, r_large = t_small.evaluate(s), t_large.evaluate(s)
+    assert r_small["cls"] == pytest.approx(r_large["cls"], rel=1e-6)
+    np.testing.assert_allclose(r_small["cls_expected"], r_small["cls"], rtol=0)
+    assert r_small["clb"] == pytest.approx(math.exp(-0.015), rel=1e-9)
+    # the median band of the toy path is the empty set as well (P_b(n > 0) = 5% < 50%)
+    assert r_large["cls_expected"][2] == pytest.approx(r_large["cls"], rel=1e-6)
