@@ -40,7 +40,8 @@ Speed
 -----
 For the ``default`` preset (``make demo``) the statistics use fewer toys and a coarser grid
 than the ``limits`` command's defaults (:data:`STATS_BY_PRESET`), so the demo ends within
-minutes on two cores; ``--toys``, ``--masses`` and ``--couplings`` override them.
+minutes on two cores; ``--toys``, ``--masses``, ``--hadronic-masses`` and ``--couplings``
+override them.
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ logger = logging.getLogger(__name__)
 STAGES = ("simulate", "run", "background", "limits", "plot")
 #: Per preset: toys per tested yield, mass points, coupling points of the limit scans.
 STATS_BY_PRESET = {
-    "tiny": {"toys": 200, "masses": 6, "couplings": 16},
-    "default": {"toys": 300, "masses": 64, "couplings": 30},
-    "full": {"toys": 1000, "masses": 25, "couplings": 40},
+    "tiny": {"toys": 200, "masses": 6, "hadronic_masses": 6, "couplings": 16},
+    "default": {"toys": 300, "masses": 64, "hadronic_masses": 24, "couplings": 30},
+    "full": {"toys": 1000, "masses": 96, "hadronic_masses": 48, "couplings": 40},
 }
 #: Background pseudo-experiments per preset (the ``background`` command's default is 1e6).
 PSEUDO_EXPERIMENTS = {"tiny": 20_000, "default": 200_000, "full": 1_000_000}
@@ -108,7 +109,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     how.add_argument("--asymptotic", action="store_true",
                      help="asymptotic CLs instead of toys (not valid at zero background)")
     p.add_argument("--masses", type=positive_int, metavar="N",
-                   help="mass points of the limit scans (default: per preset)")
+                   help="mass points of the leptonic limit scans (default: per preset)")
+    p.add_argument("--hadronic-masses", type=positive_int, metavar="N",
+                   help="mass points of the hadronic limit scans (default: per preset)")
     p.add_argument("--couplings", type=positive_int, metavar="N",
                    help="coupling points of the limit scans (default: per preset)")
     p.add_argument("--blind", action="store_true",
@@ -233,7 +236,9 @@ def _stage_background(ctx) -> list[Path]:
 
 def _stage_limits(ctx) -> list[Path]:
     argv = ["--results", str(ctx.out), "--preset", ctx.preset,
-            "--masses", str(ctx.stats["masses"]), "--couplings", str(ctx.stats["couplings"])]
+            "--masses", str(ctx.stats["masses"]),
+            "--hadronic-masses", str(ctx.stats["hadronic_masses"]),
+            "--couplings", str(ctx.stats["couplings"])]
     if ctx.config:
         argv += ["--config", ctx.config]
     argv += ["--asymptotic"] if ctx.asymptotic else ["--toys", str(ctx.stats["toys"])]
@@ -286,7 +291,7 @@ class _Context:
         self.form_factor = args.form_factor
         self.observed = args.observed
         stats = dict(STATS_BY_PRESET.get(args.preset, STATS_BY_PRESET["default"]))
-        for key in ("toys", "masses", "couplings"):
+        for key in ("toys", "masses", "hadronic_masses", "couplings"):
             if getattr(args, key) is not None:
                 stats[key] = getattr(args, key)
         self.stats = stats

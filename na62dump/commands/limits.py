@@ -70,6 +70,8 @@ STATS_CHANNEL = {"ee": "ee", "mumu": "mumu", "pipi": "pipi"}
 PRODUCTION_REL = {"brems": 0.01, "mesons": 0.20, "b_meson": B_PER_POT_REL_UNC}
 
 _NAMES = comma_list("name", "ee,mumu,combined")
+#: Final states scanned at ``--masses`` points (the others at ``--hadronic-masses``).
+LEPTONIC_STATES = ("ee", "mumu")
 _OBSERVED = comma_list("source", "pseudo-data,published")
 #: Choices of ``--observed``: the pseudo-data (default) or NA62's published observations.
 OBSERVED_CHOICES = ("pseudo-data", "published")
@@ -98,8 +100,12 @@ def register(subparsers) -> argparse.ArgumentParser:
                      help="pseudo-experiments per tested yield (default: %(default)s)")
     how.add_argument("--asymptotic", action="store_true",
                      help="asymptotic formulae instead of toys (not valid at zero background)")
-    p.add_argument("--masses", type=int_at_least(1), default=25, metavar="N",
-                   help="mass points of the dark-photon and scalar grids (default: %(default)s)")
+    p.add_argument("--masses", type=int_at_least(1), default=64, metavar="N",
+                   help="mass points of the dark-photon and scalar grids of the leptonic "
+                        "final states (default: %(default)s)")
+    p.add_argument("--hadronic-masses", type=int_at_least(1), default=24, metavar="N",
+                   help="mass points of the grids of the hadronic final states, simulated at "
+                        "fewer masses (default: %(default)s)")
     p.add_argument("--couplings", type=int_at_least(2), default=30, metavar="N",
                    help="points of each coupling grid (default: %(default)s)")
     p.add_argument("--models", type=_NAMES, default=["dark_photon", "alp", "dark_scalar"],
@@ -514,7 +520,8 @@ def main(args: argparse.Namespace) -> int:
         tables = {}
         couplings = np.geomspace(*rng_c, args.couplings)
         for state in sorted(set(by_state) & need):
-            masses = yields.mass_grid(by_state[state], args.masses)
+            n_masses = args.masses if state in LEPTONIC_STATES else args.hadronic_masses
+            masses = yields.mass_grid(by_state[state], n_masses)
             tables[state] = table_fn(by_state[state], state, masses, couplings, n_pot)
             if write_yields:
                 yields.write_table(results_dir, tables[state])

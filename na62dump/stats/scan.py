@@ -17,6 +17,9 @@ Approximations (documented, configurable where it matters):
   fractions of the first channel spanning the range met where ``1e-1 < sum N < 1e2`` (one
   node if that range is narrower than :data:`FRACTION_TOLERANCE`) and interpolated linearly.
 - Resolution: ``sigma_M`` per mass is the yield-weighted mean over those couplings.
+- Production-mode mixture (and the channel split of a single curve): per mass, where the
+  yield crosses the contour along the coupling axis (:data:`WEIGHT_YIELD`), so they move
+  smoothly with the mass.
 - A channel is left out at masses outside its mass range or where it has no signal.
 - Common random numbers: every mass (and channel-fraction node) throws its toys from a
   generator seeded with the same seed (drawn once from ``rng``), so neighbouring masses with
@@ -78,8 +81,56 @@ BANDS = ("-2", "-1", "0", "1", "2")
 FRACTION_TOLERANCE = 0.05
 #: Largest number of channel-fraction nodes per mass.
 MAX_FRACTION_NODES = 3
-#: Signal yields (events) where the channel fractions and the resolution are taken.
+#: Signal yields (events) where the channel fractions span their nodes.
 RELEVANT_YIELDS = (0.1, 100.0)
+#: The production-mode mixture and the channel split of a mass are taken where its yield
+#: crosses this many events along the coupling axis (about the 2.3-2.7 events of the n = 0
+#: limit: where the contour lies), interpolated between the two grid couplings around each
+#: crossing (:func:`crossing_shares`). They move continuously with the mass, so the limits
+#: do too (a window of yields would jump whenever a grid coupling entered or left it).
+WEIGHT_YIELD = 2.5
+
+
+def _crossings(tot: np.ndarray):
+    """Where ``tot`` (one mass's yields, last axis the coupling) crosses :data:`WEIGHT_YIELD`:
+    ``(index j, fraction t)`` of each crossing between grid points ``j`` and ``j + 1``,
+    ``t`` linear in ``log N`` (empty arrays where it never crosses)."""
+    lt = np.log(np.where(tot > 0, tot, np.nan)) - np.log(WEIGHT_YIELD)
+    a, b = lt[..., :-1], lt[..., 1:]
+    with np.errstate(invalid="ignore"):
+        cross = (a * b < 0) & np.isfinite(a) & np.isfinite(b)
+    idx = np.nonzero(cross)
+    t = a[idx] / (a[idx] - b[idx])
+    return idx, t
+
+
+def crossing_shares(parts: Mapping[str, np.ndarray], tot: np.ndarray) -> dict[str, float]:
+    """Share of each of ``parts`` (yields summing to ``tot``) where the contour lies.
+
+    At each crossing of :data:`WEIGHT_YIELD` (:func:`_crossings`) every part is interpolated
+    log-linearly between the two grid points, so its share follows the yields continuously
+    as the mass moves (the parts can change by orders of magnitude between two couplings at
+    the steep upper edge); the shares are averaged over the crossings (lower and upper edge).
+    Without any crossing, the ratios of the summed yields.
+
+    >>> tot = np.array([0.1, 1.0, 10.0])
+    >>> sh = crossing_shares({"a": 0.5 * tot, "b": 0.5 * tot}, tot)
+    >>> {k: round(v, 3) for k, v in sh.items()}
+    {'a': 0.5, 'b': 0.5}
+    """
+    idx, t = _crossings(tot)
+    if t.size == 0:
+        total = float(np.sum(tot))
+        return {k: float(np.sum(v)) / total if total > 0 else 0.0 for k, v in parts.items()}
+    lo = idx[:-1] + (idx[-1],)
+    hi = idx[:-1] + (idx[-1] + 1,)
+    with np.errstate(divide="ignore"):
+        at = {k: np.exp((1 - t) * np.log(v[lo]) + t * np.log(v[hi])) for k, v in parts.items()}
+    norm = sum(at.values())
+    return {k: float(np.mean(np.divide(v, norm, out=np.zeros_like(v), where=norm > 0)))
+            for k, v in at.items()}
+
+
 #: Default grid of total signal yields (events): first point, ratio, last point.
 S_GRID = (0.4, 1.25, 200.0)
 
@@ -128,6 +179,9 @@ class ScanResult:
             "cls_expected": {k: v.tolist() for k, v in self.cls_expected.items()},
             "s_up_observed": self.s_up_observed.tolist(),
             "s_up_expected": {k: v.tolist() for k, v in self.s_up_expected.items()},
+            # per mass {channel: {production mode: share}} of the signal where the contour
+            # lies (crossing_shares), the mixture the production uncertainties enter with
+            "mode_shares": [None if c is None else c["mode_shares"] for c in self.curves],
         }
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -140,12 +194,12 @@ class ScanResult:
 # -- the CLs(s) curve of one workspace -------------------------------------------------------
 def cls_curve(spec: Mapping, *, method: str = "toys", n_toys: int = 1000,
               rng: np.random.Generator | None = None, cl: float = 0.9,
-              s_grid: tuple[float, float, float] = S_GRID) -> dict:
+              s_grid: tuple[float, float, float] = S_GRID, validate: bool = True) -> dict:
     """CLs (observed, expected) versus ``mu`` for a workspace whose nominal signal is 1 event.
 
     ``mu`` is then the total signal yield in events. The grid is geometric
     (``s_grid = (first, ratio, last)``) and stops early once the observed and all expected
-    CLs are below ``(1 - cl) / 4``.
+    CLs are below ``(1 - cl) / 4``. ``validate``: check ``spec`` against pyhf's schema.
 
     Returns ``{"mu": (n,), "cls": (n,), "cls_expected": (5, n)}``.
     """
@@ -154,12 +208,12 @@ def cls_curve(spec: Mapping, *, method: str = "toys", n_toys: int = 1000,
     if method == "toys":
         if rng is None:
             raise InputError("method='toys' needs a seeded rng (numpy.random.Generator)")
-        toys = PublishedToys(FastModel.from_spec(spec), n_toys, rng)
+        toys = PublishedToys(FastModel.from_spec(spec, validate=validate), n_toys, rng)
         evaluate = toys.evaluate
     elif method == "asymptotic":
         import pyhf
 
-        model, data = make_model(spec)
+        model, data = make_model(spec, validate=validate)
 
         def evaluate(mu):
             obs, expd = pyhf.infer.hypotest(mu, data, model, test_stat="qtilde",
@@ -312,7 +366,6 @@ def scan_yields(
         if not relevant.any():
             curves.append(None)
             continue  # no signal anywhere at this mass: CLs = 1
-        weights = tot[relevant]
         active = []
         for c in channels:
             if per_channel[c][i][relevant].sum() <= 0:
@@ -326,16 +379,17 @@ def scan_yields(
         if not active:
             curves.append(None)
             continue
-        frac = {c: per_channel[c][i][relevant] / weights for c in active}
-        f0 = frac[active[0]]
+        # channel and production-mode shares where the contour lies (WEIGHT_YIELD)
+        ch_share = crossing_shares({c: per_channel[c][i] for c in active}, tot)
+        f0 = per_channel[active[0]][i][relevant] / tot[relevant]
         f0_all = per_channel[active[0]][i] / np.where(tot > 0, tot, 1.0)
         lo_f, hi_f = float(f0.min()), float(f0.max())
         if len(active) == 1 or hi_f - lo_f < FRACTION_TOLERANCE:
-            nodes = [float(np.average(f0, weights=weights))]
+            nodes = [ch_share[active[0]]]
         else:
             nodes = list(np.linspace(lo_f, hi_f, MAX_FRACTION_NODES))
-        # Split of the rest over the other channels: yield-weighted mean at relevant points.
-        rest = {c: float(np.sum(per_channel[c][i][relevant])) for c in active[1:]}
+        # Split of the rest over the other channels
+        rest = {c: ch_share[c] for c in active[1:]}
         rest_sum = sum(rest.values())
         sig = {}
         for c in active:
@@ -344,11 +398,9 @@ def scan_yields(
             wc = per_channel[c][i][relevant]
             sig[c] = float(s_i) if np.ndim(s_i) == 0 else float(
                 np.average(s_i, weights=wc if wc.sum() > 0 else None))
-        mode_frac = {}
-        for c in active:
-            tot_c = {m: float(np.sum(v[i][relevant])) for m, v in modes[c].items()}
-            norm = sum(tot_c.values())
-            mode_frac[c] = {m: v / norm for m, v in tot_c.items() if v > 0}
+        mode_frac = {c: {m: f for m, f in crossing_shares(
+            {m: v[i] for m, v in modes[c].items()}, per_channel[c][i]).items() if f > 0}
+            for c in active}
         node_curves = []
         for f in nodes:
             fr = {active[0]: f}
@@ -363,12 +415,15 @@ def scan_yields(
                     backgrounds[c], observed[c], c, systematics))
             spec = combine_workspaces(specs) if len(specs) > 1 else specs[0]
             node_rng = None if seed is None else np.random.default_rng(seed)
+            # built by this package's builders just now: no schema check per curve (the saved
+            # workspace of each mass is checked by save_workspace, the builders in the tests)
             node_curves.append(cls_curve(spec, method=method, n_toys=n_toys, rng=node_rng,
-                                         cl=cl, s_grid=s_grid))
+                                         cl=cl, s_grid=s_grid, validate=False))
             if workspace_dir is not None and len(node_curves) == (len(nodes) + 1) // 2:
                 save_workspace(spec, Path(workspace_dir)
                                / f"{workspace_prefix}_m{1000 * mass:.1f}.json")
-        curves.append({"fraction_nodes": nodes, "curves": node_curves})
+        curves.append({"fraction_nodes": nodes, "curves": node_curves,
+                       "mode_shares": mode_frac})
         # Map every coupling at this mass.
         s_flat = tot.ravel()
         f_flat = np.clip(f0_all.ravel(), nodes[0], nodes[-1])

@@ -124,9 +124,9 @@ class FastModel:
     :meth:`from_spec` checks this representation against ``pyhf.Model.expected_actualdata``.
     """
 
-    def __init__(self, spec: Mapping):
+    def __init__(self, spec: Mapping, validate: bool = True):
         self.spec = spec
-        self.model, data = make_model(spec)
+        self.model, data = make_model(spec, validate=validate)
         cfg = self.model.config
         self.poi = cfg.poi_index
         self.npars = cfg.npars
@@ -175,9 +175,10 @@ class FastModel:
         self._pyhf_batched = None
 
     @classmethod
-    def from_spec(cls, spec: Mapping, check: bool = True) -> FastModel:
-        """Build from a workspace spec; with ``check``, compare with pyhf's expected data."""
-        fm = cls(spec)
+    def from_spec(cls, spec: Mapping, check: bool = True, validate: bool = True) -> FastModel:
+        """Build from a workspace spec; with ``check``, compare with pyhf's expected data;
+        ``validate``: check the spec against pyhf's schema first."""
+        fm = cls(spec, validate=validate)
         if check:
             rng = np.random.default_rng(12345)
             pars = np.clip(fm.init + rng.normal(0, 0.7, (4, fm.npars)), fm.lo, fm.hi)

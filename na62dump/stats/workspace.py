@@ -399,23 +399,30 @@ def combine_workspaces(specs: Sequence[Mapping]) -> dict:
     return combined
 
 
-def validate_workspace(spec: Mapping):
-    """Validate ``spec`` against pyhf's schema; returns the :class:`pyhf.Workspace`."""
+def validate_workspace(spec: Mapping, validate: bool = True):
+    """Validate ``spec`` against pyhf's schema; returns the :class:`pyhf.Workspace`.
+
+    ``validate=False`` only builds it (for specs this package's builders just made: the
+    schema check costs ~10 ms, and a limit scan builds thousands of models; every saved
+    workspace is validated by :func:`save_workspace`, and the builders' outputs in the tests).
+    """
     import pyhf
 
     try:
-        return pyhf.Workspace(dict(spec))
+        return pyhf.Workspace(dict(spec), validate=validate)
     except pyhf.exceptions.InvalidSpecification as err:
         raise InputError(f"invalid pyhf workspace: {err}") from err
 
 
-def make_model(spec: Mapping, **kwargs):
+def make_model(spec: Mapping, validate: bool = True, **kwargs):
     """``(pyhf.Model, observed data incl. auxdata)`` with the log-normal interpolation.
 
-    Extra keyword arguments go to :meth:`pyhf.Workspace.model` (e.g. ``batch_size``).
+    ``validate``: check ``spec`` (and the model) against pyhf's schema (see
+    :func:`validate_workspace`). Extra keyword arguments go to :meth:`pyhf.Workspace.model`
+    (e.g. ``batch_size``).
     """
-    ws = validate_workspace(spec)
-    model = ws.model(modifier_settings=MODIFIER_SETTINGS, **kwargs)
+    ws = validate_workspace(spec, validate)
+    model = ws.model(modifier_settings=MODIFIER_SETTINGS, validate=validate, **kwargs)
     return model, ws.data(model)
 
 
