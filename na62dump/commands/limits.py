@@ -205,14 +205,14 @@ def _group_modes(n_exp: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 # Contours
 # --------------------------------------------------------------------------------------------
 def contour_lines(x, y, z, level: float, *, log_x: bool = False) -> list[list[list[float]]]:
-    """Polylines ``[[x, y], ...]`` of ``z = level`` (:func:`na62dump.stats.contours`).
+    """Polylines ``[[x, y], ...]`` of ``CLs = level`` (:func:`na62dump.stats.contours`).
 
     ``z`` has shape (len(x), len(y)); ``y`` is taken logarithmically, ``x`` too with
     ``log_x`` (the ALP lifetime axis).
 
     >>> x = np.geomspace(1, 100, 5); y = np.geomspace(1, 100, 5)
-    >>> z = np.log10(x)[:, None] + np.log10(y)[None, :]
-    >>> lines = contour_lines(x, y, z, 2.0, log_x=True)
+    >>> z = 1.0 / (x[:, None] * y[None, :])  # a CLs-like field in (0, 1]
+    >>> lines = contour_lines(x, y, z, 0.01, log_x=True)
     >>> len(lines), [round(v, 6) for v in lines[0][0]]
     (1, [1.0, 100.0])
     """

@@ -57,10 +57,14 @@ def contours(mass, coupling, cls, level: float = 0.1, *, log_coupling: bool = Tr
         y = np.log10(y)
     if len(x) < 2 or len(y) < 2:
         return []
-    gen = contourpy.contour_generator(x, y, np.ma.masked_invalid(z.T),
+    if not 0.0 < level < 1.0:
+        raise InputError(f"contour level must be in (0, 1), got {level!r}")
+    # log(-ln CLs), monotone in CLs (module docstring); CLs = 1 (no signal) -> very low
+    u = np.log(-np.log(np.clip(z, 1e-300, 1.0 - 1e-15)))
+    gen = contourpy.contour_generator(x, y, np.ma.masked_invalid(u.T),
                                       line_type=contourpy.LineType.Separate)
     lines = []
-    for line in gen.lines(level):
+    for line in gen.lines(float(np.log(-np.log(level)))):
         pts = np.array(line, dtype=float)
         if log_coupling:
             pts[:, 1] = 10.0 ** pts[:, 1]
