@@ -416,6 +416,20 @@ def _model_of(stem: str) -> tuple[str, str, str] | None:
     return None
 
 
+def _model_limits(files, lines: list[str]):
+    """``(limits, (label, channel, coupling key))`` of the dark-photon and scalar limit files;
+    the ALP files' summary lines go straight to ``lines``."""
+    for path in files:
+        limits = json.loads(path.read_text())
+        if path.stem.startswith("alp_"):
+            lines.append(f"  ALP    {path.stem.removeprefix('alp_'):<11} "
+                         + _alp_summary(limits))
+            continue
+        which = _model_of(path.stem)
+        if which is not None:
+            yield limits, which
+
+
 def _published_lines(out: Path) -> list[str]:
     """Summary lines of ``DIR/limits/published/*.json``: the observed contour extents."""
     files = sorted((out / "limits" / "published").glob("*.json"), key=_file_order)
@@ -424,16 +438,7 @@ def _published_lines(out: Path) -> list[str]:
     source = json.loads(files[0].read_text()).get("observed_source", "published")
     lines = [f"With NA62's observations ({source}) and published backgrounds, observed "
              "contour extents:"]
-    for path in files:
-        limits = json.loads(path.read_text())
-        if path.stem.startswith("alp_"):
-            lines.append(f"  ALP    {path.stem.removeprefix('alp_'):<11} "
-                         + _alp_summary(limits))
-            continue
-        which = _model_of(path.stem)
-        if which is None:
-            continue
-        model, channel, unit = which
+    for limits, (model, channel, unit) in _model_limits(files, lines):
         r, what = contour_extent(limits), ""
         if r is None and unit in limits:  # no line (one mass): the excluded grid points
             r, what = excluded_ranges(limits, unit), " (excluded grid points)"
@@ -492,16 +497,7 @@ def summary_text(out: Path) -> str:
     if files:
         lines.append("Excluded at 90% CL (observed; expected median while blinded), "
                      "within the scanned grid:")
-    for path in files:
-        limits = json.loads(path.read_text())
-        if path.stem.startswith("alp_"):
-            lines.append(f"  ALP    {path.stem.removeprefix('alp_'):<11} "
-                         + _alp_summary(limits))
-            continue
-        which = _model_of(path.stem)
-        if which is None:
-            continue
-        model, channel, key = which
+    for limits, (model, channel, key) in _model_limits(files, lines):
         unit = key
         if key not in limits:
             continue
