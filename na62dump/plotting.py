@@ -212,13 +212,26 @@ def _band_field(cls_strong, cls_weak, alpha):
     """Field < 0 exactly where ``cls_strong`` excludes and ``cls_weak`` does not.
 
     The expected CLs at the -k sigma quantile excludes more than at +k sigma; the band is the
-    region between the two exclusion contours. Working on log(CLs / alpha) keeps the contour
-    of the filled band on the same smooth interpolation as the contour lines.
+    region between the two exclusion contours. Built from the contours' own field
+    (:func:`na62dump.stats.contours.iso_field`), so the filled band follows the same smooth
+    interpolation as the contour lines.
     """
-    with np.errstate(divide="ignore"):
-        a = np.log(np.clip(cls_strong, 1e-300, None) / alpha)
-        b = np.log(np.clip(cls_weak, 1e-300, None) / alpha)
-    return np.maximum(a, -b)
+    from na62dump.stats.contours import iso_field, iso_level
+
+    u0 = iso_level(alpha)
+    return np.maximum(u0 - iso_field(cls_strong), iso_field(cls_weak) - u0)
+
+
+def _iso_contour(ax, mm, cc, cls, alpha, *, fill=None, **line_kw):
+    """The ``CLs = alpha`` line (and, with ``fill``, the excluded region) drawn on the
+    contours' field (:func:`na62dump.stats.contours.iso_field`), as the limit files' contour
+    polylines are computed."""
+    from na62dump.stats.contours import iso_field, iso_level
+
+    u, u0 = iso_field(cls), iso_level(alpha)
+    if fill is not None:
+        ax.contourf(mm, cc, u, levels=[u0, np.inf], **fill)
+    ax.contour(mm, cc, u, levels=[u0], **line_kw)
 
 
 def plot_exclusion(
@@ -259,8 +272,8 @@ def plot_exclusion(
                 colors=[BAND_2SIGMA], zorder=2)
     ax.contourf(mm, cc, _band_field(exp["-1"], exp["1"], alpha), levels=[-np.inf, 0.0],
                 colors=[BAND_1SIGMA], zorder=3)
-    ax.contour(mm, cc, exp["0"], levels=[alpha], colors=EXPECTED_COLOR, linestyles="--",
-               linewidths=1.8, zorder=6)
+    _iso_contour(ax, mm, cc, exp["0"], alpha, colors=EXPECTED_COLOR, linestyles="--",
+                 linewidths=1.8, zorder=6)
     handles = [
         plt.Line2D([], [], color=EXPECTED_COLOR, ls="--", lw=1.8, label="Expected (median)"),
         plt.Rectangle((0, 0), 1, 1, color=BAND_1SIGMA, label=r"Expected $\pm1\sigma$"),
@@ -269,9 +282,9 @@ def plot_exclusion(
     observed = limits.get("cls_observed")
     if observed is not None:
         obs = np.asarray(observed, dtype=float).T
-        ax.contourf(mm, cc, obs, levels=[-np.inf, alpha], colors=[OBSERVED_FILL], alpha=0.25,
-                    zorder=4)
-        ax.contour(mm, cc, obs, levels=[alpha], colors="k", linewidths=2.4, zorder=5)
+        _iso_contour(ax, mm, cc, obs, alpha,
+                     fill=dict(colors=[OBSERVED_FILL], alpha=0.25, zorder=4),
+                     colors="k", linewidths=2.4, zorder=5)
         handles.insert(0, plt.Line2D([], [], color="k", lw=2.4,
                                      label="Observed (excluded: shaded)"))
     else:
@@ -280,8 +293,8 @@ def plot_exclusion(
     if pub_obs is not None and len(published["mass_gev"]) >= 2:
         pm, pc = np.meshgrid(np.asarray(published["mass_gev"], dtype=float) * 1e3,
                              np.asarray(published[coupling_key], dtype=float))
-        ax.contour(pm, pc, np.asarray(pub_obs, dtype=float).T, levels=[alpha],
-                   colors=PUBLISHED_COLOR, linestyles="-.", linewidths=2.2, zorder=7)
+        _iso_contour(ax, pm, pc, np.asarray(pub_obs, dtype=float).T, alpha,
+                     colors=PUBLISHED_COLOR, linestyles="-.", linewidths=2.2, zorder=7)
         handles.insert(1, plt.Line2D([], [], color=PUBLISHED_COLOR, ls="-.", lw=2.2,
                                      label=PUBLISHED_LABEL))
     handles += [plt.Rectangle((0, 0), 1, 1, color=REFERENCE_GREY, alpha=0.5, label=r["label"])
@@ -376,11 +389,11 @@ def plot_alp(limits: Mapping, *, ax=None, title: str | None = None,
         if rec.get("cls_observed") is not None:
             obs = np.asarray(rec["cls_observed"], dtype=float).T
             if (obs < alpha).any():
-                ax.contourf(tt, bb, obs, levels=[-np.inf, alpha], colors=[color], alpha=0.3)
-                ax.contour(tt, bb, obs, levels=[alpha], colors=[color], linewidths=2)
+                _iso_contour(ax, tt, bb, obs, alpha, fill=dict(colors=[color], alpha=0.3),
+                             colors=[color], linewidths=2)
         if (exp < alpha).any():
-            ax.contour(tt, bb, exp, levels=[alpha], colors=[color], linestyles="--",
-                       linewidths=1.5)
+            _iso_contour(ax, tt, bb, exp, alpha, colors=[color], linestyles="--",
+                         linewidths=1.5)
         handles.append(plt.Line2D([], [], color=color, lw=2, label=label))
     handles.append(plt.Line2D([], [], color="k", ls="--", label="Expected"))
     if records:

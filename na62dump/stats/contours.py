@@ -22,7 +22,25 @@ import numpy as np
 
 from na62dump.errors import InputError
 
-__all__ = ["contours", "is_closed_or_on_boundary"]
+__all__ = ["contours", "is_closed_or_on_boundary", "iso_field", "iso_level"]
+
+
+def iso_field(cls):
+    """``log(-ln CLs)``: the field whose level lines are the CLs contours (module docstring),
+    decreasing in CLs; CLs = 1 (no signal) maps to a very low value, not -inf.
+
+    >>> round(float(iso_field(0.1) - iso_level(0.1)), 12)
+    0.0
+    """
+    z = np.asarray(cls, dtype=float)
+    return np.log(-np.log(np.clip(z, 1e-300, 1.0 - 1e-15)))
+
+
+def iso_level(level: float) -> float:
+    """The value of :func:`iso_field` on the ``CLs = level`` contour (excluded above it)."""
+    if not 0.0 < level < 1.0:
+        raise InputError(f"contour level must be in (0, 1), got {level!r}")
+    return float(np.log(-np.log(level)))
 
 
 def contours(mass, coupling, cls, level: float = 0.1, *, log_coupling: bool = True):
@@ -57,14 +75,11 @@ def contours(mass, coupling, cls, level: float = 0.1, *, log_coupling: bool = Tr
         y = np.log10(y)
     if len(x) < 2 or len(y) < 2:
         return []
-    if not 0.0 < level < 1.0:
-        raise InputError(f"contour level must be in (0, 1), got {level!r}")
-    # log(-ln CLs), monotone in CLs (module docstring); CLs = 1 (no signal) -> very low
-    u = np.log(-np.log(np.clip(z, 1e-300, 1.0 - 1e-15)))
-    gen = contourpy.contour_generator(x, y, np.ma.masked_invalid(u.T),
+    u0 = iso_level(level)
+    gen = contourpy.contour_generator(x, y, np.ma.masked_invalid(iso_field(z).T),
                                       line_type=contourpy.LineType.Separate)
     lines = []
-    for line in gen.lines(float(np.log(-np.log(level)))):
+    for line in gen.lines(u0):
         pts = np.array(line, dtype=float)
         if log_coupling:
             pts[:, 1] = 10.0 ** pts[:, 1]
