@@ -240,9 +240,11 @@ def background_rows(results: Path) -> list[Row]:
         entry = (bkg.get(state) or {}).get(region) or {}
         if comp == "total":
             ours = entry.get("median")
-        else:
-            c = (entry.get("components") or {}).get(comp) or {}
-            ours = c.get("value", c.get("median"))
+        else:  # a component, or the sum of its parts (upstream_k3pi, upstream_ks, ...)
+            parts = [c for name, c in (entry.get("components") or {}).items()
+                     if name == comp or name.startswith(f"{comp}_")]
+            values = [c.get("value", c.get("median")) for c in parts]
+            ours = sum(values) if parts and None not in values else None
         rows.append(Row("backgrounds", f"{state} {region} {comp}", ours, ref, src, None,
                         "pseudo-data simulation vs published; shown, not judged"))
     return rows
@@ -279,8 +281,8 @@ def limit_rows(results: Path) -> list[Row]:
         rows.append(Row("contours (published observations)", "A' -> pi+pi-: excluded grid points",
                         float(n_excl), 0.0, "NA62 hadronic talk: no standalone exclusion "
                         "for BC1", (0.0, 0.0)))
-    rows.extend(_meson_to_brems_rows(results))
     rows.extend(_alp_rows(pub))
+    rows.extend(_meson_to_brems_rows(results))
     return rows
 
 

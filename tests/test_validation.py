@@ -78,3 +78,15 @@ def test_validate_command_writes_the_document(tmp_path, capsys):
     assert "# Validation" in text and "DarkCast" in text
     assert main(["validate", "--results", str(tmp_path / "nope")]) == 2
     assert "no such results directory" in capsys.readouterr().err
+
+
+def test_background_rows_sum_the_parts_of_a_component(tmp_path):
+    bkg = {"pipi": {"SR": {"median": 0.03, "components": {
+        "prompt": {"value": 0.001}, "upstream_ks": {"value": 0.004},
+        "upstream_k3pi": {"value": 0.002}}}},
+        "ee": {"SR": {"median": 0.0094, "components": {}}}}
+    (tmp_path / "background.json").write_text(json.dumps(bkg))
+    rows = {r.quantity: r for r in V.background_rows(tmp_path)}
+    assert rows["pipi SR upstream"].ours == pytest.approx(0.006)
+    assert rows["ee SR total"].ratio == pytest.approx(1.0)
+    assert rows["pipigamma SR upstream"].ours is None  # absent: not computed
