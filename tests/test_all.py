@@ -160,3 +160,10 @@ def test_summary_prints_published_extents_and_open_edges(tmp_path):
     assert "published (arXiv 2312.12055)" in text
     line = [row for row in text.splitlines() if row.startswith("  A'     ee")][1]
     assert "M 120-480 MeV, eps 2e-07-7e-07" in line and "open at mass min" in line
+
+
+def test_demo_scans_enough_masses_for_smooth_contours():
+    # issue 10: at least 60 masses per leptonic channel in the demo (the yields interpolate)
+    assert all_cmd.STATS_BY_PRESET["default"]["masses"] >= 60
+    assert all_cmd.STATS_BY_PRESET["full"]["masses"] >= all_cmd.STATS_BY_PRESET["default"][
+        "masses"]
