@@ -12,13 +12,14 @@ writes (docs/artefacts.md):
   are blinded: only expected limits are computed then), ``cls_expected`` (``"-2"`` .. ``"2"``)
   and ``contours`` (polylines of CLs = 1 - CL, and ``open_at``: the edges of the scanned grid
   where an excluded region reaches, e.g. ``"coupling max"``, where the contour is open);
-- with ``--observed published``: the same limit files and workspaces computed with NA62's
+- with ``--observed published`` (or ``pseudo-data,published``: both sets from the same
+  yields, computed once): the same limit files and workspaces computed with NA62's
   published observations and background models (:mod:`na62dump.stats.published`) instead of
   the pseudo-data, in ``DIR/limits/published/`` and ``DIR/workspaces/published/``, beside the
   pseudo-data ones (never over them), with ``"observed_source": "published (arXiv
   2312.12055)"`` (``"pseudo-data"`` otherwise). This mode reads neither the pseudo-data nor
   ``background.json`` and needs no unblinding; it uses the published exposure
-  (``geometry.N_POT``) and writes no yield tables.
+  (``geometry.N_POT``), and alone it writes no yield tables.
 
 Channels: ``ee``, ``mumu``, ``combined`` (ee and mumu, one likelihood product, N_POT shared),
 ``pipi`` and the hadronic final states (``pipigamma``, ...). The statistics (workspaces,
@@ -393,8 +394,8 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
 
 def _out_dir(results_dir: Path, kind: str, observed_source: str) -> Path:
     """``DIR/<kind>`` for the pseudo-data, ``DIR/<kind>/published`` for NA62's observations."""
-    sub = "published" if observed_source != "pseudo-data" else ""
-    return results_dir / kind / sub if sub else results_dir / kind
+    base = results_dir / kind
+    return base if observed_source == "pseudo-data" else base / "published"
 
 
 def _report(model: str, name: str, res, coupling_name: str, blinded: bool,

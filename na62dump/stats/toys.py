@@ -421,6 +421,7 @@ class PublishedToys:
         self.empty_only = bool(self.obs.sum() == 0
                                and 1.0 - self.p_empty_b < 1.0 - NORMAL_PERCENTILES[-1] / 100)
         if self.empty_only:
+            self.free_obs = fm.fit(self.obs)  # the observation's free fit, for q_obs at every mu
             return
         n_b = _poisson_from_uniform(u_b, lam_b)
         self.events_b = n_b.sum(axis=1) > 0
@@ -441,7 +442,7 @@ class PublishedToys:
         if self.empty_only:  # exact: CLs+b = P_sb(n = 0), CLb = P_b(n = 0), every band alike
             clsb, clb = float(np.exp(-lam_sb.sum())), self.p_empty_b
             cls = float(_cls(clsb, clb))
-            q_obs = float(_qtilde_rows(fm, self.obs, mu)[0])
+            q_obs = float(_qtilde_rows(fm, self.obs, mu, self.free_obs)[0])
             return {"cls": cls, "clsb": clsb, "clb": clb, "q_obs": q_obs,
                     "cls_expected": np.full(5, cls) if expected else np.full(5, np.nan)}
         n_sb = _poisson_from_uniform(self.u_sb, lam_sb)
