@@ -206,21 +206,24 @@ def _read(path: Path) -> dict | None:
         return None
 
 
-def contour_points(limits: Mapping, kind: str = "observed") -> np.ndarray:
-    """All (x, y) points of the ``kind`` contour lines of a limit file, (n, 2)."""
+def _contour_lines(limits: Mapping, kind: str) -> list:
+    """The ``kind`` contour polylines of a limit file: ``"observed"`` or an expected band."""
     contours = limits.get("contours") or {}
     lines = contours.get(kind) if kind == "observed" else (contours.get("expected") or {}).get(kind)
-    pts = [p for line in (lines or []) for p in line]
+    return lines or []
+
+
+def contour_points(limits: Mapping, kind: str = "observed") -> np.ndarray:
+    """All (x, y) points of the ``kind`` contour lines of a limit file, (n, 2)."""
+    pts = [p for line in _contour_lines(limits, kind) for p in line]
     return np.array(pts, dtype=float).reshape(-1, 2)
 
 
 def lower_edge(limits: Mapping, mass: float, kind: str = "observed") -> float | None:
     """Smallest coupling on the ``kind`` contour at ``mass``: where a contour segment crosses
     ``x = mass`` (interpolated in log y). None when no contour line crosses it."""
-    contours = limits.get("contours") or {}
-    lines = contours.get(kind) if kind == "observed" else (contours.get("expected") or {}).get(kind)
     ys = []
-    for line in lines or []:
+    for line in _contour_lines(limits, kind):
         a = np.asarray(line, dtype=float)
         for (x0, y0), (x1, y1) in zip(a[:-1], a[1:], strict=True):
             if (x0 - mass) * (x1 - mass) <= 0 and x0 != x1:

@@ -390,11 +390,11 @@ def contour_extent(limits: Mapping) -> dict[str, list[float]] | None:
     >>> contour_extent({"contours": {"observed": [[[0.1, 1e-6], [0.3, 2e-6], [0.2, 5e-7]]]}})
     {'mass_gev': [0.1, 0.3], 'coupling': [5e-07, 2e-06]}
     """
-    lines = (limits.get("contours") or {}).get("observed") or []
-    pts = [p for line in lines for p in line]
-    if not pts:
+    from na62dump.validation import contour_points
+
+    arr = contour_points(limits)
+    if not len(arr):
         return None
-    arr = np.asarray(pts, dtype=float)
     return {"mass_gev": [float(arr[:, 0].min()), float(arr[:, 0].max())],
             "coupling": [float(arr[:, 1].min()), float(arr[:, 1].max())]}
 
