@@ -30,7 +30,6 @@ For each event:
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 import numpy as np
@@ -77,23 +76,20 @@ def sample_production_momentum(production: str, mass: float, n: int, rng, model:
 
     ``model`` matters for ``b_meson`` only: the dark scalar draws its kaon state per event from
     the B -> K_X S branching ratios (``scalar.sample``); the ALP keeps the model-independent
-    B+ -> K+ a kinematics (``bmesons.sample_b_to_kx``)."""
+    B+ -> K+ a kinematics (``alp.sample``)."""
     if production == "brems":
         from na62dump.physics import brems
 
         return brems.sample(mass, n, rng)
     if production == "b_meson":
-        try:
-            bmesons = importlib.import_module("na62dump.physics.bmesons")
-        except ImportError as err:  # pragma: no cover - depends on the physics package state
-            raise InputError(
-                "production 'b_meson': na62dump.physics.bmesons is not available"
-            ) from err
-        if model == "dark_scalar":
-            from na62dump.physics import scalar
+        # each B-produced model's own sampler: the ALP's B+ -> K+ a, the scalar's B -> K_X S
+        from na62dump.physics import alp, scalar
 
-            return scalar.sample(mass, n, rng)
-        return bmesons.sample_b_to_kx(mass, n, rng)
+        samplers = {"alp": alp.sample, "dark_scalar": scalar.sample}
+        if model not in samplers:
+            raise InputError(f"production 'b_meson': no B-decay production for model "
+                             f"{model!r} (one of {', '.join(samplers)})")
+        return samplers[model](mass, n, rng)
     from na62dump.physics import mesons
 
     return mesons.sample(mass, production, n, rng)
