@@ -1,0 +1,313 @@
+r"""ALP coupled to gluons (PBC benchmark BC11): widths, lifetime and production by mixing.
+
+The coupling is ``cgg = c_GG / Lambda`` in GeV^-1, with ``c_GG`` and ``Lambda`` as defined by
+Aloni, Soreq and Williams, Phys. Rev. Lett. 123 (2019) 031803, arXiv:1811.03474 (ASW). Every
+rate here is proportional to ``cgg^2``. Units: GeV, metres, seconds.
+
+Decay widths (:func:`partial_widths`, keys of :data:`STATES`), valid for
+:data:`MASS_RANGE_GEV` (0.071-2.99 GeV, the span of the tables):
+
+- ASW's data-driven widths (their Fig. 2: gamma gamma, 3 pi, pi pi gamma, pi pi eta,
+  pi pi eta', K Kbar pi, 4 pi via rho rho, omega omega, K* K*bar, phi phi, and the total),
+  for ``c_GG = 1``, ``Lambda = 1 TeV``, read from ``na62dump/data/alp_gluon_asw_widths.txt``
+  (ALPINIST's digitisation, github jjerhot/ALPINIST, ``widths/integrated/``, commit 53441e5;
+  see the file's header) and scaled by ``(cgg x 1000 GeV)^2``; interpolation linear in
+  ``log Gamma`` between the tabulated masses, zero outside a channel's tabulated span;
+- the exclusive two-track states of the analysis are taken from the isospin-summed tables
+  with isospin factors (first principles): ``pi+pi-eta = 2/3 pi pi eta`` (the pi pi pair in
+  I = 0: pi+pi- : pi0 pi0 = 2 : 1), ``K+K-pi0 = 1/6 K Kbar pi`` (K+K-pi0 : K0K0bar pi0 :
+  K+K0bar pi- : K-K0 pi+ = 1 : 1 : 2 : 2), ``pi+pi-pi0pi0 = 2/3 (4 pi)`` (rho+rho- : rho0 rho0
+  = 2 : 1, rho+rho- -> pi+pi-pi0pi0); the remainders are kept as ``pi0pi0eta``, ``kkpi_other``
+  and ``pipipipi`` so that the sum is unchanged;
+- ``other``: the total minus the sum of the exclusive channels (where positive), the
+  hadronic decays ASW do not resolve (it dominates above 1.5 GeV). It opens at 4 m_pi
+  (:data:`OTHER_THRESHOLD_GEV`): below, C and P conservation leave a pseudoscalar only
+  gamma gamma, pi pi gamma and 3 pi, all tabulated (the difference between the digitised total
+  and gamma gamma there, a few per cent, is digitisation noise and is dropped).
+
+Production by mixing with P = pi0, eta, eta' (ASW, "Production" and their mixing angles):
+the ALP inherits a fraction ``theta_aP^2`` of every P made in the primary interaction, with
+P's lab momentum (the prescription ALPINIST uses, ``ALP_production/modes/mixing.py``, "fixing
+momentum"), so ``a per POT = sum_P N_P theta_aP(M)^2`` with the multiplicities N_P and spectra
+of :mod:`na62dump.physics.mesons`. The mixing angles at leading order in chiral perturbation
+theory, with the ALP-gluon term rotated onto the quarks (``c_q = 64 pi^2 kappa_q c_GG``,
+``kappa_q = m_q^-1 / sum m^-1``)::
+
+    theta_aP = -F(M) f_pi / (2 Lambda) (K_aP M^2 + m_aP^2) / (M^2 - m_P^2)
+
+with the kinetic mixing ``K_aP = -1/sqrt2 sum_q c_q <q qbar|P>`` (flavour content of P in the
+octet-singlet basis with the angle ``theta_eta_eta' = arcsin(-1/3)``, plus the first-order
+isospin-breaking terms of ASW, ``delta_I = (m_d - m_u) / (m_d + m_u)``), the mass mixing
+``m_aP^2 = 64 pi^2 c_GG sqrt6 B_0 <eta_1|P> / sum m_q^-1`` (zero for the pi0) and ASW's
+suppression ``F(M)`` of the mixing above 1.4 GeV (:func:`vmd_suppression`). The formulas are
+ASW's (their eqs. 6-9 and supplemental material) in the form ALPINIST evaluates
+(``ALP_rescale/alp/effective_coupling.py``, class ``mixing``, the RG-induced quark couplings
+left out: they are loop-suppressed); inputs :data:`F_PI`, :data:`QUARK_MASSES_GEV`.
+The first-order mixing fails at the meson poles: masses within :data:`POLE_EXCLUSION_GEV` of
+m_pi0, m_eta, m_eta' are refused (the tables carry a placeholder there too).
+
+Not here (*open*): production in B decays through the loop-induced b -> s coupling.
+
+>>> round(float(ctau_m(0.3, 1e-5)), 4)  # metres, c_GG / Lambda = 1e-5 GeV^-1
+0.0289
+>>> round(float(branching_ratios(0.5)["gammagamma"]), 3)
+0.492
+>>> round(float(branching_ratios(1.0)["pipieta"]), 3)
+0.526
+>>> round(float(n_produced_per_pot(0.3, 1e-5)) * 1e8, 3)  # ALPs per POT
+2.66
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from na62dump.errors import InputError
+from na62dump.physics import constants as C
+from na62dump.physics import mesons
+from na62dump.physics._checks import check_mass, check_nonnegative
+from na62dump.physics.decay import ctau_from_width, lifetime_from_width
+
+log = logging.getLogger(__name__)
+
+TABLE_FILE = Path(__file__).resolve().parent.parent / "data" / "alp_gluon_asw_widths.txt"
+#: The tables are for c_GG / Lambda = 1 / (1000 GeV).
+TABLE_CGG_INV_GEV = 1e-3
+#: Validity range (GeV): the span common to the ASW tables.
+MASS_RANGE_GEV = (0.0707, 2.99)
+#: Half-width (GeV) of the mass windows around pi0, eta, eta' refused (first-order mixing
+#: fails where |M^2 - m_P^2| is comparable to the mixing itself; our choice).
+POLE_EXCLUSION_GEV = 0.005
+
+#: Mass (GeV) above which ``other`` is open: 4 m_pi (module docstring).
+OTHER_THRESHOLD_GEV = 4.0 * C.M_PI
+
+#: Kinematic threshold (GeV) of each table (its lightest charge state; the rho rho table from
+#: pi+pi-pi0pi0, 4 pi0 being no rho rho state): below it the width is 0 whatever the
+#: digitisation's interpolation nodes (two tables start with a node at M = 0).
+_TABLE_THRESHOLD_GEV: dict[str, float] = {
+    "total": 0.0, "gammagamma": 0.0, "pipigamma": 2 * C.M_PI, "pipipi0": 2 * C.M_PI + C.M_PI0,
+    "3pi0": 3 * C.M_PI0, "pipieta_all": 2 * C.M_PI0 + C.M_ETA,
+    "pipietaprime_all": 2 * C.M_PI0 + C.M_ETAP, "kkpi_all": 2 * C.M_K + C.M_PI0,
+    "4pi_all": 2 * C.M_PI + 2 * C.M_PI0, "omegaomega": 2 * C.M_OMEGA,
+    "kstarkstar": 2 * C.M_K + 2 * C.M_PI, "phiphi": 4 * C.M_K,
+}
+
+#: Analysis states and the table they come from, with the isospin factor (module docstring).
+_DERIVED: dict[str, tuple[str, float]] = {
+    "gammagamma": ("gammagamma", 1.0),
+    "pipigamma": ("pipigamma", 1.0),
+    "pipipi0": ("pipipi0", 1.0),
+    "3pi0": ("3pi0", 1.0),
+    "pipieta": ("pipieta_all", 2.0 / 3.0),
+    "pi0pi0eta": ("pipieta_all", 1.0 / 3.0),
+    "pipietaprime": ("pipietaprime_all", 1.0),
+    "kkpi0": ("kkpi_all", 1.0 / 6.0),
+    "kkpi_other": ("kkpi_all", 5.0 / 6.0),
+    "pipipi0pi0": ("4pi_all", 2.0 / 3.0),
+    "pipipipi": ("4pi_all", 1.0 / 3.0),
+    "omegaomega": ("omegaomega", 1.0),
+    "kstarkstar": ("kstarkstar", 1.0),
+    "phiphi": ("phiphi", 1.0),
+}
+#: Keys of :func:`partial_widths` (``other``: the unresolved rest of the total).
+STATES: tuple[str, ...] = (*_DERIVED, "other")
+#: The two-track final states of the analysis (``na62dump.codes.Channel`` keys) it can reach.
+FINAL_STATES: tuple[str, ...] = ("pipigamma", "pipipi0", "pipipi0pi0", "pipieta", "kkpi0")
+
+#: Mixing inputs (ASW; the values ALPINIST uses, ``ALP_rescale/general/constants.py``):
+#: f_pi = 93 MeV, theta_eta_eta' = arcsin(-1/3); quark masses MS-bar at 2 GeV (PDG 2022:
+#: m_u = 2.16, m_d = 4.67, m_s = 93.4 MeV).
+F_PI = 0.093
+THETA_ETA_ETAP = float(np.arcsin(-1.0 / 3.0))
+QUARK_MASSES_GEV = {"u": 2.16e-3, "d": 4.67e-3, "s": 93.4e-3}
+#: Mesons the ALP mixes with (keys of :data:`na62dump.physics.mesons.MESONS`).
+MIXING_MESONS: tuple[str, ...] = ("pi0", "eta", "etaprime")
+
+
+@functools.cache
+def _tables(path: Path = TABLE_FILE) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The ASW tables: ``{mode: (mass GeV, width eV)}`` sorted in mass (parsed once)."""
+    rows: dict[str, list[tuple[float, float]]] = {}
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as err:
+        raise InputError(f"{path}: cannot be read ({err.strerror})") from None
+    try:
+        for line in lines:
+            if line.strip() and not line.startswith("#"):
+                mode, m, w = line.split()
+                rows.setdefault(mode, []).append((float(m), float(w)))
+    except ValueError as err:
+        raise InputError(f"{path}: malformed ({err})") from None
+    out = {}
+    for mode, pts in rows.items():
+        arr = np.array(sorted(pts))
+        out[mode] = (arr[:, 0], arr[:, 1])
+    missing = {src for src, _ in _DERIVED.values()} | {"total"}
+    if missing - set(out):
+        raise InputError(f"{path}: modes {sorted(missing - set(out))} are missing")
+    return out
+
+
+def _table_width_ev(mode: str, m: np.ndarray) -> np.ndarray:
+    """Tabulated width (eV, c_GG = 1, Lambda = 1 TeV) at ``m``: linear in log Gamma between
+    two positive nodes, linear in Gamma next to a zero node (a threshold), 0 outside the span."""
+    x, y = _tables()[mode]
+    m = np.asarray(m, dtype=float)
+    i = np.clip(np.searchsorted(x, m, side="right") - 1, 0, x.size - 2)
+    t = (m - x[i]) / (x[i + 1] - x[i])
+    lo, hi = y[i], y[i + 1]
+    both = (lo > 0) & (hi > 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        logv = np.exp(np.log(np.where(both, lo, 1.0))
+                      + t * np.log(np.where(both, hi / np.where(both, lo, 1.0), 1.0)))
+    val = np.where(both, logv, lo + t * (hi - lo))
+    return np.where((m >= max(x[0], _TABLE_THRESHOLD_GEV[mode])) & (m <= x[-1]), val, 0.0)
+
+
+def _check(mass, cgg):
+    m = check_mass(mass, MASS_RANGE_GEV, "ALP mass")
+    c = check_nonnegative(cgg, "cgg")
+    return m, c
+
+
+def partial_widths(mass, cgg=1.0) -> dict[str, np.ndarray | float]:
+    """Partial widths (GeV) of :data:`STATES` at ``mass`` (GeV) for ``cgg`` = c_GG/Lambda (GeV^-1).
+    """
+    m, c = _check(mass, cgg)
+    scale = (c / TABLE_CGG_INV_GEV) ** 2 * 1e-9  # eV -> GeV and the coupling
+    out = {k: _table_width_ev(src, m) * f for k, (src, f) in _DERIVED.items()}
+    excl = sum(out.values())
+    rest = np.clip(_table_width_ev("total", m) - excl, 0.0, None)
+    out["other"] = np.where(m > OTHER_THRESHOLD_GEV, rest, 0.0)
+    return {k: (float(v * scale) if np.ndim(v * scale) == 0 else v * scale)
+            for k, v in out.items()}
+
+
+def total_width(mass, cgg=1.0):
+    """Total width (GeV): the sum of :func:`partial_widths`."""
+    w = sum(np.asarray(v) for v in partial_widths(mass, cgg).values())
+    return float(w) if np.ndim(w) == 0 else w
+
+
+def branching_ratios(mass) -> dict[str, np.ndarray | float]:
+    """BR of each of :data:`STATES` (independent of the coupling)."""
+    pw = partial_widths(mass, 1.0)
+    tot = sum(np.asarray(v) for v in pw.values())
+    return {k: (float(np.asarray(v) / tot) if np.ndim(tot) == 0 else np.asarray(v) / tot)
+            for k, v in pw.items()}
+
+
+def ctau_m(mass, cgg):
+    """Proper decay length c tau (m)."""
+    return ctau_from_width(total_width(mass, cgg))
+
+
+def lifetime_s(mass, cgg):
+    """Proper lifetime (s)."""
+    return lifetime_from_width(total_width(mass, cgg))
+
+
+# ------------------------------------------------------------------------------------------------
+# production by mixing
+# ------------------------------------------------------------------------------------------------
+
+
+def vmd_suppression(mass):
+    """ASW's suppression F(M) of the ALP-meson mixing: 1 up to 1.4 GeV, (1.4 GeV / M)^4 above
+    2 GeV, and between them the cubic interpolation ALPINIST uses (``effective_coupling.py``,
+    ``_FVMD``: 5.7022 M^3 - 29.4815 M^2 + 49.0191 M - 25.4899, M in GeV)."""
+    m = np.asarray(mass, dtype=float)
+    cubic = 5.7022 * m**3 - 29.4815 * m**2 + 49.0191 * m - 25.4899
+    return np.where(m <= 1.4, 1.0, np.where(m <= 2.0, cubic, (1.4 / np.maximum(m, 1e-9)) ** 4))
+
+
+def _flavour_content():
+    """<u ubar|P>, <d dbar|P>, <s sbar|P> and <eta_1|P> of pi0, eta, eta' (octet-singlet
+    mixing with :data:`THETA_ETA_ETAP`: eta = eta_8 cos - eta_1 sin, eta' = eta_8 sin + eta_1 cos,
+    eta_8 = (u + d - 2 s) / sqrt6, eta_1 = (u + d + s) / sqrt3)."""
+    th = THETA_ETA_ETAP
+    c8 = np.array([1.0, 1.0, -2.0]) / np.sqrt(6.0)
+    c1 = np.array([1.0, 1.0, 1.0]) / np.sqrt(3.0)
+    return {
+        "pi0": (np.array([1.0, -1.0, 0.0]) / np.sqrt(2.0), 0.0),
+        "eta": (c8 * np.cos(th) - c1 * np.sin(th), -np.sin(th)),
+        "etaprime": (c8 * np.sin(th) + c1 * np.cos(th), np.cos(th)),
+    }
+
+
+def mixing_angle(mass, meson: str, cgg=1.0):
+    """ALP-meson mixing angle theta_aP (module docstring) for ``meson`` in :data:`MIXING_MESONS`.
+    """
+    if meson not in MIXING_MESONS:
+        raise InputError(f"unknown mixing meson {meson!r}; expected one of "
+                         f"{', '.join(MIXING_MESONS)}")
+    m = np.asarray(check_mass(mass, MASS_RANGE_GEV, "ALP mass"), dtype=float)
+    c = np.asarray(check_nonnegative(cgg, "cgg"), dtype=float)
+    mq = np.array([QUARK_MASSES_GEV[q] for q in "uds"])
+    inv_sum = np.sum(1.0 / mq)
+    kappa = (1.0 / mq) / inv_sum
+    cq = 64.0 * np.pi**2 * kappa  # per unit c_GG
+    delta_i = (mq[1] - mq[0]) / (mq[1] + mq[0])
+    b0 = C.M_PI0**2 / (mq[0] + mq[1])
+    content, singlet = _flavour_content()[meson]
+    m2 = m * m
+    if meson == "pi0":
+        # kinetic mixing with the first-order isospin-breaking terms (eta and eta' poles)
+        u, d, s = cq
+        k = -0.5 * (u - d - delta_i * C.M_PI0**2 / 3.0 * (
+            (u + d + 2.0 * s) / (m2 - C.M_ETAP**2) + 2.0 * (u + d - s) / (m2 - C.M_ETA**2)))
+        m_mix2 = 0.0
+        m_p = C.M_PI0
+    else:
+        u, d, s = cq
+        # <q qbar|P> sqrt2 = coefficient of (c_u + c_d) and c_s in ASW's K_aP
+        light = (u + d - delta_i * C.M_PI0**2 * (u - d) / (m2 - C.M_PI0**2)) * content[0]
+        k = -0.5 * np.sqrt(2.0) * (light + s * content[2])
+        m_mix2 = 64.0 * np.pi**2 * np.sqrt(6.0) * b0 * singlet / inv_sum
+        m_p = C.M_ETA if meson == "eta" else C.M_ETAP
+    theta = -vmd_suppression(m) * F_PI / 2.0 * (k * m2 + m_mix2) / (m2 - m_p**2) * c
+    return float(theta) if theta.ndim == 0 else theta
+
+
+def _check_poles(m: np.ndarray):
+    for name, mp in (("pi0", C.M_PI0), ("eta", C.M_ETA), ("etaprime", C.M_ETAP)):
+        if (np.abs(m - mp) < POLE_EXCLUSION_GEV).any():
+            raise InputError(f"ALP mass: within {POLE_EXCLUSION_GEV * 1e3:g} MeV of the {name} "
+                             f"mass, where the first-order mixing fails")
+
+
+def rate_per_pot(mass, meson: str, cgg):
+    """ALPs per POT from mixing with ``meson``: N_meson per POT x theta_aP^2."""
+    m = np.asarray(check_mass(mass, MASS_RANGE_GEV, "ALP mass"), dtype=float)
+    _check_poles(m)
+    out = mesons.multiplicity(meson) * np.asarray(mixing_angle(m, meson, cgg)) ** 2
+    return float(out) if out.ndim == 0 else out
+
+
+def n_produced_per_pot(mass, cgg):
+    """ALPs per POT, summed over :data:`MIXING_MESONS`."""
+    return sum(rate_per_pot(mass, p, cgg) for p in MIXING_MESONS)
+
+
+def sample(mass, meson: str, n, rng):
+    """Draw ``n`` ALP lab momenta (px, py, pz) in GeV made by mixing with ``meson``: the meson's
+    lab momentum from the shipped spectrum (:func:`na62dump.physics.mesons.sample_meson`),
+    kept by the ALP (module docstring).
+
+    >>> import numpy as np
+    >>> px, py, pz = sample(0.3, "eta", 3, np.random.default_rng(0))
+    >>> pz.shape
+    (3,)
+    """
+    if meson not in MIXING_MESONS:
+        raise InputError(f"unknown mixing meson {meson!r}; expected one of "
+                         f"{', '.join(MIXING_MESONS)}")
+    m = np.asarray(check_mass(mass, MASS_RANGE_GEV, "ALP mass"), dtype=float)
+    _check_poles(m)
+    return mesons.sample_meson(meson, n, rng)
