@@ -1,9 +1,10 @@
 """``na62dump model``: widths, lifetime, production and expected decays for one model point.
 
-Three models (PBC benchmarks BC1, BC11-like and BC4)::
+Four models (PBC benchmarks BC1, BC10/BC11-like model independent, BC11 and BC4)::
 
     na62dump model dark-photon --mass 0.3 --eps 1e-6
     na62dump model alp --mass 0.5 --ctau-m 10 --br-product 1e-8 --json
+    na62dump model alp-gluon --mass 0.7 --cgg 1e-5
     na62dump model dark-scalar --mass 0.5 --sin2theta 1e-8
 
 ``--json`` prints exactly one JSON object on stdout instead of the table. The expected number of
@@ -36,7 +37,7 @@ import numpy as np
 from na62dump import geometry
 from na62dump.commands._args import int_at_least
 from na62dump.errors import InputError
-from na62dump.physics import alp, brems, dark_photon, mesons, sampling, scalar
+from na62dump.physics import alp, alp_gluon, brems, dark_photon, mesons, sampling, scalar
 from na62dump.physics import bmesons as bm
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,43 @@ def alp_summary(mass, ctau_m=None, lifetime_s=None, br_product=1.0, n_samples=DE
     }
 
 
+def alp_gluon_summary(mass, cgg, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -> dict:
+    """Everything ``na62dump model alp-gluon`` prints (``cgg``: c_GG / Lambda in GeV^-1, BC11).
+
+    Production by mixing with pi0, eta and eta' (:mod:`~na62dump.physics.alp_gluon`), one
+    mode per meson in ``production_per_pot``; no branching ratio is applied to
+    ``n_decay_in_fv`` (decays to any final state, as for the dark photon and the scalar).
+    """
+    cgg = _positive(cgg, "cgg")
+    br = _floats(alp_gluon.branching_ratios(mass))  # checks the mass range
+    mass = float(mass)
+    ctau = float(alp_gluon.ctau_m(mass, cgg))
+    modes = {}
+    for name in alp_gluon.MIXING_MESONS:
+        modes[name] = (float(alp_gluon.rate_per_pot(mass, name, cgg)),
+                       lambda n, r, name=name: alp_gluon.sample(mass, name, n, r))
+    prob, n_dec = _expected(modes, mass, ctau, n_samples, seed)
+    per_meson = {name: modes[name][0] for name in alp_gluon.MIXING_MESONS}
+    return {
+        "model": "alp_gluon",
+        "mass_gev": mass,
+        "cgg_inv_gev": cgg,
+        "width_gev": float(alp_gluon.total_width(mass, cgg)),
+        "ctau_m": ctau,
+        "lifetime_s": float(alp_gluon.lifetime_s(mass, cgg)),
+        "br": br,
+        "mixing_angle": {name: float(alp_gluon.mixing_angle(mass, name, cgg))
+                         for name in alp_gluon.MIXING_MESONS},
+        "production_per_pot": {"mixing": sum(per_meson.values()), **per_meson},
+        "decay_probability_fv": prob,
+        "n_pot": geometry.N_POT,
+        "fv_z_m": list(FV_Z_M),
+        "n_decay_in_fv": sum(n_dec.values()),
+        "n_decay_in_fv_by_mode": n_dec,
+        "mc_samples_per_mode": int(n_samples),
+    }
+
+
 def dark_scalar_summary(mass, sin2theta, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -> dict:
     """Everything ``na62dump model dark-scalar`` prints (``sin2theta``: sin^2 theta, PBC)."""
     sin2theta = _positive(sin2theta, "sin2theta")
@@ -198,7 +236,8 @@ def dark_scalar_summary(mass, sin2theta, n_samples=DEFAULT_SAMPLES, seed=DEFAULT
 
 
 def register(subparsers) -> argparse.ArgumentParser:
-    """Add ``model`` (with ``dark-photon``, ``alp``, ``dark-scalar``) to the subcommands."""
+    """Add ``model`` (``dark-photon``, ``alp``, ``alp-gluon``, ``dark-scalar``) to the subcommands.
+    """
     p = subparsers.add_parser(
         "model", help="widths, lifetime, production and decays in the FV for one model point",
         description=__doc__.splitlines()[0],
@@ -233,6 +272,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     ap.add_argument("--br-product", type=float, default=1.0, metavar="X",
                     help="BR(B -> K(*) a) x BR(a -> f) (default: %(default)s)")
     ap.set_defaults(func=_main_alp)
+
+    gp = sub.add_parser("alp-gluon", help="ALP coupled to gluons (BC11), production by mixing")
+    common(gp)
+    gp._negative_number_matcher = _NEGATIVE_NUMBER
+    gp.add_argument("--cgg", type=float, required=True, metavar="INV_GEV",
+                    help="c_GG / Lambda in GeV^-1 (Aloni, Soreq & Williams normalisation; > 0)")
+    gp.set_defaults(func=_main_alp_gluon)
 
     sp = sub.add_parser("dark-scalar", help="dark scalar mixing with the Higgs (BC4)")
     common(sp)
@@ -283,6 +329,10 @@ def _main_alp(args) -> int:
         raise InputError(f"br-product: must be within [0, 1], got {args.br_product!r}")
     return _emit(alp_summary(args.mass, args.ctau_m, args.lifetime_s, args.br_product,
                              args.samples, args.seed), args)
+
+
+def _main_alp_gluon(args) -> int:
+    return _emit(alp_gluon_summary(args.mass, args.cgg, args.samples, args.seed), args)
 
 
 def _main_dark_scalar(args) -> int:
