@@ -18,6 +18,7 @@ class Model(IntEnum):
     DARK_PHOTON = 1
     ALP = 2
     DARK_SCALAR = 3
+    ALP_GLUON = 4  #: ALP coupled to gluons (BC11), na62dump.physics.alp_gluon
 
 
 class Production(IntEnum):
@@ -29,6 +30,7 @@ class Production(IntEnum):
     RHO = 5
     PHI = 6
     B_MESON = 10
+    MIXING = 11  #: ALP-meson mixing with pi0, eta, eta' (BC11)
     # backgrounds
     PROMPT = 20
     COMBINATORIAL = 21

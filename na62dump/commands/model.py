@@ -175,7 +175,7 @@ def alp_gluon_summary(mass, cgg, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -
     modes = {}
     for name in alp_gluon.MIXING_MESONS:
         modes[name] = (float(alp_gluon.rate_per_pot(mass, name, cgg)),
-                       lambda n, r, name=name: alp_gluon.sample(mass, name, n, r))
+                       lambda n, r, name=name: alp_gluon.sample(mass, n, r, meson=name))
     prob, n_dec = _expected(modes, mass, ctau, n_samples, seed)
     per_meson = {name: modes[name][0] for name in alp_gluon.MIXING_MESONS}
     return {

@@ -295,19 +295,38 @@ def n_produced_per_pot(mass, cgg):
     return sum(rate_per_pot(mass, p, cgg) for p in MIXING_MESONS)
 
 
-def sample(mass, meson: str, n, rng):
-    """Draw ``n`` ALP lab momenta (px, py, pz) in GeV made by mixing with ``meson``: the meson's
-    lab momentum from the shipped spectrum (:func:`na62dump.physics.mesons.sample_meson`),
-    kept by the ALP (module docstring).
+def mixing_fractions(mass) -> dict[str, float]:
+    """Share of each meson of :data:`MIXING_MESONS` in the ALP yield at ``mass`` (GeV); the
+    same for every coupling (each rate goes as cgg^2)."""
+    rates = {p: float(rate_per_pot(float(mass), p, 1.0)) for p in MIXING_MESONS}
+    total = sum(rates.values())
+    return {p: r / total for p, r in rates.items()}
+
+
+def sample(mass, n, rng, meson: str | None = None):
+    """Draw ``n`` ALP lab momenta (px, py, pz) in GeV made by mixing: the meson's lab momentum
+    from the shipped spectrum (:func:`na62dump.physics.mesons.sample_meson`), kept by the ALP
+    (module docstring). ``meson`` None: each event draws its meson with the probabilities of
+    :func:`mixing_fractions` (one sample per mass serves every coupling); else that meson only.
 
     >>> import numpy as np
-    >>> px, py, pz = sample(0.3, "eta", 3, np.random.default_rng(0))
+    >>> px, py, pz = sample(0.3, 3, np.random.default_rng(0), meson="eta")
     >>> pz.shape
     (3,)
     """
-    if meson not in MIXING_MESONS:
+    if meson is not None and meson not in MIXING_MESONS:
         raise InputError(f"unknown mixing meson {meson!r}; expected one of "
                          f"{', '.join(MIXING_MESONS)}")
     m = np.asarray(check_mass(mass, MASS_RANGE_GEV, "ALP mass"), dtype=float)
     _check_poles(m)
-    return mesons.sample_meson(meson, n, rng)
+    n = int(n)
+    if meson is not None:
+        return mesons.sample_meson(meson, n, rng)
+    frac = mixing_fractions(float(m))
+    pick = rng.choice(len(MIXING_MESONS), size=n, p=[frac[p] for p in MIXING_MESONS])
+    px, py, pz = (np.empty(n) for _ in range(3))
+    for i, p in enumerate(MIXING_MESONS):
+        sel = pick == i
+        if sel.any():
+            px[sel], py[sel], pz[sel] = mesons.sample_meson(p, int(sel.sum()), rng)
+    return px, py, pz

@@ -163,13 +163,19 @@ _MESON_DECAYS = {
 }
 
 
+#: Production modes with no parent decay, hence no kinematic limit: proton bremsstrahlung and
+#: the ALP-meson mixing of BC11 (the ALP takes the meson's momentum, whatever its mass).
+_NO_PARENT_DECAY = ("brems", "mixing")
+
+
 def production_limit_gev(production: str) -> float:
-    """Largest mass the production mode can make (GeV): m_parent - m_partner; inf for brems.
+    """Largest mass the production mode can make (GeV): m_parent - m_partner; inf for brems
+    and mixing.
 
     >>> round(production_limit_gev("eta"), 4), production_limit_gev("brems")
     (0.5479, inf)
     """
-    if production == "brems":
+    if production in _NO_PARENT_DECAY:
         return math.inf
     parent, partner = _MESON_DECAYS[production]
     return _pdg_mass(parent) - _pdg_mass(partner)
@@ -283,7 +289,7 @@ class DatasetSpec(_Strict):
 
 class GridSpec(_Strict):
     prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_]*$")]
-    model: Literal["dark_photon", "alp", "dark_scalar"]
+    model: Literal["dark_photon", "alp", "dark_scalar", "alp_gluon"]
     production: str
     channels: tuple[str, ...]
     mass_range_gev: tuple[Positive, Positive]
@@ -297,9 +303,10 @@ class GridSpec(_Strict):
     @field_validator("production")
     @classmethod
     def _known_production(cls, value):
-        if value not in _MESON_DECAYS and value != "brems":
+        if value not in _MESON_DECAYS and value not in _NO_PARENT_DECAY:
             raise ValueError(
-                f"unknown production {value!r}; known: {['brems', *_MESON_DECAYS]}"
+                f"unknown production {value!r}; known: "
+                f"{[*_NO_PARENT_DECAY, *_MESON_DECAYS]}"
             )
         return value
 
@@ -319,6 +326,8 @@ class GridSpec(_Strict):
         lo, hi = self.mass_range_gev
         if not lo < hi:
             raise ValueError(f"mass_range_gev: lower end {lo} must be below upper end {hi}")
+        if (self.production == "mixing") != (self.model == "alp_gluon"):
+            raise ValueError("production 'mixing' goes with model 'alp_gluon' and only with it")
         limit = production_limit_gev(self.production)
         if hi >= limit:
             raise ValueError(
@@ -720,7 +729,7 @@ def load_campaign(
                     "n_generated": size,
                     **grid.metadata,
                 }
-                if grid.production != "brems":
+                if grid.production not in _NO_PARENT_DECAY:
                     meta["parent"] = _MESON_DECAYS[grid.production][0]
                 datasets.append(
                     _make_dataset(path, root, name, "signal", None, DEFAULT_TREE,

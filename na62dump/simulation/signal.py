@@ -5,7 +5,9 @@ For each event:
 1. **Production.** The X lab momentum comes from the physics samplers of
    :mod:`na62dump.physics` (``brems.sample``, ``mesons.sample`` for pi0/eta/etaprime/omega/rho/
    phi, ``bmesons.sample_b_to_kx`` for B -> K(*) X, ``scalar.sample`` for the dark scalar's
-   B -> K_X S over the kaon states); the production point is the primary interaction in the
+   B -> K_X S over the kaon states, ``alp_gluon.sample`` for the gluon-coupled ALP made by
+   mixing with pi0 / eta / eta', production ``mixing``, the meson drawn per event with its
+   share of the yield); the production point is the primary interaction in the
    TAX: transverse position the mean beam impact point
    ``geometry.BEAM_POINT`` with a Gaussian beam spot of :data:`BEAM_SPOT_SIGMA_M` per
    coordinate, depth exponential with ``geometry.TAX_LAMBDA_I`` truncated to the TAX.
@@ -17,7 +19,10 @@ For each event:
    polarisation averaged over production, ``angular="transverse"`` gives ``1 + cos^2``);
    three- and four-body final states uniform in phase space (Raubold-Lynch, unweighted; no
    matrix element, an approximation for pi+pi-pi0 / pi+pi-gamma whose acceptance is
-   dominated by the boost); pi0 and eta decay promptly to gamma gamma.
+   dominated by the boost; the same for the gluon-coupled ALP's pi+pi-gamma, pi+pi-pi0,
+   pi+pi-eta, pi+pi-pi0pi0 and K+K-pi0: no ALP Dalitz distribution is published in a form
+   we use, Aloni, Soreq & Williams give integrated widths only); pi0 and eta decay promptly to
+   gamma gamma.
 4. **Detector response** (:func:`na62dump.simulation.detector.simulate_detector`); every
    generated event is kept, accepted or not, with its truth.
 
@@ -54,15 +59,15 @@ log = logging.getLogger(__name__)
 #: approximation (the SPS beam is focused to about a millimetre on the TAX).
 BEAM_SPOT_SIGMA_M = 0.0015
 
-MODELS = ("dark_photon", "alp", "dark_scalar")
-PRODUCTIONS = ("brems", "pi0", "eta", "etaprime", "omega", "rho", "phi", "b_meson")
+MODELS = ("dark_photon", "alp", "dark_scalar", "alp_gluon")
+PRODUCTIONS = ("brems", "pi0", "eta", "etaprime", "omega", "rho", "phi", "b_meson", "mixing")
 CHANNELS = ("ee", "mumu", "pipi", "pipigamma", "pipipi0", "pipipi0pi0", "pipieta", "kk", "kkpi0")
 #: Parent masses (GeV) recorded in ``Truth_parentMass``; B: the B+/B0 average (PDG).
 _B_MASS = 5.2797
 
 
 def _parent_mass(production: str) -> float:
-    if production == "brems":
+    if production in ("brems", "mixing"):  # no parent decay
         return 0.0
     if production == "b_meson":
         return _B_MASS
@@ -81,6 +86,13 @@ def sample_production_momentum(production: str, mass: float, n: int, rng, model:
         from na62dump.physics import brems
 
         return brems.sample(mass, n, rng)
+    if (production == "mixing") != (model == "alp_gluon"):
+        raise InputError(f"production {production!r} with model {model!r}: the ALP-meson "
+                         f"mixing is the production of 'alp_gluon', and its only one")
+    if production == "mixing":
+        from na62dump.physics import alp_gluon
+
+        return alp_gluon.sample(mass, n, rng)
     if production == "b_meson":
         # each B-produced model's own sampler: the ALP's B+ -> K+ a, the scalar's B -> K_X S
         from na62dump.physics import alp, scalar
