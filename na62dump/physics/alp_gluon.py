@@ -18,7 +18,9 @@ Decay widths (:func:`partial_widths`, keys of :data:`STATES`), valid for
   I = 0: pi+pi- : pi0 pi0 = 2 : 1), ``K+K-pi0 = 1/6 K Kbar pi`` (K+K-pi0 : K0K0bar pi0 :
   K+K0bar pi- : K-K0 pi+ = 1 : 1 : 2 : 2), ``pi+pi-pi0pi0 = 2/3 (4 pi)`` (rho+rho- : rho0 rho0
   = 2 : 1, rho+rho- -> pi+pi-pi0pi0); the remainders are kept as ``pi0pi0eta``, ``kkpi_other``
-  and ``pipipipi`` so that the sum is unchanged;
+  and ``pipipipi`` so that the sum is unchanged (``pipietaprime_all``: pi pi eta', all
+  charges). A charge state is closed below its own threshold (pi+pi-eta opens 9 MeV above
+  pi0pi0eta), where the summed table is its neutral partner's alone;
 - ``other``: the total minus the sum of the exclusive channels (where positive), the
   hadronic decays ASW do not resolve (it dominates above 1.5 GeV). It opens at 4 m_pi
   (:data:`OTHER_THRESHOLD_GEV`): below, C and P conservation leave a pseudoscalar only
@@ -105,7 +107,7 @@ _DERIVED: dict[str, tuple[str, float]] = {
     "3pi0": ("3pi0", 1.0),
     "pipieta": ("pipieta_all", 2.0 / 3.0),
     "pi0pi0eta": ("pipieta_all", 1.0 / 3.0),
-    "pipietaprime": ("pipietaprime_all", 1.0),
+    "pipietaprime_all": ("pipietaprime_all", 1.0),
     "kkpi0": ("kkpi_all", 1.0 / 6.0),
     "kkpi_other": ("kkpi_all", 5.0 / 6.0),
     "pipipi0pi0": ("4pi_all", 2.0 / 3.0),
@@ -114,6 +116,14 @@ _DERIVED: dict[str, tuple[str, float]] = {
     "kstarkstar": ("kstarkstar", 1.0),
     "phiphi": ("phiphi", 1.0),
 }
+#: Thresholds (GeV) of the charge states split off an isospin-summed table where they differ
+#: from the table's own (its lightest charge state): a charge state is closed below its
+#: threshold, the isospin share applying above it.
+_STATE_THRESHOLD_GEV: dict[str, float] = {
+    "pipieta": 2 * C.M_PI + C.M_ETA, "pipipipi": 4 * C.M_PI,
+    "kkpi_other": 2 * C.M_K0 + C.M_PI0,
+}
+
 #: Keys of :func:`partial_widths` (``other``: the unresolved rest of the total).
 STATES: tuple[str, ...] = (*_DERIVED, "other")
 #: The two-track final states of the analysis (``na62dump.codes.Channel`` keys) it can reach.
@@ -181,7 +191,8 @@ def partial_widths(mass, cgg=1.0) -> dict[str, np.ndarray | float]:
     """
     m, c = _check(mass, cgg)
     scale = (c / TABLE_CGG_INV_GEV) ** 2 * 1e-9  # eV -> GeV and the coupling
-    out = {k: _table_width_ev(src, m) * f for k, (src, f) in _DERIVED.items()}
+    out = {k: _table_width_ev(src, m) * f * (m >= _STATE_THRESHOLD_GEV.get(k, 0.0))
+           for k, (src, f) in _DERIVED.items()}
     excl = sum(out.values())
     rest = np.clip(_table_width_ev("total", m) - excl, 0.0, None)
     out["other"] = np.where(m > OTHER_THRESHOLD_GEV, rest, 0.0)

@@ -11,7 +11,7 @@ from scipy import integrate
 
 from na62dump import geometry
 from na62dump.cli import main
-from na62dump.physics import alp, bmesons, brems, dark_photon, mesons, scalar
+from na62dump.physics import alp, alp_gluon, bmesons, brems, dark_photon, mesons, scalar
 
 SAMPLES = ["--samples", "20000"]
 
@@ -96,6 +96,21 @@ def test_dark_scalar(capsys):
         2 * d["production_per_pot"]["b_to_kx"])
 
 
+def test_alp_gluon(capsys):
+    d = run_json(capsys, "alp-gluon", "--mass", "0.7", "--cgg", "1e-6")
+    assert d["model"] == "alp_gluon" and d["cgg_inv_gev"] == 1e-6
+    assert d["ctau_m"] == pytest.approx(float(alp_gluon.ctau_m(0.7, 1e-6)))
+    assert sum(d["br"].values()) == pytest.approx(1.0)
+    assert d["br"]["pipigamma"] == pytest.approx(alp_gluon.branching_ratios(0.7)["pipigamma"])
+    prod = d["production_per_pot"]
+    assert set(prod) == {"mixing", *alp_gluon.MIXING_MESONS}
+    assert prod["mixing"] == pytest.approx(sum(prod[m] for m in alp_gluon.MIXING_MESONS))
+    assert prod["eta"] == pytest.approx(mesons.multiplicity("eta") * d["mixing_angle"]["eta"] ** 2)
+    expected = geometry.N_POT * sum(prod[m] * p for m, p in d["decay_probability_fv"].items())
+    assert d["n_decay_in_fv"] == pytest.approx(expected)
+    assert d["n_decay_in_fv"] > 0.0  # c tau ~ 9 m: a fraction decays in the FV
+
+
 def test_short_lifetime_gives_no_decays(capsys):
     d = run_json(capsys, "dark-photon", "--mass", "0.5", "--eps", "1e-3")
     assert d["n_decay_in_fv"] == 0.0
@@ -123,6 +138,10 @@ def test_table_output(capsys):
         ["dark-scalar", "--mass", "0.5", "--sin2theta", "1.5"],
         ["dark-scalar", "--mass", "2.5", "--sin2theta", "1e-8"],
         ["dark-scalar", "--mass", "0.5", "--theta", "1e-4"],
+        ["alp-gluon", "--mass", "0.7", "--cgg", "-1e-6"],
+        ["alp-gluon", "--mass", "0.548", "--cgg", "1e-6"],
+        ["alp-gluon", "--mass", "3.5", "--cgg", "1e-6"],
+        ["alp-gluon", "--mass", "0.7"],
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, capsys):
