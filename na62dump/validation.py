@@ -168,9 +168,34 @@ def scalar_rows() -> list[Row]:
     return rows
 
 
+def alp_gluon_rows() -> list[Row]:
+    """BC11: c tau and BRs against the ASW tables read directly (alp_gluon.asw_check), and the
+    production by mixing at the same masses (shown: no independent public estimate of the
+    mixing yield at 400 GeV is shipped; its meson yields are the "meson production" rows)."""
+    from na62dump.physics import alp_gluon
+
+    src = "ASW arXiv:1811.03474 Fig. 2 (ALPINIST digitisation, read linearly)"
+    rows = []
+    for e in alp_gluon.asw_check():
+        what = (f"c tau at c_GG/Lambda = {alp_gluon.ASW_CHECK_CGG:g} GeV^-1 (m)"
+                if e["quantity"] == "ctau_m" else f"BR(a -> {e['quantity']})")
+        rows.append(Row("ALP coupled to gluons (BC11)", f"{what} at {e['mass_gev']} GeV",
+                        e["ours"], e["reference"], src, 0.10,
+                        "our total: the exclusive tables plus the rest"
+                        if e["quantity"] == "ctau_m" else ""))
+    for m in alp_gluon.ASW_CHECK_MASSES_GEV:
+        fr = alp_gluon.mixing_fractions(m)
+        rows.append(Row("ALP coupled to gluons (BC11)",
+                        f"ALPs per POT by mixing / (c_GG/Lambda)^2 at {m} GeV (GeV^2)",
+                        float(alp_gluon.n_produced_per_pot(m, 1.0)), None,
+                        "N_P theta_aP^2, Pythia 8.3 mesons; shown", None,
+                        "shares pi0/eta/eta' " + "/".join(f"{fr[p]:.2f}" for p in fr)))
+    return rows
+
+
 def physics_rows() -> list[Row]:
     """Every physics row (no results directory needed)."""
-    return [*dark_photon_rows(), *meson_rows(), *scalar_rows()]
+    return [*dark_photon_rows(), *meson_rows(), *scalar_rows(), *alp_gluon_rows()]
 
 
 # --------------------------------------------------------------------------------------------

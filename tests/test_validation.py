@@ -44,6 +44,16 @@ def test_dark_photon_rows_within_darkcast_and_brems_references():
     assert judged and all(r.passed for r in judged), [r.cells() for r in judged if not r.passed]
 
 
+def test_alp_gluon_rows_against_the_asw_tables():
+    rows = V.alp_gluon_rows()
+    judged = [r for r in rows if r.tolerance is not None]
+    assert {r.quantity.split(" at ")[-1] for r in judged} >= {"0.7 GeV", "1.0 GeV", "1.5 GeV"}
+    # where the digitised exclusive channels add up to the digitised total: within 10%
+    assert all(r.passed for r in judged if not r.quantity.endswith("at 0.5 GeV"))
+    shown = [r for r in rows if r.tolerance is None]
+    assert len(shown) == 4 and all(r.ours > 0 for r in shown)
+
+
 def test_markdown_lists_every_row_with_its_verdict():
     rows = [V.Row("a", "x", 1.0, 1.0, "src", 0.1), V.Row("b", "y", 2.0, 1.0, "src2", 0.1)]
     text = V.markdown(rows, results=None, command="na62dump validate")
