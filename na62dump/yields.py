@@ -759,6 +759,28 @@ def dark_scalar_table(samples, channel: str, masses, sin2theta, n_pot: float) ->
                               rate_power=1.0)
 
 
+def alp_gluon_table(samples, channel: str, masses, cgg, n_pot: float) -> YieldTable:
+    """Yields of the ALP coupled to gluons (BC11) over (M, c_GG / Lambda in GeV^-1)
+    (:mod:`na62dump.physics.alp_gluon`): production by mixing with pi0, eta, eta' (one mode,
+    ``mixing``), quadratic in the coupling, BR and c tau from the ASW widths. Masses of the
+    grid inside the pi0 / eta / eta' pole windows, where the first-order mixing fails
+    (``alp_gluon.off_poles``), are left out."""
+    from na62dump.physics import alp_gluon
+
+    masses = np.asarray(masses, dtype=float)
+    masses = masses[alp_gluon.off_poles(masses)]
+
+    def br(m):
+        return np.asarray(alp_gluon.branching_ratios(m)[channel], dtype=float)
+
+    def rate(mode, m):
+        return np.asarray(alp_gluon.n_produced_per_pot(np.ravel(m), 1.0), dtype=float)
+
+    return dark_photon_yields(samples, masses, cgg, production_rate=rate, branching_ratio=br,
+                              ctau_m=alp_gluon.ctau_m, n_pot=n_pot, channel=channel,
+                              model="alp_gluon", coupling_name="cgg", rate_power=2.0)
+
+
 def alp_table(samples, channel: str, ctau_m, n_pot: float) -> YieldTable:
     """ALP yields per unit BR x BR at the sample masses (:mod:`na62dump.physics.alp`)."""
     from na62dump.physics import alp

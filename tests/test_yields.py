@@ -297,3 +297,20 @@ def test_local_pchip_window_equals_the_pchip_over_all_nodes():
         la = np.array([np.log(s.acceptance(ct / m * s.mass_gev)) for s in nodes])
         ref = np.exp(PchipInterpolator(np.log(masses), la, axis=0)(np.log(m)))
         np.testing.assert_allclose(Y.interpolated_acceptance(nodes, m, ct)[0], ref, rtol=1e-12)
+
+
+def test_alp_gluon_table_is_quadratic_in_cgg_and_skips_the_poles():
+    import dataclasses
+
+    from na62dump.physics import alp_gluon
+
+    nodes = [dataclasses.replace(s, channel="pipigamma")
+             for s in _power_law_nodes([0.45, 0.7, 0.9])]
+    masses, cgg = np.array([0.5, 0.548, 0.7]), np.geomspace(1e-8, 1e-6, 4)
+    t = Y.alp_gluon_table(nodes, "pipigamma", masses, cgg, 1.4e17)
+    assert t.coupling_name == "cgg" and "cgg^2" in t.notes
+    np.testing.assert_array_equal(t.mass_gev, [0.5, 0.7])  # 0.548: inside the eta window
+    a = Y.interpolated_acceptance(nodes, 0.7, alp_gluon.ctau_m(0.7, cgg))[0]
+    ref = (1.4e17 * alp_gluon.n_produced_per_pot(0.7, 1.0) * cgg**2
+           * alp_gluon.branching_ratios(0.7)["pipigamma"])
+    np.testing.assert_allclose(t.n_exp["synthetic"][1], ref * a, rtol=1e-12)

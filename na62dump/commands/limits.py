@@ -7,7 +7,8 @@ writes (docs/artefacts.md):
 - ``DIR/yields/<model>_<channel>.json``: N_exp tables (:mod:`na62dump.yields`);
 - ``DIR/workspaces/<model>_<channel>_m<MeV>.json``: the pyhf workspace of each mass;
 - ``DIR/limits/dark_photon_<channel>.json`` over (M, eps), ``alp_<channel>.json`` over
-  (tau_a, BR x BR) per ALP mass, ``dark_scalar_<channel>.json`` over (M, sin2theta): ``mass_gev``,
+  (tau_a, BR x BR) per ALP mass, ``dark_scalar_<channel>.json`` over (M, sin2theta),
+  ``alp_gluon_<channel>.json`` over (M, cgg = c_GG / Lambda in GeV^-1, BC11): ``mass_gev``,
   the coupling grid(s), ``cl``, ``method``, ``cls_observed`` (``null`` while the pseudo-data
   are blinded: only expected limits are computed then), ``cls_expected`` (``"-2"`` .. ``"2"``)
   and ``contours`` (polylines of CLs = 1 - CL, and ``open_at``: the edges of the scanned grid
@@ -62,6 +63,11 @@ BR_RANGE = (1.0e-12, 1.0e-3)
 #: plus a decade each side. Below 2 m_mu (e+e- only, c tau of centimetres at sin^2 theta = 1) the
 #: upper edge reaches the physical end sin^2 theta = 1: those contours are open at the top edge.
 SIN2THETA_RANGE = (1.0e-11, 1.0)
+#: ALP-gluon coupling c_GG / Lambda (GeV^-1, BC11), from the estimate at 0.7 GeV (pi+pi-gamma):
+#: 6.5e-8 ALPs per POT at 1e-5 GeV^-1 (na62dump model alp-gluon), c tau = 9.5 m at 1e-7, with
+#: P_decay ~ 0.15 and an acceptance ~ 0.5% about 600 events at 1e-7, N ~ c^4 below: lower edge
+#: ~ 3e-8, upper edge ~ 1e-6 (decays within the TAX region); plus two decades each side.
+CGG_RANGE = (1.0e-10, 1.0e-3)
 CL = 0.9
 #: Statistics channel (mass shape, background defaults) of each final state.
 STATS_CHANNEL = {"ee": "ee", "mumu": "mumu", "pipi": "pipi"}
@@ -109,7 +115,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                         "fewer masses (default: %(default)s)")
     p.add_argument("--couplings", type=int_at_least(2), default=30, metavar="N",
                    help="points of each coupling grid (default: %(default)s)")
-    p.add_argument("--models", type=_NAMES, default=["dark_photon", "alp", "dark_scalar"],
+    p.add_argument("--models", type=_NAMES,
+                   default=["dark_photon", "alp", "dark_scalar", "alp_gluon"],
                    metavar="LIST", help="models to scan (default: all with signal samples)")
     p.add_argument("--seed", type=int_at_least(0), default=2021, metavar="N",
                    help="seed of the pseudo-experiments (default: %(default)s)")
@@ -487,10 +494,10 @@ def main(args: argparse.Namespace) -> int:
     write_yields = "pseudo-data" in args.observed  # published only: limits only
     method = "asymptotic" if args.asymptotic else "toys"
     scan_args = dict(method=method, n_toys=args.toys, seed=args.seed, results_dir=results_dir)
-    unknown_models = set(args.models) - {"dark_photon", "alp", "dark_scalar"}
+    unknown_models = set(args.models) - {"dark_photon", "alp", "dark_scalar", "alp_gluon"}
     if unknown_models:
         raise InputError(f"--models: unknown {sorted(unknown_models)}; "
-                         "choose among dark_photon, alp, dark_scalar")
+                         "choose among dark_photon, alp, dark_scalar, alp_gluon")
     requested = args.channels
     if requested is not None:
         from na62dump.codes import Channel
@@ -504,11 +511,12 @@ def main(args: argparse.Namespace) -> int:
     def wanted(name: str) -> bool:
         return requested is None or name in requested
 
-    # dark photon and dark scalar over (M, coupling)
+    # dark photon, dark scalar and gluon-coupled ALP over (M, coupling)
     for model, coupling_name, rng_c, table_fn in (
         ("dark_photon", "eps", EPS_RANGE,
          functools.partial(yields.dark_photon_table, form_factor=args.form_factor)),
         ("dark_scalar", "sin2theta", SIN2THETA_RANGE, yields.dark_scalar_table),
+        ("alp_gluon", "cgg", CGG_RANGE, yields.alp_gluon_table),
     ):
         if model not in args.models:
             continue

@@ -286,6 +286,13 @@ def mixing_angle(mass, meson: str, cgg=1.0):
     return float(theta) if theta.ndim == 0 else theta
 
 
+def off_poles(mass) -> np.ndarray:
+    """True where ``mass`` (GeV) is outside the pole windows (:data:`POLE_EXCLUSION_GEV`)."""
+    m = np.asarray(mass, dtype=float)
+    return np.all([np.abs(m - mp) >= POLE_EXCLUSION_GEV
+                   for mp in (C.M_PI0, C.M_ETA, C.M_ETAP)], axis=0)
+
+
 def _check_poles(m: np.ndarray):
     for name, mp in (("pi0", C.M_PI0), ("eta", C.M_ETA), ("etaprime", C.M_ETAP)):
         if (np.abs(m - mp) < POLE_EXCLUSION_GEV).any():
