@@ -162,6 +162,19 @@ def test_summary_prints_published_extents_and_open_edges(tmp_path):
     assert "M 120-480 MeV, eps 2e-07-7e-07" in line and "open at mass min" in line
 
 
+def test_summary_reads_a_gluon_alp_limit_file_over_mass_and_cgg(tmp_path):
+    # alp_gluon_<state>.json is an (M, cgg) scan, not the model-independent alp_<state>.json
+    lim = {"mass_gev": [0.6, 0.7], "cgg": [1e-8, 1e-7, 1e-6], "cl": 0.9,
+           "cls_observed": [[0.5, 0.01, 0.5], [0.5, 0.01, 0.5]],
+           "cls_expected": {"0": [[1] * 3] * 2},
+           "contours": {"observed": [], "open_at": {"observed": [], "expected": {"0": []}}}}
+    (tmp_path / "limits").mkdir()
+    (tmp_path / "limits" / "alp_gluon_pipigamma.json").write_text(json.dumps(lim))
+    text = all_cmd.summary_text(tmp_path)
+    line = next(row for row in text.splitlines() if row.startswith("  ALP-g  pipigamma"))
+    assert "cgg 1e-07-1e-07" in line and "M 600-700 MeV" in line
+
+
 def test_demo_scans_enough_masses_for_smooth_contours():
     # issue 10: at least 60 masses per leptonic channel in the demo (the yields interpolate)
     assert all_cmd.STATS_BY_PRESET["default"]["masses"] >= 60

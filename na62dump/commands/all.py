@@ -408,24 +408,27 @@ def _open_note(limits: Mapping) -> str:
 
 
 def _model_of(stem: str) -> tuple[str, str, str] | None:
-    """``(label, channel, coupling key)`` of a dark-photon or dark-scalar limit file."""
+    """``(label, channel, coupling key)`` of a dark-photon, dark-scalar or gluon-coupled ALP
+    (BC11) limit file, all over (M, coupling)."""
     if stem.startswith("dark_photon_"):
         return "A'", stem.removeprefix("dark_photon_"), "eps"
     if stem.startswith("dark_scalar_"):
         return "scalar", stem.removeprefix("dark_scalar_"), "sin2theta"
+    if stem.startswith("alp_gluon_"):
+        return "ALP-g", stem.removeprefix("alp_gluon_"), "cgg"
     return None
 
 
 def _model_limits(files, lines: list[str]):
-    """``(limits, (label, channel, coupling key))`` of the dark-photon and scalar limit files;
-    the ALP files' summary lines go straight to ``lines``."""
+    """``(limits, (label, channel, coupling key))`` of the limit files over (M, coupling);
+    the model-independent ALP files' summary lines go straight to ``lines``."""
     for path in files:
         limits = json.loads(path.read_text())
-        if path.stem.startswith("alp_"):
+        which = _model_of(path.stem)
+        if which is None and path.stem.startswith("alp_"):  # (tau_a, BR x BR) per mass
             lines.append(f"  ALP    {path.stem.removeprefix('alp_'):<11} "
                          + _alp_summary(limits))
             continue
-        which = _model_of(path.stem)
         if which is not None:
             yield limits, which
 
