@@ -44,8 +44,8 @@ A grid (signal) expands into datasets named ``<prefix>_<channel>_m<MeV, 4 digits
 ``dp_brems_ee_m0150``::
 
     - prefix: dp_brems
-      model: dark_photon             # dark_photon | alp | dark_scalar (na62dump.codes.Model)
-      production: brems              # na62dump.codes.Production key
+      model: dark_photon             # dark_photon | alp | dark_scalar | alp_gluon (codes.Model)
+      production: brems              # codes.Production key ('mixing': alp_gluon's, only)
       channels: [ee, mumu]           # final states (na62dump.codes.Channel keys)
       mass_range_gev: [0.01, 1.8]    # within the production's kinematic limit
       masses: {tiny: {values: [0.05, 0.3]}, default: {n: 20}, full: {n: 40}}
