@@ -84,6 +84,19 @@ _OBSERVED = comma_list("source", "pseudo-data,published")
 OBSERVED_CHOICES = ("pseudo-data", "published")
 
 
+#: Physics module of each model scanned over (M, coupling) (na62dump.physics.<module>).
+_MODEL_PHYSICS = {"dark_photon": "dark_photon", "dark_scalar": "scalar", "alp_gluon": "alp_gluon"}
+
+
+def model_states(model: str) -> tuple[str, ...]:
+    """Final states with a branching ratio in ``model`` (its physics module's ``STATES``): a
+    simulated state outside them (e.g. the scalar's pi+pi-pi0pi0, whose share of the
+    multi-meson width na62dump.physics.scalar does not model) is left out of the scan."""
+    import importlib
+
+    return importlib.import_module(f"na62dump.physics.{_MODEL_PHYSICS[model]}").STATES
+
+
 def stats_channel(state: str) -> str:
     return STATS_CHANNEL.get(state, "hadronic")
 
@@ -524,6 +537,10 @@ def main(args: argparse.Namespace) -> int:
         by_state: dict[str, list] = {}
         for s in samples:
             by_state.setdefault(s.channel, []).append(s)
+        for state in sorted(set(by_state) - set(model_states(model))):
+            logger.warning("%s: no BR(-> %s) in the model (na62dump.physics): its samples are "
+                           "not scanned", model, state)
+            del by_state[state]
         need = set(by_state) if requested is None else (
             set(requested) | ({"ee", "mumu"} if "combined" in requested else set()))
         tables = {}

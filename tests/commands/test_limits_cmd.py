@@ -251,3 +251,11 @@ def test_open_contours_name_the_grid_edge(tmp_path, capsys):
     out = capsys.readouterr().out
     for edge in open_at:
         assert edge in out
+
+
+def test_model_states_leave_out_final_states_without_a_branching_ratio():
+    from na62dump.commands import limits
+
+    assert "pipipi0pi0" not in limits.model_states("dark_scalar")  # simulated, no BR yet
+    assert {"pipigamma", "pipipi0pi0", "kkpi0"} <= set(limits.model_states("alp_gluon"))
+    assert {"ee", "mumu", "pipi"} <= set(limits.model_states("dark_photon"))
