@@ -22,9 +22,11 @@ writes (docs/artefacts.md):
   ``background.json`` and needs no unblinding; it uses the published exposure
   (``geometry.N_POT``), and alone it writes no yield tables.
 
-Channels: ``ee``, ``mumu``, ``combined`` (ee and mumu, one likelihood product, N_POT shared),
-``pipi`` and the hadronic final states (``pipigamma``, ...). The statistics (workspaces,
-published toy CLs, scans) are :mod:`na62dump.stats`. Examples::
+Channels: ``ee``, ``mumu``, ``pipi`` and the hadronic final states (``pipigamma``, ...), and
+the combinations of :func:`combinations` (one likelihood product, N_POT shared): ``combined``
+(dark photon: ee and mumu; dark scalar: ee, mumu, pipi, kk, pipipi0pi0) and ``hadronic``
+(the hadronic final states of the dark photon and of the gluon-coupled ALP). The statistics
+(workspaces, published toy CLs, scans) are :mod:`na62dump.stats`. Examples::
 
     na62dump limits                                  # every channel with signal samples
     na62dump limits --channels ee,combined --toys 2000
@@ -70,7 +72,6 @@ SIN2THETA_RANGE = (1.0e-11, 1.0)
 CGG_RANGE = (1.0e-10, 1.0e-3)
 CL = 0.9
 #: Statistics channel (mass shape, background defaults) of each final state.
-STATS_CHANNEL = {"ee": "ee", "mumu": "mumu", "pipi": "pipi"}
 #: Published production uncertainties (PRL 133 (2024) 111802: brems 1%, mesons 20%) and ours
 #: for B mesons: the relative uncertainty of the B yield per POT derived in
 #: na62dump.physics.bmesons (0.29: sigma(b bbar) 2.63 +- 0.76 nb, A dependence, f_u).
@@ -97,8 +98,23 @@ def model_states(model: str) -> tuple[str, ...]:
     return importlib.import_module(f"na62dump.physics.{_MODEL_PHYSICS[model]}").STATES
 
 
-def stats_channel(state: str) -> str:
-    return STATS_CHANNEL.get(state, "hadronic")
+def combinations(model: str) -> dict[str, tuple[str, ...]]:
+    """The combinations scanned for ``model``: name -> final states, one likelihood product
+    with N_POT and each production uncertainty entering once (each final state a channel of
+    its own, with its own background and efficiency parameters). As NA62 shows them (seed 001,
+    the hadronic talk): the dark photon over e+e- and mu+mu- (``combined``, the published
+    combination) and over its hadronic final states (``hadronic``); BC4 over e+e-, mu+mu-,
+    pi+pi-, K+K- and pi+pi-pi0pi0; BC11 over its hadronic final states (BC11 decays to gamma
+    gamma, which has no two-track vertex, is not among them). A combination is scanned over
+    the states that have samples and a branching ratio in the model."""
+    from na62dump.codes import HADRONIC_CHANNELS
+
+    hadronic = tuple(c.key for c in HADRONIC_CHANNELS)
+    return {
+        "dark_photon": {"combined": ("ee", "mumu"), "hadronic": ("pipi", *hadronic)},
+        "dark_scalar": {"combined": ("ee", "mumu", "pipi", "kk", "pipipi0pi0")},
+        "alp_gluon": {"hadronic": hadronic},
+    }.get(model, {})
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -113,8 +129,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--preset", metavar="NAME", default="default",
                    help="campaign preset of datasets.yaml (default: %(default)s)")
     p.add_argument("--channels", type=_NAMES, metavar="LIST",
-                   help="comma-separated: ee, mumu, combined, pipi, hadronic final states "
-                        "(default: every channel with signal samples)")
+                   help="comma-separated: ee, mumu, pipi, hadronic final states, and the "
+                        "combinations 'combined' and 'hadronic' (default: every channel with "
+                        "signal samples and every combination)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--toys", type=int_at_least(100), default=1000, metavar="N",
                      help="pseudo-experiments per tested yield (default: %(default)s)")
@@ -185,9 +202,9 @@ def observed_sr_masses(results_dir: Path, campaign) -> dict[str, list[float]]:
 def _background(bkg: Mapping, state: str) -> tuple[dict, str]:
     entry = bkg.get(state, {}).get("SR")
     if entry is None:
-        from na62dump.stats.workspace import CHANNELS
+        from na62dump.stats.workspace import channel_config
 
-        cfg = CHANNELS[stats_channel(state)]
+        cfg = channel_config(state)
         logger.warning("%s: not in background.json; using the statistics default "
                        "(median %.3g, k %.3g)", state, cfg.background_median, cfg.background_k)
         return {"median": cfg.background_median, "k": cfg.background_k}, "statistics default"
@@ -324,7 +341,7 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
         t = tables[s]
         if not (np.array_equal(t.mass_gev, masses) and np.array_equal(t.coupling, coupling)):
             raise InputError(f"{name}: the yield tables of {list(states)} differ in their grids")
-        key = stats_channel(s)
+        key = s  # each final state its own statistics channel (stats.workspace.channel_config)
         n_exp[key] = _group_modes(t.n_exp)
         sigma[key] = _fill_sigma(t.sigma_m_combined(), masses)
         backgrounds[key], sources[s] = _background(bkg, s)
@@ -360,7 +377,7 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
               n_couplings: int) -> Path:
     from na62dump.stats.scan import scan_alp
 
-    key = stats_channel(state)
+    key = state
     tau_s = table.coupling / C_M_PER_S
     br = np.geomspace(*BR_RANGE, n_couplings)
     background, source = _background(bkg, state)
@@ -515,7 +532,9 @@ def main(args: argparse.Namespace) -> int:
     if requested is not None:
         from na62dump.codes import Channel
 
-        known = {"combined", *(c.key for c in Channel)}
+        known = {*(c.key for c in Channel),
+                 *(name for m in ("dark_photon", "dark_scalar", "alp_gluon")
+                   for name in combinations(m))}
         bad = [c for c in requested if c not in known]
         if bad:
             raise InputError(f"--channels: unknown {bad}; choose among {sorted(known)}")
@@ -541,8 +560,12 @@ def main(args: argparse.Namespace) -> int:
             logger.warning("%s: no BR(-> %s) in the model (na62dump.physics): its samples are "
                            "not scanned", model, state)
             del by_state[state]
+        combos = {name: [st for st in states if st in by_state]
+                  for name, states in combinations(model).items()}
+        combos = {name: states for name, states in combos.items()
+                  if len(states) > 1 and wanted(name)}
         need = set(by_state) if requested is None else (
-            set(requested) | ({"ee", "mumu"} if "combined" in requested else set()))
+            set(requested) | {st for states in combos.values() for st in states})
         tables = {}
         couplings = np.geomspace(*rng_c, args.couplings)
         for state in sorted(set(by_state) & need):
@@ -552,13 +575,17 @@ def main(args: argparse.Namespace) -> int:
             if write_yields:
                 yields.write_table(results_dir, tables[state])
         scans = [(state, [state], tables) for state in sorted(tables) if wanted(state)]
-        if model == "dark_photon" and wanted("combined") and {"ee", "mumu"} <= set(by_state):
-            lo = min(s.mass_gev for st in ("ee", "mumu") for s in by_state[st])
-            hi = max(s.mass_gev for st in ("ee", "mumu") for s in by_state[st])
-            masses = np.geomspace(lo, hi, args.masses) if args.masses > 1 else np.array([lo])
-            scans.append(("combined", ["ee", "mumu"],
+        for name, states in combos.items():
+            lo = min(s.mass_gev for st in states for s in by_state[st])
+            hi = max(s.mass_gev for st in states for s in by_state[st])
+            # the leptonic combination at the leptonic grid, any with a hadronic state at the
+            # hadronic one (several channels per mass: the costliest scans)
+            n_masses = args.masses if set(states) <= set(LEPTONIC_STATES) else \
+                args.hadronic_masses
+            masses = np.geomspace(lo, hi, n_masses) if n_masses > 1 else np.array([lo])
+            scans.append((name, states,
                           {st: table_fn(by_state[st], st, masses, couplings, n_pot)
-                           for st in ("ee", "mumu")}))
+                           for st in states}))
         for ctx in contexts:
             for name, states, tabs in scans:
                 tabs = {st: _at_pot(t, ctx["n_pot"]) for st, t in tabs.items()}

@@ -57,8 +57,8 @@ from na62dump.stats.toys import (
     upper_limit_from_curve,
 )
 from na62dump.stats.workspace import (
-    CHANNELS,
     build_channel_workspace,
+    channel_config,
     combine_workspaces,
     make_model,
     save_workspace,
@@ -328,8 +328,7 @@ def scan_yields(
     per_channel = {c: sum(modes[c].values()) for c in channels}
     shape = per_channel[channels[0]].shape
     for c in channels:
-        if c not in CHANNELS:
-            raise InputError(f"n_exp: unknown channel {c!r}; known: {sorted(CHANNELS)}")
+        channel_config(c)  # an unknown channel is an InputError naming it
         if per_channel[c].shape != shape or shape[0] != len(masses):
             raise InputError(f"n_exp[{c!r}] has shape {per_channel[c].shape}; expected "
                              f"{shape} with first axis n_mass = {len(masses)}")
@@ -370,7 +369,7 @@ def scan_yields(
         for c in channels:
             if per_channel[c][i][relevant].sum() <= 0:
                 continue
-            lo, hi = CHANNELS[c].mass_range_gev
+            lo, hi = channel_config(c).mass_range_gev
             if lo < mass < hi:
                 active.append(c)
             else:

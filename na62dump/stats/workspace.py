@@ -124,11 +124,19 @@ CHANNELS: dict[str, ChannelConfig] = {
 }
 
 
-def _config(channel: str) -> ChannelConfig:
-    try:
+def channel_config(channel: str) -> ChannelConfig:
+    """The :class:`ChannelConfig` of a statistics channel: a key of :data:`CHANNELS`, or an
+    exclusive hadronic final state (``"pipigamma"``, ``"kkpi0"``, ...), which takes the
+    ``"hadronic"`` defaults under its own name (so that several hadronic final states can
+    enter one combination, each with its own background and efficiency parameters)."""
+    from na62dump.codes import HADRONIC_CHANNELS
+
+    if channel in CHANNELS:
         return CHANNELS[channel]
-    except KeyError:
-        raise InputError(f"unknown channel {channel!r}; known: {sorted(CHANNELS)}") from None
+    if channel in {c.key for c in HADRONIC_CHANNELS}:
+        return CHANNELS["hadronic"]
+    raise InputError(f"unknown channel {channel!r}; known: {sorted(CHANNELS)} and the "
+                     "hadronic final states")
 
 
 def _finite_positive(name: str, value) -> float:
@@ -272,7 +280,8 @@ def build_channel_workspace(
         Candidate masses (GeV) observed in the SR, or a count (0, or any with
         ``binning="counting"``).
     channel : str
-        A key of :data:`CHANNELS` (``"ee"``, ``"mumu"``, ``"pipi"``, ``"hadronic"``).
+        A key of :data:`CHANNELS` (``"ee"``, ``"mumu"``, ``"pipi"``, ``"hadronic"``) or a
+        hadronic final state (see :func:`channel_config`).
     systematics : mapping, optional
         Overrides of :data:`DEFAULT_SYSTEMATICS` (``n_pot_k``, ``efficiency_rel``,
         ``production_rel``: a number or a mapping per production mode).
@@ -288,7 +297,7 @@ def build_channel_workspace(
     dict
         A workspace spec, valid under pyhf's schema (build the model with :func:`make_model`).
     """
-    cfg = _config(channel)
+    cfg = channel_config(channel)
     mass_gev = _finite_positive("mass_gev", mass_gev)
     sigma_m_gev = _finite_positive("sigma_m_gev", sigma_m_gev)
     rng_m = tuple(mass_range_gev or cfg.mass_range_gev)

@@ -231,3 +231,25 @@ def test_observed_event_limits_use_common_random_numbers_across_masses():
     assert np.max(np.abs(np.diff(s_up)) / s_up[:-1]) < 0.01
     for band in res.s_up_expected.values():
         assert np.max(np.abs(np.diff(band)) / band[:-1]) < 0.01
+
+
+def test_a_combination_reduces_to_its_single_channel_when_the_others_carry_no_signal():
+    """Hadronic final states as channels of their own (stats.workspace.channel_config): with no
+    signal in them, the combination of e+e- with two of them gives e+e-'s CLs; with signal in
+    one of them it excludes more."""
+    n_ee = synthetic_dark_photon_yields(MASSES[:2], EPS, "ee")
+    base = {"sigma_m_gev": {"ee": 0.01 * MASSES[:2]}, "backgrounds": {"ee": BACKGROUNDS["ee"]},
+            "observed": {"ee": []}}
+    one = scan_dark_photon({"ee": n_ee}, MASSES[:2], EPS, n_toys=400,
+                           rng=np.random.default_rng(5), **base)
+    others = ("pipigamma", "kkpi0")
+    kw = {k: {**v, **{c: v["ee"] for c in others}} for k, v in base.items()}
+    zero = {"ee": n_ee, **{c: np.zeros_like(n_ee) for c in others}}
+    combo = scan_dark_photon(zero, MASSES[:2], EPS, n_toys=400, rng=np.random.default_rng(5),
+                             **kw)
+    assert np.allclose(combo.cls_observed, one.cls_observed, rtol=1e-6, atol=1e-9)
+    more = scan_dark_photon({**zero, "pipigamma": n_ee}, MASSES[:2], EPS, n_toys=400,
+                            rng=np.random.default_rng(5), **kw)
+    assert more.excluded().sum() > one.excluded().sum()
+    with pytest.raises(InputError, match="unknown channel 'pipipi'"):
+        scan_dark_photon({"pipipi": n_ee}, MASSES[:2], EPS, **base)
