@@ -18,6 +18,7 @@ Units: results are in metres and GeV; the plotting edge converts to the units ph
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -121,14 +122,21 @@ def save(fig, out_dir: str | os.PathLike, name: str, formats: Iterable[str] = ("
     return paths
 
 
-def _log_axis_labels(axis, span_decades: float = 1.0, width_in: float = 6.0) -> None:
-    """Readable log axis: plain numbers at 1-2-5, 1-3 or 1 steps (the fewer, the more
-    decades per inch of axis), no minor labels."""
+def _log_axis_labels(axis, lo: float, hi: float, width_in: float = 6.0) -> None:
+    """Readable log axis over ``[lo, hi]``: plain numbers at 1-2-5, 1-3 or 1 steps (the fewer,
+    the more decades per inch of axis), at least three labelled ticks (1-2-3-5-7 steps on an
+    axis spanning less than a decade or so), no minor labels."""
     from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
-    density = span_decades / max(width_in, 1.0)
+    span = np.log10(hi / lo) if hi > lo > 0 else 1.0
+    density = span / max(width_in, 1.0)
     subs = (1.0, 2.0, 5.0) if density < 0.3 else (1.0, 3.0) if density < 0.45 else (1.0,)
-
+    for candidate in (subs, (1.0, 2.0, 3.0, 5.0, 7.0), tuple(range(1, 10))):
+        subs = candidate
+        decades = 10.0 ** np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
+        ticks = np.outer(decades, subs).ravel()
+        if np.count_nonzero((ticks >= lo * (1 - 1e-9)) & (ticks <= hi * (1 + 1e-9))) >= 3:
+            break
     axis.set_major_locator(LogLocator(base=10, subs=subs))
     formatter = ScalarFormatter()
     formatter.set_scientific(False)
@@ -205,6 +213,74 @@ def draw_reference(ax, ref: Mapping, color: str = REFERENCE_GREY, mass_scale: fl
                         label=ref["label"], zorder=1)
 
 
+#: Earlier experiments' dark-photon limits shipped with the package (DarkCast's compilation,
+#: one table per experiment with its citation; made by ``tools/earlier_limits.py``).
+EARLIER_DIR = Path(__file__).resolve().parent / "data" / "earlier_limits"
+EARLIER_FILL = "0.82"
+EARLIER_EDGE = "0.5"
+EARLIER_LABEL = "earlier experiments (DarkCast compilation)"
+
+
+@functools.lru_cache(maxsize=1)
+def _earlier_tables() -> tuple:
+    return tuple(load_reference_curve(p) for p in sorted(EARLIER_DIR.glob("*.txt")))
+
+
+def earlier_dark_photon_limits() -> list[dict]:
+    """The earlier experiments' 90% CL dark-photon exclusions in (M, eps) shipped as data.
+
+    One table per experiment under ``na62dump/data/earlier_limits/`` (beam dumps E137, E141,
+    E774, CHARM, NuCal, Orsay, KEK, NOMAD, PS191, NA64; prompt searches NA48/2, BaBar, LHCb),
+    from DarkCast (Ilten, Soreq, Williams, Xue, JHEP 06 (2018) 004, arXiv:1801.04847); each
+    file's header cites the repository, path, commit, licence and the experiment's paper.
+    Read once per process. Each entry is a :func:`load_reference_curve` dict (3 columns).
+
+    >>> refs = earlier_dark_photon_limits()
+    >>> sorted({r["label"] for r in refs})[:3]
+    ['BaBar', 'CHARM', 'E137']
+    """
+    return [dict(r) for r in _earlier_tables()]
+
+
+def draw_earlier(ax, refs: Iterable[Mapping], mass_scale: float = 1e3) -> None:
+    """Fill the earlier experiments' excluded bands in light grey with darker edges (labels:
+    :func:`label_earlier`, once the axis limits are set)."""
+    for ref in refs:
+        m = np.asarray(ref["mass_gev"]) * mass_scale
+        low, high = np.asarray(ref["coupling"]).T
+        band = high > low
+        ax.fill_between(m, low, high, where=band, color=EARLIER_FILL, lw=0, zorder=1)
+        for edge in (low, high):
+            ax.plot(m, np.where(band, edge, np.nan), color=EARLIER_EDGE, lw=0.7, zorder=1)
+
+
+def label_earlier(ax, refs: Iterable[Mapping], mass_scale: float = 1e3) -> None:
+    """Write each experiment's name inside its band, once per name: at the mass where the
+    band is widest (in decades of the coupling) within the axis limits, away from the left and
+    right edges and from the names already written (the widest bands are named first)."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    lx0, lx1, ly0, ly1 = np.log10([x0, x1, y0, y1])
+    candidates: dict[str, list[tuple[float, float, float]]] = {}
+    for ref in refs:
+        m = np.asarray(ref["mass_gev"]) * mass_scale
+        low, high = np.asarray(ref["coupling"]).T
+        lo, hi = np.maximum(low, y0), np.minimum(high, y1)
+        fx = (np.log10(np.maximum(m, 1e-300)) - lx0) / (lx1 - lx0)
+        inside = (fx > 0.07) & (fx < 0.93) & (hi > lo)
+        width = np.log10(hi[inside] / lo[inside])
+        fy = (0.5 * (np.log10(hi[inside]) + np.log10(lo[inside])) - ly0) / (ly1 - ly0)
+        candidates.setdefault(ref["label"], []).extend(zip(width, fx[inside], fy, strict=True))
+    placed: list[tuple[float, float]] = []
+    order = sorted(candidates, key=lambda k: -max((c[0] for c in candidates[k]), default=0))
+    for label in order:
+        for _, fx, fy in sorted(candidates[label], reverse=True):
+            if all(abs(fx - px) > 0.09 or abs(fy - py) > 0.045 for px, py in placed):
+                placed.append((fx, fy))
+                ax.text(fx, fy, label, transform=ax.transAxes, fontsize=9, color="0.2",
+                        ha="center", va="center", zorder=8)
+                break
+
+
 # --------------------------------------------------------------------------------------------
 # Exclusion contours
 # --------------------------------------------------------------------------------------------
@@ -245,8 +321,15 @@ def plot_exclusion(
     mass_label: str = r"$M_{A'}$ [MeV]",
     pot: float = geometry.N_POT,
     published: Mapping | None = None,
+    earlier: Iterable[Mapping] = (),
 ):
     """Observed and expected 90% CL exclusion in (M, coupling), log-log, with the bands.
+
+    ``earlier``: earlier experiments' limits (:func:`earlier_dark_photon_limits`), filled in
+    light grey below everything else and named inside their bands. A band of the expected
+    limit that coincides with the median on the grid (with b << 1 event every quantile of the
+    background-only outcome is n = 0) is said so in the legend instead of drawn invisibly;
+    with nothing excluded at all, the plot says "Nothing excluded".
 
     ``published``: the same model's limit file computed with NA62's published observations
     (``DIR/limits/published/<name>.json``); its observed contour is drawn dash-dotted in
@@ -266,46 +349,70 @@ def plot_exclusion(
     alpha = 1.0 - float(limits.get("cl", 0.9))
     exp = {k: np.asarray(v, dtype=float).T for k, v in limits["cls_expected"].items()}
     mm, cc = np.meshgrid(mass, coupling)
+    earlier = list(earlier)
+    draw_earlier(ax, earlier)
     for ref in references:
         draw_reference(ax, ref)
-    ax.contourf(mm, cc, _band_field(exp["-2"], exp["2"], alpha), levels=[-np.inf, 0.0],
-                colors=[BAND_2SIGMA], zorder=2)
-    ax.contourf(mm, cc, _band_field(exp["-1"], exp["1"], alpha), levels=[-np.inf, 0.0],
-                colors=[BAND_1SIGMA], zorder=3)
-    _iso_contour(ax, mm, cc, exp["0"], alpha, colors=EXPECTED_COLOR, linestyles="--",
-                 linewidths=1.8, zorder=6)
-    handles = [
-        plt.Line2D([], [], color=EXPECTED_COLOR, ls="--", lw=1.8, label="Expected (median)"),
-        plt.Rectangle((0, 0), 1, 1, color=BAND_1SIGMA, label=r"Expected $\pm1\sigma$"),
-        plt.Rectangle((0, 0), 1, 1, color=BAND_2SIGMA, label=r"Expected $\pm2\sigma$"),
-    ]
     observed = limits.get("cls_observed")
-    if observed is not None:
-        obs = np.asarray(observed, dtype=float).T
-        _iso_contour(ax, mm, cc, obs, alpha,
-                     fill=dict(colors=[OBSERVED_FILL], alpha=0.25, zorder=4),
-                     colors="k", linewidths=2.4, zorder=5)
-        handles.insert(0, plt.Line2D([], [], color="k", lw=2.4,
-                                     label="Observed (excluded: shaded)"))
+    obs = None if observed is None else np.asarray(observed, dtype=float).T
+    excluded = {k: bool((v < alpha).any()) for k, v in exp.items()}
+    nothing = not any(excluded.values()) and (obs is None or not (obs < alpha).any())
+    # a band collapses when its two edges exclude the same grid points (b << 1)
+    collapsed = {k: bool(np.array_equal(exp[f"-{k}"] < alpha, exp[k] < alpha)) for k in "12"}
+    handles = []
+    if not nothing:
+        for k, color, z in (("2", BAND_2SIGMA, 2), ("1", BAND_1SIGMA, 3)):
+            if not collapsed[k]:
+                ax.contourf(mm, cc, _band_field(exp[f"-{k}"], exp[k], alpha),
+                            levels=[-np.inf, 0.0], colors=[color], zorder=z)
+        _iso_contour(ax, mm, cc, exp["0"], alpha, colors=EXPECTED_COLOR, linestyles="--",
+                     linewidths=1.8, zorder=6)
+        handles.append(plt.Line2D([], [], color=EXPECTED_COLOR, ls="--", lw=1.8,
+                                  label="Expected (median)"))
+        if collapsed["1"] and collapsed["2"]:
+            handles.append(plt.Line2D([], [], color="none", label=r"Expected $\pm1\sigma$, "
+                                      r"$\pm2\sigma$: on the median ($b \ll 1$)"))
+        else:
+            for k, color in (("1", BAND_1SIGMA), ("2", BAND_2SIGMA)):
+                handles.append(
+                    plt.Line2D([], [], color="none",
+                               label=rf"Expected $\pm{k}\sigma$: on the median ($b \ll 1$)")
+                    if collapsed[k] else
+                    plt.Rectangle((0, 0), 1, 1, color=color, label=rf"Expected $\pm{k}\sigma$"))
+        if obs is not None:
+            _iso_contour(ax, mm, cc, obs, alpha,
+                         fill=dict(colors=[OBSERVED_FILL], alpha=0.25, zorder=4),
+                         colors="k", linewidths=2.4, zorder=5)
+            handles.insert(0, plt.Line2D([], [], color="k", lw=2.4,
+                                         label="Observed (excluded: shaded)"))
+        else:
+            handles.insert(0, plt.Line2D([], [], color="none", label="Observed: blinded"))
     else:
-        handles.insert(0, plt.Line2D([], [], color="none", label="Observed: blinded"))
+        ax.text(0.5, 0.5, "Nothing excluded", transform=ax.transAxes, ha="center",
+                va="center", fontsize=22, color="0.3", zorder=9,
+                bbox={"facecolor": "white", "edgecolor": "0.6", "alpha": 0.85})
     pub_obs = None if published is None else published.get("cls_observed")
-    if pub_obs is not None and len(published["mass_gev"]) >= 2:
+    if pub_obs is not None and len(published["mass_gev"]) >= 2 and (
+            np.asarray(pub_obs, dtype=float) < alpha).any():
         pm, pc = np.meshgrid(np.asarray(published["mass_gev"], dtype=float) * 1e3,
                              np.asarray(published[coupling_key], dtype=float))
         _iso_contour(ax, pm, pc, np.asarray(pub_obs, dtype=float).T, alpha,
                      colors=PUBLISHED_COLOR, linestyles="-.", linewidths=2.2, zorder=7)
-        handles.insert(1, plt.Line2D([], [], color=PUBLISHED_COLOR, ls="-.", lw=2.2,
-                                     label=PUBLISHED_LABEL))
+        handles.insert(min(1, len(handles)), plt.Line2D([], [], color=PUBLISHED_COLOR,
+                                                        ls="-.", lw=2.2, label=PUBLISHED_LABEL))
+    if earlier:
+        handles.append(plt.Rectangle((0, 0), 1, 1, facecolor=EARLIER_FILL,
+                                     edgecolor=EARLIER_EDGE, label=EARLIER_LABEL))
     handles += [plt.Rectangle((0, 0), 1, 1, color=REFERENCE_GREY, alpha=0.5, label=r["label"])
                 for r in references]
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(mass.min(), mass.max())
     ax.set_ylim(coupling.min(), coupling.max())
-    _log_axis_labels(ax.xaxis, np.log10(mass.max() / mass.min()), 6.5)
+    _log_axis_labels(ax.xaxis, mass.min(), mass.max(), 6.5)
     ax.set_xlabel(mass_label)
     ax.set_ylabel(coupling_label)
+    label_earlier(ax, earlier)
     ax.legend(handles=handles, loc="upper right", fontsize=11, framealpha=0.85,
               title=f"{int(round(100 * (1 - alpha)))}% CL CLs" + (f", {title}" if title else ""),
               title_fontsize=11)
@@ -366,19 +473,26 @@ def alp_records(limits: Mapping) -> list[dict]:
             for i, m in enumerate(masses)]
 
 
+#: Colours of the ALP masses: the Okabe-Ito palette (distinguishable, also colour-blind).
+ALP_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+
+
 def plot_alp(limits: Mapping, *, ax=None, title: str | None = None,
              pot: float = geometry.N_POT):
     """ALP exclusion in (tau_a, BR(B -> K(*) a) x BR(a -> l+l-)) for each mass.
 
-    ``limits`` follows ``DIR/limits/alp_<channel>.json`` (see :func:`alp_records`). The
-    observed excluded region of each mass is filled, its expected boundary dashed.
+    ``limits`` follows ``DIR/limits/alp_<channel>.json`` (see :func:`alp_records`). Each
+    mass has one colour: its observed boundary solid, its expected (median) boundary dashed,
+    no fills (overlapping regions of several masses would mix into mud); the BR x BR axis
+    starts a decade below the smallest excluded value.
     """
     fig, ax = _axes(ax)
     alpha = 1.0 - float(limits.get("cl", 0.9))
     records = alp_records(limits)
-    colors = plt.cm.plasma(np.linspace(0.0, 0.8, max(len(records), 1)))
     handles = []
-    for color, rec in zip(colors, records, strict=False):
+    lowest = np.inf  # the smallest excluded BR x BR, for the y range
+    for i, rec in enumerate(records):
+        color = ALP_COLORS[i % len(ALP_COLORS)]
         tau = np.asarray(rec["tau_s"], dtype=float)
         brbr = np.asarray(rec["br_x_br"], dtype=float)
         tt, bb = np.meshgrid(tau, brbr)
@@ -386,21 +500,25 @@ def plot_alp(limits: Mapping, *, ax=None, title: str | None = None,
         exp = np.asarray(rec["cls_expected"]["0"], dtype=float).T
         if not (exp < alpha).any():
             label += " (nothing excluded)"
+        else:
+            lowest = min(lowest, float(bb[exp < alpha].min()))
+            _iso_contour(ax, tt, bb, exp, alpha, colors=[color], linestyles="--",
+                         linewidths=1.4)
         if rec.get("cls_observed") is not None:
             obs = np.asarray(rec["cls_observed"], dtype=float).T
             if (obs < alpha).any():
-                _iso_contour(ax, tt, bb, obs, alpha, fill=dict(colors=[color], alpha=0.3),
-                             colors=[color], linewidths=2)
-        if (exp < alpha).any():
-            _iso_contour(ax, tt, bb, exp, alpha, colors=[color], linestyles="--",
-                         linewidths=1.5)
-        handles.append(plt.Line2D([], [], color=color, lw=2, label=label))
-    handles.append(plt.Line2D([], [], color="k", ls="--", label="Expected"))
+                lowest = min(lowest, float(bb[obs < alpha].min()))
+                _iso_contour(ax, tt, bb, obs, alpha, colors=[color], linewidths=2.4)
+        handles.append(plt.Line2D([], [], color=color, lw=2.4, label=label))
+    handles.append(plt.Line2D([], [], color="k", lw=2.4, label="Observed"))
+    handles.append(plt.Line2D([], [], color="k", ls="--", lw=1.4, label="Expected (median)"))
     if records:
         tau = np.asarray(records[0]["tau_s"], dtype=float)
         brbr = np.asarray(records[0]["br_x_br"], dtype=float)
         ax.set_xlim(tau.min(), tau.max())
-        ax.set_ylim(brbr.min(), brbr.max())
+        # a decade below the smallest excluded BR x BR (the rest of the grid is empty)
+        bottom = brbr.min() if not np.isfinite(lowest) else max(brbr.min(), lowest / 10)
+        ax.set_ylim(bottom, brbr.max())
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"$\tau_a$ [s]")
@@ -408,7 +526,7 @@ def plot_alp(limits: Mapping, *, ax=None, title: str | None = None,
     # the excluded regions reach up to large BR x BR: the legend goes below them
     ax.legend(handles=handles, loc="lower left", fontsize=11,
               title=(f"{title}: " if title else "")
-              + f"{int(round(100 * (1 - alpha)))}% CL excluded (filled: observed)",
+              + f"{int(round(100 * (1 - alpha)))}% CL excluded above the lines",
               title_fontsize=11, framealpha=0.85)
     na62_label(ax, pot=pot)
     return fig
@@ -477,7 +595,7 @@ def plot_map(
     ax.set_xscale("log")
     ax.set_yscale("log")
     m = np.asarray(mass_gev, dtype=float)
-    _log_axis_labels(ax.xaxis, np.log10(m.max() / m.min()) if m.size > 1 else 1.0, 4.5)
+    _log_axis_labels(ax.xaxis, 1e3 * m.min(), 1e3 * m.max(), 4.5)
     ax.set_xlabel(r"$M_{A'}$ [MeV]")
     ax.set_ylabel("ε (kinetic mixing)")
     if title:
@@ -851,12 +969,14 @@ def _figures_from_yields(results: Path, out: Path, formats, made, skipped) -> No
                              plot_yield_panels, table, quantity=quantity)
 
 
-def _figures_from_limits(results: Path, out: Path, formats, made, skipped, references) -> None:
+def _figures_from_limits(results: Path, out: Path, formats, made, skipped, references,
+                         earlier: bool = True) -> None:
 
     files = sorted((results / "limits").glob("*.json"))
     if not files:
         skipped.append(("exclusion contours", f"no {results}/limits/*.json"))
     pot = results_pot(results)
+    earlier_refs = earlier_dark_photon_limits() if earlier else []
     for path in files:
         limits = atomic.read_json(path)
         n_pot = float(limits.get("n_pot") or pot)
@@ -868,7 +988,7 @@ def _figures_from_limits(results: Path, out: Path, formats, made, skipped, refer
 
             def draw(lim=limits, t=title, p=n_pot, pub=pub):
                 return plot_exclusion(lim, title=t, references=references, pot=p,
-                                      published=pub)
+                                      published=pub, earlier=earlier_refs)
         elif path.stem.startswith("dark_scalar_"):
             channel = path.stem.removeprefix("dark_scalar_")
 
@@ -887,7 +1007,7 @@ def _figures_from_limits(results: Path, out: Path, formats, made, skipped, refer
         made += _attempt(f"exclusion_{path.stem}", out, formats, skipped, draw)
 
 
-def _figure_group(group: str, results: Path, out: Path, formats, refs):
+def _figure_group(group: str, results: Path, out: Path, formats, refs, earlier: bool = True):
     """One group of figures (``run``, ``yields`` or ``limits``): ``(made, skipped)``."""
     made: list[Path] = []
     skipped: list[tuple[str, str]] = []
@@ -896,14 +1016,17 @@ def _figure_group(group: str, results: Path, out: Path, formats, refs):
     elif group == "yields":
         _figures_from_yields(results, out, formats, made, skipped)
     else:
-        _figures_from_limits(results, out, formats, made, skipped, refs)
+        _figures_from_limits(results, out, formats, made, skipped, refs, earlier)
     return made, skipped
 
 
 def plot_all(results_dir: str | os.PathLike = "results", out_dir=None,
              formats: Iterable[str] = ("png", "pdf"), references: Iterable[str] = (),
-             workers: int = 1):
+             workers: int = 1, earlier: bool = True):
     """Draw every figure whose inputs exist under ``results_dir``.
+
+    ``earlier``: overlay the earlier experiments' limits shipped with the package
+    (:func:`earlier_dark_photon_limits`) on the dark-photon exclusions (default on).
 
     Returns ``(made, skipped)``: the paths written, and ``(figure, reason)`` for each figure
     that could not be drawn because its input is missing. With ``workers > 1`` the three
@@ -923,14 +1046,14 @@ def plot_all(results_dir: str | os.PathLike = "results", out_dir=None,
     refs = [load_reference_curve(r) for r in references]
     groups = ("yields", "run", "limits")  # the heaviest first
     if workers == 1:
-        parts = [_figure_group(g, results, out, formats, refs) for g in groups]
+        parts = [_figure_group(g, results, out, formats, refs, earlier) for g in groups]
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = multiprocessing.get_context("spawn")  # no state inherited from the caller
         with ProcessPoolExecutor(min(workers, len(groups)), mp_context=ctx) as pool:
-            futures = [pool.submit(_figure_group, g, results, out, formats, refs)
+            futures = [pool.submit(_figure_group, g, results, out, formats, refs, earlier)
                        for g in groups]
             parts = [f.result() for f in futures]
     made = [p for m, _ in parts for p in m]
