@@ -746,51 +746,110 @@ def plot_vertex(h, cuts, *, title: str = "", zlabel: str = "vertices",
     return fig
 
 
+#: Legend labels of the background components of the control mass plots (LaTeX).
+BACKGROUND_LABELS = {
+    "prompt": "prompt (MC)",
+    "combinatorial": "combinatorial (Q1 pairs)",
+    "upstream_k3pi": r"upstream $K^+\to\pi^+\pi^+\pi^-$ (MC)",
+    "upstream_ks": r"upstream $K_S\to\pi^+\pi^-$ (MC)",
+    "upstream_interaction": "upstream interactions (MC)",
+}
+
+
+def _hist_arrays(h, scale: float = 1e3):
+    """``(values, variances, edges * scale)`` of a 1D weighted hist (edges GeV -> MeV)."""
+    values = np.asarray(h.values(), dtype=float)
+    variances = h.variances()
+    variances = values.copy() if variances is None else np.asarray(variances, dtype=float)
+    return values, variances, np.asarray(h.axes[0].edges, dtype=float) * scale
+
+
 def plot_mass(background: Mapping, signals: Mapping, *, data=None, title: str = "", ax=None,
               pot: float = geometry.N_POT, mass_range_gev=None):
-    """Reconstructed mass: stacked simulated backgrounds, the (pseudo-)data, signal templates.
+    """Reconstructed mass in MeV: stacked background components, the (pseudo-)data with
+    Poisson (Garwood) 68% intervals, signal templates, and a data / background ratio panel
+    when there are data.
 
-    ``background``: ``{label: hist}`` (1D mass hists, already scaled to the exposure);
-    ``data``: the pseudo-data's hist (points), or None; ``signals``: ``{label: hist}``, drawn
-    as unit-area templates (arbitrary normalisation, said on the axis).
+    ``background``: ``{label: hist}`` (1D mass hists in GeV, already scaled to the exposure),
+    stacked in the given order; ``data``: the pseudo-data's hist (points), or None;
+    ``signals``: ``{label: hist}``, drawn as unit-area templates (arbitrary normalisation,
+    said on the axis). Garwood intervals: ``hist.intervals.poisson_interval`` (the central
+    chi-square construction; an empty bin has the upper edge 1.84).
     """
-    fig, ax = _axes(ax)
-    drawn = False
-    if data is not None and data.sum().value > 0:
-        # non-empty bins only: on a log axis, empty bins would draw error bars from nowhere
-        counts = data.values()
-        centers = data.axes[0].centers
-        filled = counts > 0
-        ax.errorbar(centers[filled], counts[filled], yerr=np.sqrt(counts[filled]), fmt="o",
-                    color="k", ms=4, label="data", zorder=5)
-        drawn = True
-    if background:
-        items = [(k, h) for k, h in background.items() if h.sum().value > 0]
-        if items:
-            mplhep.histplot([h for _, h in items], ax=ax, stack=True, histtype="fill",
-                            label=[k for k, _ in items], alpha=0.7, yerr=False)
-            drawn = True
+    from hist.intervals import poisson_interval
+
+    use_style()
+    has_data = data is not None and data.sum().value > 0
+    items = [(k, h) for k, h in background.items() if h.sum().value > 0]
+    if ax is not None:
+        fig, rax = ax.figure, None
+    elif has_data and items:
+        fig, (ax, rax) = plt.subplots(2, 1, sharex=True, figsize=(7.5, 7.5),
+                                      gridspec_kw={"height_ratios": (3, 1), "hspace": 0.05})
+    else:
+        fig, ax = plt.subplots()
+        rax = None
+    drawn = []
+    if items:
+        arrays = [_hist_arrays(h) for _, h in items]
+        mplhep.histplot([a[0] for a in arrays], arrays[0][2], ax=ax, stack=True,
+                        histtype="fill", label=[k for k, _ in items], alpha=0.75, yerr=False)
+        drawn += [a[0] for a in arrays]
+    if has_data:
+        counts, _, edges = _hist_arrays(data)
+        centers = 0.5 * (edges[1:] + edges[:-1])
+        lo, hi = poisson_interval(counts, counts)
+        filled = counts > 0  # on a log axis, empty bins would draw error bars from nowhere
+        ax.errorbar(centers[filled], counts[filled],
+                    yerr=[counts[filled] - lo[filled], hi[filled] - counts[filled]], fmt="o",
+                    color="k", ms=4, label="pseudo-data (Garwood 68%)", zorder=5)
+        drawn.append(counts)
     for label, h in signals.items():
         total = h.sum().value
         if total > 0:
-            mplhep.histplot(h / total, ax=ax, histtype="step", lw=1.8, label=label, yerr=False)
-            drawn = True
+            values, _, edges = _hist_arrays(h)
+            mplhep.histplot(values / total, edges, ax=ax, histtype="step", lw=1.8,
+                            label=label, yerr=False)
+            drawn.append(values / total)
     if not drawn:
         ax.text(0.5, 0.6, "no events", transform=ax.transAxes, ha="center", color="0.4")
     if mass_range_gev is None and drawn:
-        hists = [*background.values(), *signals.values(), *([data] if data is not None else [])]
-        filled = [h.axes[0].edges[np.r_[np.nonzero(h.values())[0][[0, -1]]] + [0, 1]]
-                  for h in hists if h.sum().value > 0]
-        lo, hi = min(f[0] for f in filled), max(f[1] for f in filled)
-        pad = 0.15 * (hi - lo) + 0.005
-        mass_range_gev = (max(0.0, lo - pad), hi + pad)
+        hists = [h for _, h in items] + [h for h in signals.values() if h.sum().value > 0]
+        hists += [data] if has_data else []
+        filled_edges = [h.axes[0].edges[np.r_[np.nonzero(h.values())[0][[0, -1]]] + [0, 1]]
+                        for h in hists]
+        lo_m, hi_m = min(f[0] for f in filled_edges), max(f[1] for f in filled_edges)
+        pad = 0.15 * (hi_m - lo_m) + 0.005
+        mass_range_gev = (max(0.0, lo_m - pad), hi_m + pad)
     ax.set_yscale("log")
-    ax.set_xlabel("reconstructed mass [GeV]")
-    ax.set_ylabel("events / bin (signal: unit area)", fontsize=20)
+    if drawn:  # room above the highest bin for the legend: it must not cover the data
+        positive = np.concatenate([np.ravel(v)[np.ravel(v) > 0] for v in drawn] or [[1.0]])
+        top, bottom = positive.max(), max(positive.min() * 0.3, positive.max() * 1e-7)
+        ax.set_ylim(bottom, top * (top / bottom) ** 0.8)
+    ax.set_ylabel("events / bin (signal: unit area)", fontsize=18)
     if mass_range_gev is not None:
-        ax.set_xlim(*mass_range_gev)
-    ax.legend(loc="upper right", fontsize=10, title=title or None, title_fontsize=11)
+        ax.set_xlim(1e3 * mass_range_gev[0], 1e3 * mass_range_gev[1])
+    ax.legend(loc="upper right", fontsize=9, ncol=2, title=title or None, title_fontsize=11)
     na62_label(ax, pot=pot)
+    xlabel = r"reconstructed mass $M$ [MeV]"
+    if rax is None:
+        ax.set_xlabel(xlabel)
+        return fig
+    total = np.sum([a[0] for a in arrays], axis=0)
+    ok = total > 0
+    ratio = np.where(ok, counts / np.where(ok, total, 1.0), np.nan)
+    err_lo = np.where(ok, (counts - lo) / np.where(ok, total, 1.0), np.nan)
+    err_hi = np.where(ok, (hi - counts) / np.where(ok, total, 1.0), np.nan)
+    show = ok & (counts > 0)
+    rax.errorbar(centers[show], ratio[show], yerr=[err_lo[show], err_hi[show]], fmt="o",
+                 color="k", ms=4)
+    rax.axhline(1.0, color="0.4", lw=1.0, ls="--")
+    rax.set_ylabel("data / bkg.", fontsize=16)
+    rax.set_xlabel(xlabel)
+    finite = ratio[show]
+    rax.set_ylim(0.0, max(2.0, 1.2 * float(np.nanmax(finite + err_hi[show]))) if finite.size
+                 else 2.0)
+    ax.set_xlabel("")
     return fig
 
 
@@ -842,13 +901,22 @@ def results_pot(results: Path) -> float:
     return geometry.N_POT
 
 
+#: Production modes of the signal dataset names, in LaTeX (legend labels).
+PRODUCTION_LATEX = {
+    "b": "B decays", "brems": "brems.", "pi0": r"$\pi^0$", "eta": r"$\eta$",
+    "etaprime": r"$\eta'$", "omega": r"$\omega$", "phi": r"$\phi$", "rho": r"$\rho$",
+}
+
+
 def signal_label(name: str) -> str:
-    """A legend label from a signal dataset name ``<prefix>_<state>_m<MeV>``.
+    """A legend label from a signal dataset name ``<prefix>_<production>_<state>_m<MeV>``.
 
     >>> signal_label("dp_brems_ee_m0300")
-    "A' (brems) 300 MeV"
+    "$A'$ (brems.) 300 MeV"
+    >>> signal_label("dp_etaprime_ee_m0300")
+    "$A'$ ($\\eta'$) 300 MeV"
     >>> signal_label("alp_b_mumu_m1000")
-    'ALP (B decays) 1000 MeV'
+    '$a$ (B decays) 1000 MeV'
     """
     import re
 
@@ -856,9 +924,8 @@ def signal_label(name: str) -> str:
     if not match:
         return name
     model, production, _, mev = match.groups()
-    what = {"dp": "A'", "alp": "ALP", "ds": "S", "scalar": "S"}[model]
-    production = {"b": "B decays"}.get(production, production)
-    return f"{what} ({production}) {int(mev)} MeV"
+    what = {"dp": "$A'$", "alp": "$a$", "ds": "$S$", "scalar": "$S$"}[model]
+    return f"{what} ({PRODUCTION_LATEX.get(production, production)}) {int(mev)} MeV"
 
 
 def _attempt(name: str, out: Path, formats, skipped, draw, *args, **kwargs) -> list[Path]:
@@ -892,10 +959,13 @@ def summed_hist(output: Mapping, kind: str, name: str, state: str | None = None)
 
 
 def _figures_from_run(results: Path, out: Path, formats, made, skipped) -> None:
+    from na62dump.backgrounds import COMBINATORIAL_CHANNELS, hist_from_record
     from na62dump.runner import load_output, output_path
     from na62dump.selection.config import DEFAULT_CUTS
 
     pot = results_pot(results)
+    bkg_path = results / "background.json"
+    mass_hists = atomic.read_json(bkg_path).get("_mass_hists", {}) if bkg_path.is_file() else {}
     for channel, cuts_cls in DEFAULT_CUTS.items():
         if not output_path(results, channel).is_file():
             skipped.append((f"{channel}: control planes", f"no {output_path(results, channel)}"))
@@ -931,10 +1001,19 @@ def _figures_from_run(results: Path, out: Path, formats, made, skipped) -> None:
         else:
             skipped.append((f"{channel}: signal planes", "no signal samples in the run output"))
         background = {}
-        for kind, text in (("prompt", "prompt MC"), ("upstream", "upstream MC")):
-            hs = [_reduce_state(o["hists"]["mass"]) for _, o in by_kind.get(kind, [])]
-            if hs:
-                background[text] = _sum_hists(hs)
+        for _, o in by_kind.get("prompt", []):
+            background.setdefault(BACKGROUND_LABELS["prompt"], []).append(
+                _reduce_state(o["hists"]["mass"]))
+        comb = mass_hists.get(channel, {}).get("combinatorial")
+        if comb is not None:
+            background[BACKGROUND_LABELS["combinatorial"]] = [hist_from_record(comb)]
+        elif channel in COMBINATORIAL_CHANNELS:
+            skipped.append((f"mass_{channel}: combinatorial component",
+                            "no _mass_hists in background.json (rerun `na62dump background`)"))
+        for name, o in by_kind.get("upstream", []):
+            background.setdefault(BACKGROUND_LABELS.get(name, name), []).append(
+                _reduce_state(o["hists"]["mass"]))
+        background = {k: _sum_hists(v) for k, v in background.items()}
         h_data = _sum_hists(_reduce_state(o["hists"]["mass"]) for _, o in data)
         # up to four templates spread over the mass range
         signal = sorted(signal, key=lambda item: item[0].rsplit("_m", 1)[-1])

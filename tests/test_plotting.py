@@ -153,11 +153,24 @@ def test_pointing_and_vertex_planes(tmp_path, blinded, cuts):
 def test_mass_and_cutflow(tmp_path):
     h = _filled_templates(np.random.default_rng(4))
     mass = h["mass"][{"state": sum}]
-    fig = plotting.plot_mass({"prompt MC": mass * 0.01}, {"signal 200 MeV": mass},
-                             data=mass * 0.001)
+    data = mass.copy()
+    data.view().value = np.round(mass.values() * 0.002)  # integer counts
+    data.view().variance = data.values()
+    fig = plotting.plot_mass({"prompt MC": mass * 0.01, "combinatorial": mass * 0.002},
+                             {"signal 200 MeV": mass}, data=data)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert {"prompt MC", "signal 200 MeV", "data"} <= set(labels)
+    assert {"prompt MC", "combinatorial", "signal 200 MeV", "pseudo-data (Garwood 68%)"} <= set(
+        labels)
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "data / bkg."  # ratio panel
+    assert "[MeV]" in fig.axes[1].get_xlabel() and 150 < fig.axes[0].get_xlim()[0] < 200
+    # Garwood intervals: asymmetric, e.g. n = 1 -> [0.173, 3.300]
+    from hist.intervals import poisson_interval
+
+    lo, hi = poisson_interval(np.array([1.0]), np.array([1.0]))
+    assert abs(lo[0] - 0.173) < 1e-3 and abs(hi[0] - 3.300) < 1e-3
     _assert_image(_save(fig, tmp_path, "mass")[0])
+    # without data: one panel
+    assert len(plotting.plot_mass({"prompt MC": mass}, {}).axes) == 1
     cutflow = {"names": ["all", "trigger"], "unweighted": [10, 4], "weighted": [1.0, 0.4]}
     md = plotting.cutflow_table(cutflow)
     assert "| trigger | 4 | 0.4 |" in md
