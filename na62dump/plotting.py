@@ -87,19 +87,21 @@ def use_style() -> None:
     plt.rcParams.update({"figure.figsize": (7.5, 6.0), "savefig.bbox": "tight"})
 
 
-def na62_label(ax, pot: float = geometry.N_POT, simulation: bool = True, loc: int = 0) -> None:
-    """The NA62 label on every figure: "NA62 beam dump, simulation" and the protons on target."""
+def na62_label(ax, pot: float = geometry.N_POT, simulation: bool = True, loc: int = 0,
+               compact: bool = False) -> None:
+    """The NA62 label on every figure: "NA62 beam dump, simulation" and the protons on target.
+
+    ``compact``: for the narrow panels of a grid, "NA62 sim." and a smaller POT text, so that
+    the two do not run into each other.
+    """
     exponent = int(np.floor(np.log10(pot)))
     mantissa = pot / 10**exponent
     pot_text = rf"${mantissa:.1f}\times10^{{{exponent}}}$ POT"
-    mplhep.label.exp_text(
-        "NA62",
-        "beam dump" + (", simulation" if simulation else ""),
-        ax=ax,
-        loc=loc,
-        fontsize=13,
-    )
-    ax.text(1.0, 1.01, pot_text, transform=ax.transAxes, ha="right", va="bottom", fontsize=12)
+    text = ("sim." if compact else "beam dump" + (", simulation" if simulation else ""))
+    mplhep.label.exp_text("NA62", text if simulation or not compact else "", ax=ax, loc=loc,
+                          fontsize=11 if compact else 13)
+    ax.text(1.0, 1.01, pot_text, transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=10 if compact else 12)
 
 
 def save(fig, out_dir: str | os.PathLike, name: str, formats: Iterable[str] = ("png", "pdf"),
@@ -130,9 +132,10 @@ def _log_axis_labels(axis, lo: float, hi: float, width_in: float = 6.0) -> None:
 
     span = np.log10(hi / lo) if hi > lo > 0 else 1.0
     density = span / max(width_in, 1.0)
-    subs = (1.0, 2.0, 5.0) if density < 0.3 else (1.0, 3.0) if density < 0.45 else (1.0,)
-    for candidate in (subs, (1.0, 2.0, 3.0, 5.0, 7.0), tuple(range(1, 10))):
-        subs = candidate
+    first = (1.0, 2.0, 5.0) if density < 0.3 else (1.0, 3.0) if density < 0.45 else (1.0,)
+    ladder = ((1.0,), (1.0, 3.0), (1.0, 2.0, 5.0), (1.0, 2.0, 3.0, 5.0, 7.0),
+              tuple(float(k) for k in range(1, 10)))
+    for subs in ladder[ladder.index(first):]:  # the first giving 3 ticks
         decades = 10.0 ** np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
         ticks = np.outer(decades, subs).ravel()
         if np.count_nonzero((ticks >= lo * (1 - 1e-9)) & (ticks <= hi * (1 + 1e-9))) >= 3:
@@ -144,9 +147,20 @@ def _log_axis_labels(axis, lo: float, hi: float, width_in: float = 6.0) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def _colorbar(fig, mappable, ax, label: str):
+def _colorbar(fig, mappable, ax, label: str, fontsize: int = 18):
+    """A colour bar; on a log scale spanning less than two decades its ticks are plain
+    numbers (``2``, ``3``, ``5``), not ``2x10^0``."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
     cbar = fig.colorbar(mappable, ax=ax, pad=0.02)
-    cbar.set_label(label, fontsize=18)
+    cbar.set_label(label, fontsize=fontsize)
+    norm = mappable.norm
+    if isinstance(norm, LogNorm) and norm.vmax / norm.vmin < 100:
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        cbar.ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0, 7.0)))
+        cbar.ax.yaxis.set_major_formatter(plain)
+        cbar.ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     return cbar
 
 
@@ -571,8 +585,11 @@ def plot_map(
     vmax: float | None = None,
     title: str | None = None,
     pot: float = geometry.N_POT,
+    compact: bool = False,
 ):
     """A quantity on the (M_A', eps) plane, log-log axes, colour scale ``zlabel``.
+
+    ``compact``: a panel of a grid (:func:`plot_yield_panels`): smaller labels.
 
     ``values`` is indexed [mass, eps] as in the yields and limits files.
     """
@@ -591,17 +608,17 @@ def plot_map(
     masked = np.ma.masked_where(~np.isfinite(v) | ((v <= 0) if log else False) | below, v)
     mesh = ax.pcolormesh(np.asarray(mass_gev) * 1e3, eps, masked, norm=norm, shading="nearest",
                          cmap="viridis", rasterized=True)
-    _colorbar(fig, mesh, ax, zlabel)
+    _colorbar(fig, mesh, ax, zlabel, fontsize=15 if compact else 18)
     ax.set_xscale("log")
     ax.set_yscale("log")
     m = np.asarray(mass_gev, dtype=float)
-    _log_axis_labels(ax.xaxis, 1e3 * m.min(), 1e3 * m.max(), 4.5)
+    _log_axis_labels(ax.xaxis, 1e3 * m.min(), 1e3 * m.max(), 4.5 if compact else 6.0)
     ax.set_xlabel(r"$M_{A'}$ [MeV]")
     ax.set_ylabel("ε (kinetic mixing)")
     if title:
         ax.text(0.03, 0.04, title, transform=ax.transAxes, fontsize=14, ha="left",
                 va="bottom", bbox={"facecolor": "white", "edgecolor": "0.5", "alpha": 0.85})
-    na62_label(ax, pot=pot)
+    na62_label(ax, pot=pot, compact=compact)
     return fig
 
 
@@ -635,8 +652,10 @@ def plot_yield_panels(table, *, quantity: str = "efficiency", pot: float | None 
         if quantity == "n_exp":  # below 1e-3 events (left blank) no search sees anything
             vmin = max(1e-3, float(np.nanmin(np.where(values > 0, values, np.inf))))
         plot_map(table.mass_gev, table.coupling, values, ax=ax, log=log, vmin=vmin,
-                 zlabel=zlabels.get(quantity, quantity), title=f"{table.channel}, {mode}",
-                 pot=pot if pot is not None else table.n_pot)
+                 zlabel=zlabels.get(quantity, quantity),
+                 title=f"${STATE_LATEX.get(table.channel, table.channel)}$, "
+                       f"{PRODUCTION_LATEX.get(mode, mode)}",
+                 pot=pot if pot is not None else table.n_pot, compact=True)
     fig.tight_layout()
     return fig
 
@@ -853,17 +872,87 @@ def plot_mass(background: Mapping, signals: Mapping, *, data=None, title: str = 
     return fig
 
 
+#: Cutflow steps that are disjoint regions after the selection: each one's efficiency is
+#: relative to the last selection step before the regions, not to the previous region.
+REGION_STEPS = ("CR", "SR")
+
+
+def step_efficiencies(cutflow: Mapping) -> list[float | None]:
+    """Per-step efficiency of a cutflow (weighted): each step over the previous one (a region
+    over the last selection step, :data:`REGION_STEPS`); None for the first step or an empty
+    previous step.
+
+    >>> step_efficiencies({"names": ["all", "trigger", "fv", "CR", "SR"],
+    ...                    "weighted": [100.0, 50.0, 10.0, 1.0, 4.0]})
+    [None, 0.5, 0.2, 0.1, 0.4]
+    """
+    names, w = cutflow["names"], [float(x) for x in cutflow["weighted"]]
+    out: list[float | None] = [None]
+    base = 0
+    for i in range(1, len(names)):
+        prev = base if names[i] in REGION_STEPS else i - 1
+        out.append(w[i] / w[prev] if w[prev] > 0 else None)
+        if names[i] not in REGION_STEPS:
+            base = i
+    return out
+
+
 def cutflow_table(cutflow: Mapping, fmt: str = "markdown") -> str:
-    """The cutflow (``{"names", "unweighted", "weighted"}``) as Markdown or CSV text."""
+    """The cutflow (``{"names", "unweighted", "weighted"}``) as Markdown or CSV text, with the
+    efficiency of each step (:func:`step_efficiencies`) and the cumulative one."""
     names, unw, w = cutflow["names"], cutflow["unweighted"], cutflow["weighted"]
+    steps = step_efficiencies(cutflow)
+    first = float(w[0]) if len(w) and float(w[0]) > 0 else None
+    cumulative = [float(x) / first if first else None for x in w]
+
+    def pct(x):
+        return "" if x is None else f"{100 * x:.3g}%"
+
+    def num(x):
+        return "" if x is None else f"{x:.6g}"
+
     if fmt == "csv":
-        lines = ["cut,unweighted,weighted"]
-        lines += [f"{n},{int(u)},{x:.6g}" for n, u, x in zip(names, unw, w, strict=True)]
+        lines = ["cut,unweighted,weighted,step_efficiency,cumulative_efficiency"]
+        lines += [f"{n},{int(u)},{x:.6g},{num(e)},{num(c)}"
+                  for n, u, x, e, c in zip(names, unw, w, steps, cumulative, strict=True)]
     elif fmt == "markdown":
-        lines = ["| cut | events (unweighted) | events (weighted) |", "|---|---:|---:|"]
-        lines += [f"| {n} | {int(u)} | {x:.4g} |" for n, u, x in zip(names, unw, w, strict=True)]
+        lines = ["| cut | events (unweighted) | events (weighted) | step efficiency "
+                 "| cumulative |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {n} | {int(u)} | {x:.4g} | {pct(e)} | {pct(c)} |"
+                  for n, u, x, e, c in zip(names, unw, w, steps, cumulative, strict=True)]
     else:
         raise InputError(f"cutflow_table: unknown format {fmt!r} (markdown or csv)")
+    return "\n".join(lines) + "\n"
+
+
+def signal_benchmarks(signal: Iterable[tuple[str, Mapping]], per_family: int = 3):
+    """Benchmark points of the signal datasets: per family (the name without ``_m<MeV>``, e.g.
+    ``dp_brems_ee``) the lightest, a middle and the heaviest mass (``per_family`` spread
+    evenly), as ``{family: [(name, output), ...]}``."""
+    families: dict[str, list] = {}
+    for name, o in signal:
+        families.setdefault(name.rsplit("_m", 1)[0], []).append((name, o))
+    picks = {}
+    for family, items in sorted(families.items()):
+        items.sort(key=lambda item: item[0].rsplit("_m", 1)[-1])
+        idx = sorted(set(np.linspace(0, len(items) - 1, per_family).round().astype(int)))
+        picks[family] = [items[i] for i in idx]
+    return picks
+
+
+def signal_cutflow_table(benchmarks: Iterable[tuple[str, Mapping]]) -> str:
+    """Markdown cutflow of signal benchmark points side by side: per step the MC events and
+    the step efficiency (:func:`step_efficiencies`), one column per benchmark."""
+    benchmarks = list(benchmarks)
+    names = benchmarks[0][1]["cutflow"]["names"]
+    header = "| cut | " + " | ".join(signal_label(n) for n, _ in benchmarks) + " |"
+    lines = [header, "|---|" + "---:|" * len(benchmarks)]
+    columns = [(o["cutflow"]["unweighted"], step_efficiencies(o["cutflow"]))
+               for _, o in benchmarks]
+    for i, step in enumerate(names):
+        cells = [f"{int(u[i])}" + ("" if e[i] is None else f" ({100 * e[i]:.3g}%)")
+                 for u, e in columns]
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -913,8 +1002,8 @@ def signal_label(name: str) -> str:
 
     >>> signal_label("dp_brems_ee_m0300")
     "$A'$ (brems.) 300 MeV"
-    >>> signal_label("dp_etaprime_ee_m0300")
-    "$A'$ ($\\eta'$) 300 MeV"
+    >>> print(signal_label("dp_etaprime_ee_m0300"))
+    $A'$ ($\\eta'$) 300 MeV
     >>> signal_label("alp_b_mumu_m1000")
     '$a$ (B decays) 1000 MeV'
     """
@@ -1023,7 +1112,10 @@ def _figures_from_run(results: Path, out: Path, formats, made, skipped) -> None:
         if background or templates or h_data is not None:
             made += _attempt(f"mass_{channel}", out, formats, skipped, plot_mass, background,
                              templates, data=h_data, title=label, pot=pot)
-        for kind in ("pseudo_data", "prompt"):
+        for family, picks in signal_benchmarks(signal).items():
+            path = out / f"cutflow_{channel}_signal_{family}.md"
+            made.append(atomic.write_text(path, signal_cutflow_table(picks)))
+        for kind in ("pseudo_data", "prompt", "upstream"):
             for name, o in by_kind.get(kind, []):
                 for fmt in ("markdown", "csv"):
                     suffix = "md" if fmt == "markdown" else "csv"

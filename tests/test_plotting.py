@@ -173,8 +173,17 @@ def test_mass_and_cutflow(tmp_path):
     assert len(plotting.plot_mass({"prompt MC": mass}, {}).axes) == 1
     cutflow = {"names": ["all", "trigger"], "unweighted": [10, 4], "weighted": [1.0, 0.4]}
     md = plotting.cutflow_table(cutflow)
-    assert "| trigger | 4 | 0.4 |" in md
-    assert plotting.cutflow_table(cutflow, "csv").splitlines()[1] == "all,10,1"
+    assert "| trigger | 4 | 0.4 | 40% | 40% |" in md
+    assert plotting.cutflow_table(cutflow, "csv").splitlines()[1] == "all,10,1,,1"
+    signal = [(f"dp_brems_ee_m{m:04d}", {"cutflow": {
+        "names": ["all", "trigger", "veto", "CR", "SR"], "unweighted": [1000, 100, 50, 5, 40],
+        "weighted": [1000.0, 100.0, 50.0, 5.0, 40.0]}}) for m in (20, 50, 100, 300, 600)]
+    picks = plotting.signal_benchmarks(signal)
+    assert [n for n, _ in picks["dp_brems_ee"]] == [
+        "dp_brems_ee_m0020", "dp_brems_ee_m0100", "dp_brems_ee_m0600"]
+    table = plotting.signal_cutflow_table(picks["dp_brems_ee"])
+    assert "A'$ (brems.) 100 MeV" in table.splitlines()[0]
+    assert "| SR | 40 (80%) |" in table  # the SR over the last selection step (veto)
 
 
 def test_plot_all_on_limits_only(tmp_path):
