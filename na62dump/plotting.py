@@ -434,6 +434,77 @@ def plot_exclusion(
     return fig
 
 
+PROJECTION_COLOR = "#1f5fbf"
+
+
+def plot_projection(limits: Mapping, projection: Mapping, *, ax=None, title: str | None = None,
+                    earlier: Iterable[Mapping] = (), coupling_key: str = "eps",
+                    coupling_label: str = "ε (kinetic mixing)",
+                    mass_label: str = r"$M_{A'}$ [MeV]"):
+    """The 2021 result beside a projection to another exposure (``na62dump limits
+    --projection --pot N``, ``DIR/limits/projection/<name>.json``): the 2021 observed
+    (solid, shaded) and expected (dashed) contours and the projection's expected median
+    (blue, dash-dotted) with its +-1 sigma band (or its collapse onto the median said in the
+    legend), the earlier experiments below."""
+    fig, ax = _axes(ax)
+    alpha = 1.0 - float(limits.get("cl", 0.9))
+    earlier = list(earlier)
+    draw_earlier(ax, earlier)
+    handles = []
+    for lim, proj in ((limits, False), (projection, True)):
+        mass = np.asarray(lim["mass_gev"], dtype=float) * 1e3
+        coupling = np.asarray(lim[coupling_key], dtype=float)
+        mm, cc = np.meshgrid(mass, coupling)
+        exp = {k: np.asarray(v, dtype=float).T for k, v in lim["cls_expected"].items()}
+        pot_text = f"{float(lim.get('n_pot') or geometry.N_POT):.2g} POT"
+        if proj:
+            if np.array_equal(exp["-1"] < alpha, exp["1"] < alpha):
+                handles.append(plt.Line2D([], [], color="none",
+                                          label=r"projection $\pm1\sigma$: on the median"))
+            else:
+                ax.contourf(mm, cc, _band_field(exp["-1"], exp["1"], alpha),
+                            levels=[-np.inf, 0.0], colors=[PROJECTION_COLOR], alpha=0.2,
+                            zorder=3)
+                handles.append(plt.Rectangle((0, 0), 1, 1, color=PROJECTION_COLOR, alpha=0.2,
+                                             label=r"projection $\pm1\sigma$"))
+            if (exp["0"] < alpha).any():
+                _iso_contour(ax, mm, cc, exp["0"], alpha, colors=PROJECTION_COLOR,
+                             linestyles="-.", linewidths=2.2, zorder=6)
+            handles.insert(0, plt.Line2D([], [], color=PROJECTION_COLOR, ls="-.", lw=2.2,
+                                         label=f"projection, expected ({pot_text})"))
+            continue
+        obs = lim.get("cls_observed")
+        if obs is not None and (np.asarray(obs, dtype=float) < alpha).any():
+            _iso_contour(ax, mm, cc, np.asarray(obs, dtype=float).T, alpha,
+                         fill=dict(colors=[OBSERVED_FILL], alpha=0.25, zorder=4),
+                         colors="k", linewidths=2.4, zorder=5)
+            handles.append(plt.Line2D([], [], color="k", lw=2.4,
+                                      label=f"2021 observed ({pot_text})"))
+        if (exp["0"] < alpha).any():
+            _iso_contour(ax, mm, cc, exp["0"], alpha, colors=EXPECTED_COLOR, linestyles="--",
+                         linewidths=1.8, zorder=6)
+        handles.append(plt.Line2D([], [], color=EXPECTED_COLOR, ls="--", lw=1.8,
+                                  label="2021 expected (median)"))
+    if earlier:
+        handles.append(plt.Rectangle((0, 0), 1, 1, facecolor=EARLIER_FILL,
+                                     edgecolor=EARLIER_EDGE, label=EARLIER_LABEL))
+    masses = np.r_[limits["mass_gev"], projection["mass_gev"]] * 1e3
+    couplings = np.r_[limits[coupling_key], projection[coupling_key]]
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(masses.min(), masses.max())
+    ax.set_ylim(couplings.min(), couplings.max())
+    _log_axis_labels(ax.xaxis, masses.min(), masses.max(), 6.5)
+    ax.set_xlabel(mass_label)
+    ax.set_ylabel(coupling_label)
+    label_earlier(ax, earlier)
+    ax.legend(handles=handles, loc="upper right", fontsize=11, framealpha=0.85,
+              title=f"{int(round(100 * (1 - alpha)))}% CL CLs" + (f", {title}" if title else ""),
+              title_fontsize=11)
+    na62_label(ax, pot=float(projection.get("n_pot") or geometry.N_POT))
+    return fig
+
+
 def plot_cls_scan(limits: Mapping, *, ax=None, title: str | None = None, index: int = 0,
                   coupling_key: str = "eps", coupling_label: str = "ε (kinetic mixing)",
                   pot: float = geometry.N_POT):
@@ -1176,6 +1247,15 @@ def _figures_from_limits(results: Path, out: Path, formats, made, skipped, refer
             skipped.append((path.name, "not a dark-photon, dark-scalar or ALP limit file"))
             continue
         made += _attempt(f"exclusion_{path.stem}", out, formats, skipped, draw)
+        proj_path = results / "limits" / "projection" / path.name
+        if proj_path.is_file() and not path.stem.startswith("alp_"):
+            dp = path.stem.startswith("dark_photon_")
+            made += _attempt(
+                f"projection_{path.stem}", out, formats, skipped, plot_projection, limits,
+                atomic.read_json(proj_path), title=None, earlier=earlier_refs if dp else (),
+                coupling_key="eps" if dp else "sin2theta",
+                coupling_label="ε (kinetic mixing)" if dp else r"$\sin^2\theta$ (mixing)",
+                mass_label=r"$M_{A'}$ [MeV]" if dp else r"$M_S$ [MeV]")
 
 
 def _figure_group(group: str, results: Path, out: Path, formats, refs, earlier: bool = True):

@@ -314,3 +314,24 @@ def test_alp_distinct_colours_and_y_range():
     assert 1e-10 < ax.get_ylim()[0] < 1e-8
     handles = ax.get_legend().legend_handles[:2]
     assert handles[0].get_color() != handles[1].get_color()
+
+
+def test_projection_figure_beside_the_2021_result(tmp_path):
+    ours = plotting.example_limits()
+    ours["n_pot"] = 1.4e17
+    proj = plotting.example_limits(seed=3)
+    proj["n_pot"] = 1e18
+    # 7x the protons: N_s x 7, CLs = exp(-N_s) -> CLs^7
+    proj["cls_expected"] = {k: (np.asarray(v) ** 7).tolist()
+                            for k, v in proj["cls_expected"].items()}
+    proj["cls_observed"] = None
+    fig = plotting.plot_projection(ours, proj, earlier=plotting.earlier_dark_photon_limits())
+    texts = _legend_texts(fig)
+    assert "projection, expected (1e+18 POT)" in texts and "2021 observed (1.4e+17 POT)" in texts
+    _assert_image(_save(fig, tmp_path, "projection")[0])
+    (tmp_path / "limits" / "projection").mkdir(parents=True)
+    (tmp_path / "limits" / "dark_photon_ee.json").write_text(json.dumps(ours))
+    (tmp_path / "limits" / "projection" / "dark_photon_ee.json").write_text(json.dumps(proj))
+    made, _ = plotting.plot_all(tmp_path, formats=("png",))
+    assert sorted(p.name for p in made) == ["exclusion_dark_photon_ee.png",
+                                            "projection_dark_photon_ee.png"]
