@@ -434,6 +434,66 @@ def plot_exclusion(
     return fig
 
 
+def plot_overlay(limits_by_channel: Mapping[str, Mapping], *, ax=None, expected: bool = True,
+                 earlier: Iterable[Mapping] = (), coupling_key: str = "eps",
+                 coupling_label: str = "ε (kinetic mixing)",
+                 mass_label: str = r"$M_{A'}$ [MeV]", pot: float = geometry.N_POT):
+    """Several channels' exclusions on one plane: per channel one colour, observed solid
+    (expected median dashed with ``expected``); a channel with nothing excluded is listed as
+    such in the legend. ``limits_by_channel``: ``{channel: limit file}`` (e.g. ee, mumu,
+    combined, pipi and the hadronic final states)."""
+    fig, ax = _axes(ax)
+    earlier = list(earlier)
+    draw_earlier(ax, earlier)
+    handles = []
+    lo_m, hi_m, lo_c, hi_c = np.inf, 0.0, np.inf, 0.0
+    for i, (channel, lim) in enumerate(limits_by_channel.items()):
+        color = ALP_COLORS[i % len(ALP_COLORS)]
+        mass = np.asarray(lim["mass_gev"], dtype=float) * 1e3
+        coupling = np.asarray(lim[coupling_key], dtype=float)
+        lo_m, hi_m = min(lo_m, mass.min()), max(hi_m, mass.max())
+        lo_c, hi_c = min(lo_c, coupling.min()), max(hi_c, coupling.max())
+        label = CHANNEL_LABELS.get(channel) or state_label("A'", channel)
+        alpha = 1.0 - float(lim.get("cl", 0.9))
+        if mass.size < 2:
+            handles.append(plt.Line2D([], [], color=color, lw=2, label=f"{label}: one mass"))
+            continue
+        mm, cc = np.meshgrid(mass, coupling)
+        obs = lim.get("cls_observed")
+        med = np.asarray(lim["cls_expected"]["0"], dtype=float).T
+        drawn = False
+        if obs is not None and (np.asarray(obs, dtype=float) < alpha).any():
+            _iso_contour(ax, mm, cc, np.asarray(obs, dtype=float).T, alpha, colors=[color],
+                         linewidths=2.2, zorder=5)
+            drawn = True
+        if expected and (med < alpha).any():
+            _iso_contour(ax, mm, cc, med, alpha, colors=[color], linestyles="--",
+                         linewidths=1.4, zorder=5)
+            drawn = True
+        handles.append(plt.Line2D([], [], color=color, lw=2.2,
+                                  label=label + ("" if drawn else ": nothing excluded")))
+    handles.append(plt.Line2D([], [], color="k", lw=2.2, label="observed"))
+    if expected:
+        handles.append(plt.Line2D([], [], color="k", ls="--", lw=1.4,
+                                  label="expected (median)"))
+    if earlier:
+        handles.append(plt.Rectangle((0, 0), 1, 1, facecolor=EARLIER_FILL,
+                                     edgecolor=EARLIER_EDGE, label=EARLIER_LABEL))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if hi_m > lo_m:
+        ax.set_xlim(lo_m, hi_m)
+        _log_axis_labels(ax.xaxis, lo_m, hi_m, 6.5)
+    if hi_c > lo_c:
+        ax.set_ylim(lo_c, hi_c)
+    ax.set_xlabel(mass_label)
+    ax.set_ylabel(coupling_label)
+    label_earlier(ax, earlier)
+    ax.legend(handles=handles, loc="upper right", fontsize=10, framealpha=0.85)
+    na62_label(ax, pot=pot)
+    return fig
+
+
 PROJECTION_COLOR = "#1f5fbf"
 
 

@@ -335,3 +335,16 @@ def test_projection_figure_beside_the_2021_result(tmp_path):
     made, _ = plotting.plot_all(tmp_path, formats=("png",))
     assert sorted(p.name for p in made) == ["exclusion_dark_photon_ee.png",
                                             "projection_dark_photon_ee.png"]
+
+
+def test_channel_overlay():
+    a = plotting.example_limits()
+    b = plotting.example_limits(seed=4)
+    none = plotting.example_limits()
+    ones = np.ones_like(np.asarray(none["cls_observed"])).tolist()
+    none["cls_observed"] = ones
+    none["cls_expected"] = {k: ones for k in none["cls_expected"]}
+    fig = plotting.plot_overlay({"ee": a, "mumu": b, "pipi": none})
+    texts = _legend_texts(fig)
+    assert plotting.CHANNEL_LABELS["ee"] in texts
+    assert plotting.CHANNEL_LABELS["pipi"] + ": nothing excluded" in texts
