@@ -98,8 +98,20 @@ def na62_label(ax, pot: float = geometry.N_POT, simulation: bool = True, loc: in
     mantissa = pot / 10**exponent
     pot_text = rf"${mantissa:.1f}\times10^{{{exponent}}}$ POT"
     text = ("sim." if compact else "beam dump" + (", simulation" if simulation else ""))
-    mplhep.label.exp_text("NA62", text if simulation or not compact else "", ax=ax, loc=loc,
-                          fontsize=11 if compact else 13)
+    if not simulation and compact:
+        text = ""
+    size = 11 if compact else 13
+    # "NA62" in bold above the top left corner and the text in italics right after it, placed
+    # relative to the first text's box at draw time (mplhep.label.exp_text draws the whole
+    # figure once per label to measure it: ~1 s per figure, most of the plot stage's time)
+    anchor = (0.0, 1.005) if loc == 0 else (0.02, 0.98)
+    first = ax.text(*anchor, "NA62", transform=ax.transAxes, ha="left",
+                    va="bottom" if loc == 0 else "top", fontsize=size * 1.15,
+                    fontweight="bold")
+    if text:
+        ax.annotate(text, xy=(1.0, 0.0), xycoords=first, xytext=(size * 0.35, 0),
+                    textcoords="offset points", ha="left", va="bottom", fontsize=size * 0.92,
+                    fontstyle="italic")
     ax.text(1.0, 1.01, pot_text, transform=ax.transAxes, ha="right", va="bottom",
             fontsize=10 if compact else 12)
 
@@ -743,6 +755,9 @@ def plot_map(
     ax.set_xscale("log")
     ax.set_yscale("log")
     m = np.asarray(mass_gev, dtype=float)
+    for setter, x in ((ax.set_xlim, 1e3 * m), (ax.set_ylim, np.asarray(eps, dtype=float))):
+        if x.size > 1:  # the outer cell edges (half a log step beyond the first and last)
+            setter(x[0] * np.sqrt(x[0] / x[1]), x[-1] * np.sqrt(x[-1] / x[-2]))
     _log_axis_labels(ax.xaxis, 1e3 * m.min(), 1e3 * m.max(), 4.5 if compact else 6.0)
     ax.set_xlabel(r"$M_{A'}$ [MeV]")
     ax.set_ylabel("ε (kinetic mixing)")
