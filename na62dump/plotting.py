@@ -921,16 +921,23 @@ BACKGROUND_LABELS = {
 }
 
 
-def _hist_arrays(h, scale: float = 1e3):
-    """``(values, variances, edges * scale)`` of a 1D weighted hist (edges GeV -> MeV)."""
+def _hist_arrays(h, scale: float = 1e3, rebin: int = 1):
+    """``(values, variances, edges * scale)`` of a 1D weighted hist (edges GeV -> MeV), with
+    ``rebin`` consecutive bins merged (the last group may be shorter)."""
     values = np.asarray(h.values(), dtype=float)
     variances = h.variances()
     variances = values.copy() if variances is None else np.asarray(variances, dtype=float)
-    return values, variances, np.asarray(h.axes[0].edges, dtype=float) * scale
+    edges = np.asarray(h.axes[0].edges, dtype=float)
+    if rebin > 1:
+        starts = np.arange(0, values.size, rebin)
+        values = np.add.reduceat(values, starts)
+        variances = np.add.reduceat(variances, starts)
+        edges = np.r_[edges[starts], edges[-1]]
+    return values, variances, edges * scale
 
 
 def plot_mass(background: Mapping, signals: Mapping, *, data=None, title: str = "", ax=None,
-              pot: float = geometry.N_POT, mass_range_gev=None):
+              pot: float = geometry.N_POT, mass_range_gev=None, max_bins: int = 60):
     """Reconstructed mass in MeV: stacked background components, the (pseudo-)data with
     Poisson (Garwood) 68% intervals, signal templates, and a data / background ratio panel
     when there are data.
@@ -939,13 +946,33 @@ def plot_mass(background: Mapping, signals: Mapping, *, data=None, title: str = 
     stacked in the given order; ``data``: the pseudo-data's hist (points), or None;
     ``signals``: ``{label: hist}``, drawn as unit-area templates (arbitrary normalisation,
     said on the axis). Garwood intervals: ``hist.intervals.poisson_interval`` (the central
-    chi-square construction; an empty bin has the upper edge 1.84).
+    chi-square construction; an empty bin has the upper edge 1.84). The histograms' bins are
+    merged so that at most ``max_bins`` fall in the drawn mass range (the processors' 5 MeV
+    bins are finer than a ratio of a few events can be read at).
     """
     from hist.intervals import poisson_interval
 
     use_style()
     has_data = data is not None and data.sum().value > 0
     items = [(k, h) for k, h in background.items() if h.sum().value > 0]
+    if mass_range_gev is None:
+        hists = [h for _, h in items] + [h for h in signals.values() if h.sum().value > 0]
+        hists += [data] if has_data else []
+        if hists:
+            filled_edges = [h.axes[0].edges[np.r_[np.nonzero(h.values())[0][[0, -1]]] + [0, 1]]
+                            for h in hists]
+            lo_m = min(f[0] for f in filled_edges)
+            hi_m = max(f[1] for f in filled_edges)
+            pad = 0.15 * (hi_m - lo_m) + 0.005
+            mass_range_gev = (max(0.0, lo_m - pad), hi_m + pad)
+    rebin = 1
+    if mass_range_gev is not None:
+        probe = next(iter([h for _, h in items] + list(signals.values())
+                          + ([data] if data is not None else [])), None)
+        if probe is not None:
+            width = float(np.median(np.diff(probe.axes[0].edges)))
+            rebin = max(1, int(np.ceil((mass_range_gev[1] - mass_range_gev[0])
+                                       / (max_bins * width))))
     if ax is not None:
         fig, rax = ax.figure, None
     elif has_data and items:
@@ -956,12 +983,12 @@ def plot_mass(background: Mapping, signals: Mapping, *, data=None, title: str = 
         rax = None
     drawn = []
     if items:
-        arrays = [_hist_arrays(h) for _, h in items]
+        arrays = [_hist_arrays(h, rebin=rebin) for _, h in items]
         mplhep.histplot([a[0] for a in arrays], arrays[0][2], ax=ax, stack=True,
                         histtype="fill", label=[k for k, _ in items], alpha=0.75, yerr=False)
         drawn += [a[0] for a in arrays]
     if has_data:
-        counts, _, edges = _hist_arrays(data)
+        counts, _, edges = _hist_arrays(data, rebin=rebin)
         centers = 0.5 * (edges[1:] + edges[:-1])
         lo, hi = poisson_interval(counts, counts)
         filled = counts > 0  # on a log axis, empty bins would draw error bars from nowhere
@@ -972,26 +999,20 @@ def plot_mass(background: Mapping, signals: Mapping, *, data=None, title: str = 
     for label, h in signals.items():
         total = h.sum().value
         if total > 0:
-            values, _, edges = _hist_arrays(h)
+            values, _, edges = _hist_arrays(h, rebin=rebin)
             mplhep.histplot(values / total, edges, ax=ax, histtype="step", lw=1.8,
                             label=label, yerr=False)
             drawn.append(values / total)
     if not drawn:
         ax.text(0.5, 0.6, "no events", transform=ax.transAxes, ha="center", color="0.4")
-    if mass_range_gev is None and drawn:
-        hists = [h for _, h in items] + [h for h in signals.values() if h.sum().value > 0]
-        hists += [data] if has_data else []
-        filled_edges = [h.axes[0].edges[np.r_[np.nonzero(h.values())[0][[0, -1]]] + [0, 1]]
-                        for h in hists]
-        lo_m, hi_m = min(f[0] for f in filled_edges), max(f[1] for f in filled_edges)
-        pad = 0.15 * (hi_m - lo_m) + 0.005
-        mass_range_gev = (max(0.0, lo_m - pad), hi_m + pad)
     ax.set_yscale("log")
     if drawn:  # room above the highest bin for the legend: it must not cover the data
         positive = np.concatenate([np.ravel(v)[np.ravel(v) > 0] for v in drawn] or [[1.0]])
         top, bottom = positive.max(), max(positive.min() * 0.3, positive.max() * 1e-7)
         ax.set_ylim(bottom, top * (top / bottom) ** 0.8)
-    ax.set_ylabel("events / bin (signal: unit area)", fontsize=18)
+    if drawn:
+        width_mev = 1e3 * rebin * float(np.median(np.diff(probe.axes[0].edges)))
+        ax.set_ylabel(f"events / {width_mev:.3g} MeV (signal: unit area)", fontsize=18)
     if mass_range_gev is not None:
         ax.set_xlim(1e3 * mass_range_gev[0], 1e3 * mass_range_gev[1])
     ax.legend(loc="upper right", fontsize=9, ncol=2, title=title or None, title_fontsize=11)
@@ -1012,8 +1033,9 @@ def plot_mass(background: Mapping, signals: Mapping, *, data=None, title: str = 
     rax.set_ylabel("data / bkg.", fontsize=16)
     rax.set_xlabel(xlabel)
     finite = ratio[show]
-    rax.set_ylim(0.0, max(2.0, 1.2 * float(np.nanmax(finite + err_hi[show]))) if finite.size
-                 else 2.0)
+    # 0 to 2 at least, 5 at most: a bin of one event over 0.05 expected goes off the top
+    rax.set_ylim(0.0, min(5.0, max(2.0, 1.2 * float(np.nanmax(finite + err_hi[show]))))
+                 if finite.size else 2.0)
     ax.set_xlabel("")
     return fig
 
