@@ -680,6 +680,42 @@ def combinatorial_output(q1_dataset, channel: str, work_dir: Path, rng, *, n_pot
     return out, info
 
 
+def hist_record(h) -> dict[str, Any]:
+    """A 1D (or ``state`` x 1D) weighted ``hist.Hist`` as plain lists for a JSON artefact:
+    ``{"edges", "values", "variances", "label"}``, the ``state`` axis summed.
+
+    Read back with :func:`hist_from_record`.
+
+    >>> import hist
+    >>> h = hist.Hist.new.Reg(4, 0, 2, name="mass").Weight()
+    >>> h.fill(mass=[0.1, 0.6, 0.6], weight=[1.0, 2.0, 2.0])  # doctest: +ELLIPSIS
+    Hist(...)
+    >>> rec = hist_record(h)
+    >>> rec["values"], rec["variances"]
+    ([1.0, 4.0, 0.0, 0.0], [1.0, 8.0, 0.0, 0.0])
+    >>> hist_from_record(rec).values().tolist()
+    [1.0, 4.0, 0.0, 0.0]
+    """
+    if "state" in h.axes.name:
+        h = h[{"state": sum}]
+    variances = h.variances()
+    return {"edges": h.axes[0].edges.tolist(), "values": h.values().tolist(),
+            "variances": (variances if variances is not None else h.values()).tolist(),
+            "label": h.axes[0].label}
+
+
+def hist_from_record(record: Mapping[str, Any]):
+    """The weighted ``hist.Hist`` of a :func:`hist_record`."""
+    import hist
+
+    edges = np.asarray(record["edges"], dtype=float)
+    h = hist.Hist(hist.axis.Variable(edges, name="mass", label=record.get("label", "")),
+                  storage=hist.storage.Weight())
+    h.view().value = np.asarray(record["values"], dtype=float)
+    h.view().variance = np.asarray(record["variances"], dtype=float)
+    return h
+
+
 def estimate_backgrounds(
     results_dir: str | os.PathLike,
     campaign,
@@ -718,6 +754,7 @@ def estimate_backgrounds(
         by_kind.setdefault(d.kind, []).append(d)
 
     result: dict[str, Any] = {}
+    mass_hists: dict[str, dict[str, dict]] = {}
     channels_done = []
     with tempfile.TemporaryDirectory(dir=results_dir, prefix=".background-") as tmp:
         for channel, proc_cls in PROCESSORS.items():
@@ -778,6 +815,9 @@ def estimate_backgrounds(
                                             _seeded(seed, channel, "pairs"), n_pot=n_pot,
                                             max_pairs=max_pairs, executor=executor)
                        if q1 else None)
+                if res is not None:  # its mass spectrum, for the control mass plots
+                    mass_hists.setdefault(channel, {})["combinatorial"] = hist_record(
+                        res[0]["hists"]["mass"])
                 for s in states:
                     for r in REGIONS:
                         rng = _seeded(seed, s, "combinatorial", r)
@@ -820,6 +860,8 @@ def estimate_backgrounds(
                              for r in REGIONS}
     if not channels_done:
         raise InputError(f"{results_dir}: no stage-2 output (run `na62dump run` first)")
+    if mass_hists:
+        result["_mass_hists"] = mass_hists
     result["_meta"] = {
         "n_pot": n_pot,
         "pseudo_experiments": n_pe,

@@ -22,6 +22,16 @@ writes (docs/artefacts.md):
   ``background.json`` and needs no unblinding; it uses the published exposure
   (``geometry.N_POT``), and alone it writes no yield tables.
 
+- with ``--projection --pot N`` (e.g. ``1e18``, a Run-2 exposure): expected limits only at
+  ``N`` protons on target, written to ``DIR/limits/projection/`` and
+  ``DIR/workspaces/projection/`` apart from the 2021 results (``"observed_source":
+  "projection"``, no yield tables written). The signal yields are proportional to N_POT;
+  every background component is scaled by the POT ratio ``N / n_pot`` of background.json
+  (prompt and upstream: protons on target at fixed selection; combinatorial: accidental pairs
+  at fixed beam intensity, proportional to the live time, hence to N_POT), its log-normal
+  width k kept (the relative uncertainty of the estimate, not reduced by more data). See
+  :func:`projection_context`.
+
 Channels: ``ee``, ``mumu``, ``pipi`` and the hadronic final states (``pipigamma``, ...), and
 the combinations of :func:`combinations` (one likelihood product, N_POT shared): ``combined``
 (dark photon: ee and mumu; dark scalar: ee, mumu, pipi, kk, pipipi0pi0) and ``hadronic``
@@ -32,6 +42,7 @@ the combinations of :func:`combinations` (one likelihood product, N_POT shared):
     na62dump limits --channels ee,combined --toys 2000
     na62dump limits --asymptotic --masses 10 --couplings 20
     na62dump limits --observed published             # NA62's observations, beside ours
+    na62dump limits --projection --pot 1e18          # Run-2 sensitivity, expected only
 """
 
 from __future__ import annotations
@@ -160,6 +171,12 @@ def register(subparsers) -> argparse.ArgumentParser:
                         "(default) and/or published (NA62's observations with the published "
                         "backgrounds, written to DIR/limits/published/, beside the pseudo-data "
                         "limits); the yields are computed once for all")
+    proj = p.add_argument_group("projection (expected limits at another exposure)")
+    proj.add_argument("--projection", action="store_true",
+                      help="expected limits only at --pot protons on target, backgrounds "
+                           "scaled by the POT ratio, written to DIR/limits/projection/")
+    proj.add_argument("--pot", type=float, metavar="N",
+                      help="protons on target of the projection, e.g. 1e18 (with --projection)")
     p.set_defaults(func=main)
     return p
 
@@ -430,9 +447,12 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
 
 
 def _out_dir(results_dir: Path, kind: str, observed_source: str) -> Path:
-    """``DIR/<kind>`` for the pseudo-data, ``DIR/<kind>/published`` for NA62's observations."""
+    """``DIR/<kind>`` for the pseudo-data, ``DIR/<kind>/published`` for NA62's observations,
+    ``DIR/<kind>/projection`` for a projection (:func:`projection_context`)."""
     base = results_dir / kind
-    return base if observed_source == "pseudo-data" else base / "published"
+    if observed_source == "pseudo-data":
+        return base
+    return base / (PROJECTION_SOURCE if observed_source == PROJECTION_SOURCE else "published")
 
 
 def _report(model: str, name: str, res, coupling_name: str, blinded: bool,
@@ -492,6 +512,60 @@ def _observation_contexts(args, results_dir: Path, campaign) -> list[dict[str, A
     return contexts
 
 
+# --------------------------------------------------------------------------------------------
+# Projection to another exposure (--projection --pot N)
+# --------------------------------------------------------------------------------------------
+PROJECTION_SOURCE = "projection"
+
+
+def scale_backgrounds(bkg: Mapping[str, Any], factor: float) -> dict[str, Any]:
+    """Every final state's background estimate of ``background.json`` scaled by ``factor``
+    (the POT ratio): medians, means and intervals times ``factor``, the log-normal width
+    ``k`` unchanged (a relative uncertainty), ``"source"`` noting the scaling.
+
+    >>> b = {"ee": {"SR": {"median": 0.01, "k": 2.0, "interval68": [0.005, 0.02]}},
+    ...      "_meta": {"n_pot": 1.4e17}}
+    >>> scale_backgrounds(b, 10.0)["ee"]["SR"]
+    {'median': 0.1, 'k': 2.0, 'interval68': [0.05, 0.2], 'source': 'background.json x 10'}
+    """
+    out: dict[str, Any] = {}
+    for state, regions in bkg.items():
+        if state.startswith("_"):
+            continue
+        out[state] = {}
+        for region, entry in regions.items():
+            e = {}
+            for key, value in entry.items():
+                if key in ("median", "mean"):
+                    e[key] = float(value) * factor
+                elif key.startswith("interval"):
+                    e[key] = [float(v) * factor for v in value]
+                elif key == "k":
+                    e[key] = float(value)
+            e["source"] = f"{entry.get('source', 'background.json')} x {factor:.4g}"
+            out[state][region] = e
+    return out
+
+
+def projection_context(results_dir: Path, pot: float | None) -> dict[str, Any]:
+    """Scan inputs of a projection to ``pot`` protons on target: expected limits only
+    (``blinded``), the campaign's backgrounds (``background.json``) scaled by ``pot / n_pot``
+    (:func:`scale_backgrounds`), the signal yields rescaled to ``pot`` by the caller
+    (:func:`_at_pot`: N_exp is proportional to N_POT)."""
+    from na62dump import backgrounds
+
+    if pot is None or not math.isfinite(pot) or pot <= 0:
+        raise InputError(f"--projection needs --pot N with N > 0 (got {pot})")
+    bkg = backgrounds.read_background(results_dir)
+    n_pot = float(bkg.get("_meta", {}).get("n_pot", geometry.N_POT))
+    factor = pot / n_pot
+    print(f"limits: projection to {pot:.3g} POT (x{factor:.3g} the campaign's {n_pot:.3g}): "
+          "expected limits only, backgrounds scaled by the POT ratio; written to "
+          f"{_out_dir(results_dir, 'limits', PROJECTION_SOURCE)}")
+    return dict(observed_source=PROJECTION_SOURCE, bkg=scale_backgrounds(bkg, factor),
+                n_pot=float(pot), blinded=True, observed={})
+
+
 def _at_pot(table, n_pot: float):
     """``table`` with its yields scaled to ``n_pot`` (N_exp is proportional to N_POT)."""
     import dataclasses
@@ -518,10 +592,16 @@ def main(args: argparse.Namespace) -> int:
     if bad or not args.observed:
         raise InputError(f"--observed: {','.join(bad) or 'empty'}; choose among "
                          f"{', '.join(OBSERVED_CHOICES)}")
-    contexts = _observation_contexts(args, results_dir, campaign)
+    if getattr(args, "projection", False):
+        contexts = [projection_context(results_dir, args.pot)]
+    elif getattr(args, "pot", None) is not None:
+        raise InputError("--pot is the exposure of a projection: use it with --projection")
+    else:
+        contexts = _observation_contexts(args, results_dir, campaign)
     # tables at the first source's exposure, rescaled for the others
     n_pot = contexts[0]["n_pot"]
-    write_yields = "pseudo-data" in args.observed  # published only: limits only
+    # published only, or a projection: limits only (the 2021 yield tables stay as they are)
+    write_yields = "pseudo-data" in args.observed and not getattr(args, "projection", False)
     method = "asymptotic" if args.asymptotic else "toys"
     scan_args = dict(method=method, n_toys=args.toys, seed=args.seed, results_dir=results_dir)
     unknown_models = set(args.models) - {"dark_photon", "alp", "dark_scalar", "alp_gluon"}

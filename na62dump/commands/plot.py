@@ -9,7 +9,9 @@ figures it skipped and why. Examples::
 
 A reference curve is an earlier experiment's limit as a text file (two columns ``mass_gev
 coupling``: a boundary polyline; three columns ``mass_gev low high``: a band), drawn in grey on
-the dark-photon exclusions; none are shipped (see ``na62dump.plotting.load_reference_curve``).
+the dark-photon exclusions (see ``na62dump.plotting.load_reference_curve``). The earlier
+experiments' limits compiled by DarkCast (``na62dump/data/earlier_limits/``) are drawn on the
+dark-photon exclusions by default; ``--no-earlier`` leaves them out.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="comma-separated formats: png,pdf,svg (default: png,pdf)")
     p.add_argument("--reference", action="append", default=[], metavar="FILE",
                    help="an earlier experiment's limit to overlay in grey (repeatable)")
+    p.add_argument("--no-earlier", dest="earlier", action="store_false",
+                   help="leave out the earlier experiments' limits on the dark-photon plots")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="processes drawing the figures (default: %(default)s)")
     p.set_defaults(func=main)
@@ -42,7 +46,7 @@ def main(args: argparse.Namespace) -> int:
     from na62dump import plotting
 
     made, skipped = plotting.plot_all(args.results, args.out, args.format, args.reference,
-                                      workers=args.workers)
+                                      workers=args.workers, earlier=args.earlier)
     figures = sorted({p.with_suffix("").name for p in made})
     print(f"wrote {len(made)} files ({len(figures)} figures/tables) to "
           f"{args.out or f'{args.results}/figures'}")

@@ -259,3 +259,33 @@ def test_model_states_leave_out_final_states_without_a_branching_ratio():
     assert "pipipi0pi0" not in limits.model_states("dark_scalar")  # simulated, no BR yet
     assert {"pipigamma", "pipipi0pi0", "kkpi0"} <= set(limits.model_states("alp_gluon"))
     assert {"ee", "mumu", "pipi"} <= set(limits.model_states("dark_photon"))
+
+
+def test_projection_is_expected_only_and_written_apart(tmp_path, capsys):
+    """``--projection --pot 1e18``: yields x (1e18 / N_POT), backgrounds x the same ratio,
+    expected only, in DIR/limits/projection/ (the 2021 limits and yields untouched)."""
+    results = make_results(tmp_path, unblinded=True)
+    assert _run(results, "--toys", "100") == 0
+    ours = {p: p.read_bytes() for sub in ("limits", "yields")
+            for p in (results / sub).glob("*.json")}
+    capsys.readouterr()
+    assert _run(results, "--toys", "100", "--projection", "--pot", "1e18") == 0
+    assert "projection to 1e+18 POT" in capsys.readouterr().out
+    assert {p: p.read_bytes() for p in ours} == ours
+    proj = json.loads((results / "limits" / "projection" / "dark_photon_ee.json").read_text())
+    base = json.loads((results / "limits" / "dark_photon_ee.json").read_text())
+    assert proj["observed_source"] == "projection" and proj["blinded"] is True
+    assert proj["cls_observed"] is None and proj["n_pot"] == 1e18
+    factor = 1e18 / geometry.N_POT
+    assert proj["background_source"]["ee"].endswith(f"x {factor:.4g}")
+    assert sorted((results / "workspaces" / "projection").glob("dark_photon_ee_m*.json"))
+    # more protons: the expected median excludes at least what the 2021 exposure does
+    exp_p = np.asarray(proj["cls_expected"]["0"]) < 0.1
+    exp_b = np.asarray(base["cls_expected"]["0"]) < 0.1
+    assert exp_p.sum() >= exp_b.sum() > 0 and not (exp_b & ~exp_p).any()
+    cls_p, cls_b = (np.asarray(d["cls_expected"]["0"]) for d in (proj, base))
+    assert np.all(cls_p <= cls_b + 1e-9) and np.any(cls_p < 0.5 * cls_b)
+    # --pot alone, or a bad --pot, is a one-line error
+    assert _run(results, "--pot", "1e18") == 2
+    assert _run(results, "--projection") == 2
+    assert _run(results, "--projection", "--pot", "-1") == 2
