@@ -1308,6 +1308,15 @@ def _figures_from_yields(results: Path, out: Path, formats, made, skipped) -> No
                              plot_yield_panels, table, quantity=quantity)
 
 
+def _combination_title(particle: str, limits: dict, name: str) -> str:
+    """Title of a limit file: the decay into its final state, or the final states of a
+    combination (``limits["final_states"]``) listed."""
+    states = limits.get("final_states") or [name]
+    if len(states) == 1:
+        return state_label(particle, states[0])
+    return f"${particle} \\to$ " + ", ".join(f"${STATE_LATEX.get(s, s)}$" for s in states)
+
+
 def _figures_from_limits(results: Path, out: Path, formats, made, skipped, references,
                          earlier: bool = True) -> None:
 
@@ -1332,9 +1341,18 @@ def _figures_from_limits(results: Path, out: Path, formats, made, skipped, refer
             channel = path.stem.removeprefix("dark_scalar_")
 
             def draw(lim=limits, c=channel, p=n_pot):
-                return plot_exclusion(lim, title=state_label("S", c), coupling_key="sin2theta",
+                return plot_exclusion(lim, title=_combination_title("S", lim, c),
+                                      coupling_key="sin2theta",
                                       coupling_label=r"$\sin^2\theta$ (mixing)",
                                       mass_label=r"$M_S$ [MeV]", pot=p)
+        elif path.stem.startswith("alp_gluon_"):  # BC11: (M, c_GG / Lambda)
+            channel = path.stem.removeprefix("alp_gluon_")
+
+            def draw(lim=limits, c=channel, p=n_pot):
+                return plot_exclusion(lim, title=_combination_title("a", lim, c),
+                                      coupling_key="cgg",
+                                      coupling_label=r"$c_{GG}/\Lambda$ [GeV$^{-1}$]",
+                                      mass_label=r"$M_a$ [MeV]", pot=p)
         elif path.stem.startswith("alp_"):
             channel = path.stem.removeprefix("alp_")
 
@@ -1345,7 +1363,7 @@ def _figures_from_limits(results: Path, out: Path, formats, made, skipped, refer
             continue
         made += _attempt(f"exclusion_{path.stem}", out, formats, skipped, draw)
         proj_path = results / "limits" / "projection" / path.name
-        if proj_path.is_file() and not path.stem.startswith("alp_"):
+        if proj_path.is_file() and path.stem.startswith(("dark_photon_", "dark_scalar_")):
             dp = path.stem.startswith("dark_photon_")
             made += _attempt(
                 f"projection_{path.stem}", out, formats, skipped, plot_projection, limits,

@@ -662,7 +662,8 @@ def main(args: argparse.Namespace) -> int:
             # hadronic one (several channels per mass: the costliest scans)
             n_masses = args.masses if set(states) <= set(LEPTONIC_STATES) else \
                 args.hadronic_masses
-            masses = np.geomspace(lo, hi, n_masses) if n_masses > 1 else np.array([lo])
+            masses = np.geomspace(lo, hi, n_masses) if n_masses > 1 and hi > lo else \
+                np.array([lo])
             scans.append((name, states,
                           {st: table_fn(by_state[st], st, masses, couplings, n_pot)
                            for st in states}))
