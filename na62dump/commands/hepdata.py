@@ -44,8 +44,8 @@ COUPLINGS = {"dark_photon": ("eps", "$\\varepsilon$"),
              "dark_scalar": ("sin2theta", "$\\sin^2\\theta$")}
 #: sqrt(s) (GeV) of 400 GeV SPS protons on a nucleon at rest: sqrt(2 m_p E) (HEPData keyword).
 SQRT_S_GEV = round(float(np.sqrt(2 * 0.93827 * 400.0)), 1)
-BANDS = {"-2": "expected -2 sigma", "-1": "expected -1 sigma", "0": "expected median",
-         "1": "expected +1 sigma", "2": "expected +2 sigma"}
+BANDS = {"-2": "exp. -2 sigma", "-1": "exp. -1 sigma", "0": "exp. median",
+         "1": "exp. +1 sigma", "2": "exp. +2 sigma"}
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -84,12 +84,14 @@ def _finite(x) -> float | str:
     return float(x) if x is not None and np.isfinite(x) else "-"
 
 
-def limit_tables(path: Path) -> list:
-    """Contours and signal-yield upper limits of one ``limits/<model>_<channel>.json``."""
+def limit_tables(path: Path, tag: str = "") -> list:
+    """Contours and signal-yield upper limits of one ``limits/<model>_<channel>.json``
+    (``tag`` is appended to the table names, e.g. for the published observations)."""
     lim = atomic.read_json(path)
     model, channel = lim.get("model"), lim.get("channel")
     if model not in COUPLINGS:
         return []
+    channel = f"{channel}{tag}"
     key, label = COUPLINGS[model]
     cl = float(lim["cl"])
     tables = []
@@ -103,7 +105,7 @@ def limit_tables(path: Path) -> list:
         t = _table(f"{model} {channel} {what} contour",
                    f"{100 * cl:.0f}% CL {what} exclusion contour (CLs = {1 - cl:.2f}) of the "
                    f"{model} in {channel}, in (mass, {key}); 'segment' numbers the lines.",
-                   f"limits/{path.name}",
+                   str(path.relative_to(path.parents[1 if not tag else 2])),
                    {"observables": ["CLs"], "cmenergies": [SQRT_S_GEV]})
         t.add_variable(_var("mass", [p[0] for _, p in pts], independent=True, units="GeV"))
         t.add_variable(_var(label, [p[1] for _, p in pts], independent=False))
@@ -113,7 +115,8 @@ def limit_tables(path: Path) -> list:
     t = _table(f"{model} {channel} signal upper limit",
                f"{100 * cl:.0f}% CL upper limit on the signal yield (events) per mass of the "
                f"{model} in {channel}, observed and expected ('-' where none).",
-               f"limits/{path.name}", {"observables": ["N"], "cmenergies": [SQRT_S_GEV]})
+               str(path.relative_to(path.parents[1 if not tag else 2])),
+               {"observables": ["N"], "cmenergies": [SQRT_S_GEV]})
     t.add_variable(_var("mass", m, independent=True, units="GeV"))
     if lim.get("s_up_observed") is not None:
         t.add_variable(_var("observed", map(_finite, lim["s_up_observed"]), independent=False,
@@ -190,22 +193,25 @@ def background_table(bkg: dict) -> list:
     return [t]
 
 
-def _resources(ws_dir: Path, tmp: Path, inspire: str | None) -> list[tuple[str, Path]]:
+def _resources(ws_dir: Path, tmp: Path, inspire: str | None,
+               prefix: str = "", tag: str = "") -> list[tuple[str, Path]]:
+    """The background-only workspaces and patchsets of ``ws_dir``, copied to ``tmp`` as
+    ``<prefix><name>`` (the reference filled in with ``inspire``, then validated by pyhf)."""
     from na62dump.stats.patchset import validate_patchset
 
     out = []
     for ps_path in sorted(ws_dir.glob("*_patchset.json")):
-        prefix = ps_path.name[: -len("_patchset.json")]
-        bkg_path = ws_dir / f"{prefix}_bkgonly.json"
-        bkg, ps = atomic.read_json(bkg_path), atomic.read_json(ps_path)
+        name = ps_path.name[: -len("_patchset.json")]
+        bkg, ps = atomic.read_json(ws_dir / f"{name}_bkgonly.json"), atomic.read_json(ps_path)
         if inspire:
             ps["metadata"]["references"] = {"hepdata": inspire}
             validate_patchset(bkg, ps)
-        dst = tmp / ps_path.name
-        atomic.write_json(dst, ps, indent=None)
-        out.append((f"pyhf background-only workspace of {prefix}", bkg_path))
-        out.append((f"pyhf PatchSet of {prefix}: one patch per (mass, coupling), mu = 1 is "
-                    "the hypothesis", dst))
+        b = atomic.write_json(tmp / f"{prefix}{name}_bkgonly.json", bkg, indent=1,
+                              sort_keys=True)
+        p = atomic.write_json(tmp / f"{prefix}{name}_patchset.json", ps, indent=None)
+        out.append((f"pyhf background-only workspace of {name}{tag}", b))
+        out.append((f"pyhf PatchSet of {name}{tag}: one patch per (mass, coupling), mu = 1 is "
+                    "the hypothesis", p))
     return out
 
 
@@ -221,6 +227,8 @@ def build_submission(results: str | Path, out: str | Path, inspire: str | None =
     if not limits:
         raise InputError(f"{results / 'limits'}: no limit files (run `na62dump limits`)")
     tables = [t for p in limits for t in limit_tables(p)]
+    tables += [t for p in sorted((results / "limits" / "published").glob("*.json"))
+               for t in limit_tables(p, " (published obs.)")]
     tables += [t for p in sorted((results / "yields").glob("*.json")) for t in yield_tables(p)
                if atomic.read_json(p).get("model") in COUPLINGS]
     if (results / "summary.json").exists():
@@ -238,7 +246,10 @@ def build_submission(results: str | Path, out: str | Path, inspire: str | None =
                        "from simulated pseudo-data unless the limits say otherwise.")
         for t in tables:
             sub.add_table(t)
-        for desc, path in _resources(results / "workspaces", res_dir, inspire):
+        res = _resources(results / "workspaces", res_dir, inspire)
+        res += _resources(results / "workspaces" / "published", res_dir, inspire,
+                          prefix="published_", tag=" (published observations)")
+        for desc, path in res:
             sub.add_additional_resource(desc, str(path), copy_file=True, file_type="json")
         stage = tmp / "submission"
         with contextlib.chdir(tmp):  # hepdata_lib writes submission.tar.gz in the cwd

@@ -23,7 +23,7 @@ def results(tmp_path_factory):
     summary["channels"]["ee"]["dp_brems_ee_m0050"] = {
         "cutflow": {"names": flow["names"], "unweighted": [4000], "weighted": [4000.0]}}
     (res / "summary.json").write_text(json.dumps(summary))
-    assert _run(res, "--toys", "100") == 0
+    assert _run(res, "--toys", "100", "--observed", "pseudo-data,published") == 0
     return res
 
 
@@ -41,13 +41,15 @@ def test_submission_is_valid_and_complete(results, tmp_path, capsys):
     assert v.validate(directory=str(plain)), v.get_messages()
     docs = list(yaml.safe_load_all((out / "submission.yaml").read_text()))
     names = [d["name"] for d in docs if "name" in d]
-    for want in ("dark_photon ee observed contour", "dark_photon ee expected median contour",
+    for want in ("dark_photon ee observed contour", "dark_photon ee exp. median contour",
                  "dark_photon ee signal upper limit", "dark_photon ee N_exp",
-                 "dark_photon ee efficiency", "cutflow ee", "background"):
+                 "dark_photon ee efficiency", "cutflow ee", "background",
+                 "dark_photon ee (published obs.) observed contour"):
         assert want in names, names
     res = docs[0]["additional_resources"]
     files = {r["location"] for r in res}
-    assert {"dark_photon_ee_bkgonly.json", "dark_photon_ee_patchset.json"} <= files
+    assert {"dark_photon_ee_bkgonly.json", "dark_photon_ee_patchset.json",
+            "published_dark_photon_ee_patchset.json"} <= files
     ps = json.loads((out / "dark_photon_ee_patchset.json").read_text())
     assert ps["metadata"]["references"] == {"hepdata": "ins1234567"}
     # the cutflow table has data and signal columns
