@@ -117,9 +117,11 @@ def main(args: argparse.Namespace) -> int:
     print(f"{args.model} {args.channel}: M = {1000 * r['mass_gev']:.1f} MeV, "
           f"{name} = {r['coupling']:.4g}, N_exp = {r['n_exp']:.4g} events; CLs "
           f"({r['scan_kind']}):")
-    print(f"  scan (limits JSON, CLs(s) curve at N_exp)      {r['scan']:.4f}")
-    print(f"  project, per point (published toys, {r['n_toys']})  {r['per_point']:.4f}")
-    print(f"  pyhf asymptotic (qtilde)                       {r['pyhf_asymptotic']:.4f}")
-    print(f"  pyhf toys (toybased, {r['n_toys']})                 {r['pyhf_toys']:.4f}")
+    rows = (("scan (limits JSON: CLs(s) curve at N_exp)", r["scan"]),
+            (f"project, per point (published toys, {r['n_toys']})", r["per_point"]),
+            ("pyhf asymptotic (qtilde)", r["pyhf_asymptotic"]),
+            (f"pyhf toys (toybased, {r['n_toys']})", r["pyhf_toys"]))
+    for label, value in rows:
+        print(f"  {label:<46} {value:.4f}")
     print(f"  workspace: {r['workspace']}")
     return 0
