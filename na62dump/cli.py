@@ -16,7 +16,8 @@ import sys
 from na62dump.errors import Na62DumpError
 
 #: Subcommands in the order of the analysis chain.
-COMMANDS = ("model", "simulate", "run", "background", "limits", "plot", "all", "validate")
+COMMANDS = ("model", "simulate", "run", "background", "limits", "plot", "all", "validate",
+            "verify", "hepdata")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -370,6 +370,9 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
         rng=rng, cl=CL, workspace_dir=_out_dir(results_dir, "workspaces", observed_source),
         workspace_prefix=f"{model}_{name}", progress=sys.stderr.isatty(),
     )
+    _write_patchset(model, name, n_exp, sigma, backgrounds, obs, masses, coupling,
+                    coupling_name, _out_dir(results_dir, "workspaces", observed_source),
+                    {"observed_source": observed_source, "blinded": blinded, "n_pot": n_pot})
     d = res.to_dict()
     if coupling_name != "eps":
         d[coupling_name] = d.pop("eps")
@@ -387,6 +390,18 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
     _report(model, name, res, coupling_name, blinded, d["contours"]["open_at"],
             observed_source)
     return path
+
+
+def _write_patchset(model: str, name: str, n_exp, sigma, backgrounds, obs, masses, coupling,
+                    coupling_name: str, out_dir: Path, meta: Mapping[str, Any]) -> None:
+    """``<model>_<name>_bkgonly.json`` and ``_patchset.json`` (:mod:`na62dump.stats.patchset`)."""
+    from na62dump.stats import patchset
+
+    bkg_spec, ps = patchset.build_patchset(
+        n_exp, sigma, backgrounds, obs, masses, coupling, coupling_name=coupling_name,
+        measurement=f"NA62_{model}_{name}", systematics={"production_rel": PRODUCTION_REL},
+        metadata={**meta, "cl": CL, "model": model, "channel": name})
+    patchset.write_patchset(out_dir, f"{model}_{name}", bkg_spec, ps)
 
 
 def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed,

@@ -4,6 +4,8 @@ Modules (each documents its API):
 
 - :mod:`~na62dump.stats.workspace`: ``build_channel_workspace``, ``combine_workspaces``
   (N_POT enters once), ``make_model`` (log-normal ``code1`` interpolation), ``save_workspace``;
+- :mod:`~na62dump.stats.patchset`: background-only workspaces and pyhf PatchSets (the HEPData
+  convention; ``build_patchset``, ``apply_patch``, ``validate_patchset``, ``write_patchset``);
 - :mod:`~na62dump.stats.toys`: the published pseudo-experiment treatment, vectorised
   (``FastModel``, ``PublishedToys``, ``published_cls``), pyhf's toys (``pyhf_toy_hypotest``)
   and the numpy >= 2.4 guard (``check_pyhf_toy_bands``);

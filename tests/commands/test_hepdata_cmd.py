@@ -1,0 +1,70 @@
+"""``na62dump hepdata`` on the tiny limits fixture, validated by hepdata-validator (offline)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+from hepdata_validator.full_submission_validator import FullSubmissionValidator
+
+from na62dump import cli
+from tests.commands.test_limits_cmd import _run, make_results
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hepdata")
+    res = make_results(tmp, unblinded=True, candidates=[0.1])
+    # the run stage records every dataset's cutflow in summary.json (signal samples too)
+    summary = json.loads((res / "summary.json").read_text())
+    flow = summary["channels"]["ee"]["data"]["cutflow"]
+    summary["channels"]["ee"]["dp_brems_ee_m0050"] = {
+        "cutflow": {"names": flow["names"], "unweighted": [4000], "weighted": [4000.0]}}
+    (res / "summary.json").write_text(json.dumps(summary))
+    assert _run(res, "--toys", "100", "--observed", "pseudo-data,published") == 0
+    return res
+
+
+def test_submission_is_valid_and_complete(results, tmp_path, capsys):
+    out = tmp_path / "hd"
+    assert cli.main(["hepdata", "--results", str(results), "--out", str(out),
+                     "--inspire", "ins1234567"]) == 0
+    assert "validated" in capsys.readouterr().out
+    # the archive (what one uploads) and the directory without it, validated offline
+    v = FullSubmissionValidator(autoload_remote_schemas=False)
+    assert v.validate(archive=str(out / "submission.tar.gz")), v.get_messages()
+    plain = tmp_path / "plain"
+    shutil.copytree(out, plain, ignore=shutil.ignore_patterns("*.tar.gz"))
+    v = FullSubmissionValidator(autoload_remote_schemas=False)
+    assert v.validate(directory=str(plain)), v.get_messages()
+    docs = list(yaml.safe_load_all((out / "submission.yaml").read_text()))
+    names = [d["name"] for d in docs if "name" in d]
+    for want in ("dark_photon ee observed contour", "dark_photon ee exp. median contour",
+                 "dark_photon ee signal upper limit", "dark_photon ee N_exp",
+                 "dark_photon ee efficiency", "cutflow ee", "background",
+                 "dark_photon ee (published obs.) observed contour"):
+        assert want in names, names
+    res = docs[0]["additional_resources"]
+    files = {r["location"] for r in res}
+    assert {"dark_photon_ee_bkgonly.json", "dark_photon_ee_patchset.json",
+            "published_dark_photon_ee_patchset.json"} <= files
+    ps = json.loads((out / "dark_photon_ee_patchset.json").read_text())
+    assert ps["metadata"]["references"] == {"hepdata": "ins1234567"}
+    # the cutflow table has data and signal columns
+    cut = next(d for d in docs if d.get("name") == "cutflow ee")
+    table = yaml.safe_load((out / cut["data_file"]).read_text())
+    cols = [d["header"]["name"] for d in table["dependent_variables"]]
+    assert cols[0] == "data" and any(c.startswith("dp_brems") for c in cols)
+
+
+def test_bad_input_writes_nothing(results, tmp_path, capsys):
+    out = tmp_path / "hd"
+    assert cli.main(["hepdata", "--results", str(results), "--out", str(out),
+                     "--inspire", "1234"]) == 2
+    assert "--inspire" in capsys.readouterr().err and not out.exists()
+    assert cli.main(["hepdata", "--results", str(tmp_path / "none"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no limit files" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.glob(".hd*"))
