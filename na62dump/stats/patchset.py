@@ -114,11 +114,9 @@ def background_only_channel(channel: str, background: Mapping, observed) -> tupl
 
 
 def _range(channel: str):
-    from na62dump.stats.workspace import CHANNELS
+    from na62dump.stats.workspace import channel_config
 
-    if channel not in CHANNELS:
-        raise InputError(f"unknown channel {channel!r}; known: {sorted(CHANNELS)}")
-    return CHANNELS[channel].mass_range_gev
+    return channel_config(channel).mass_range_gev
 
 
 def _count(observed) -> int:
