@@ -336,6 +336,24 @@ def _iso_contour(ax, mm, cc, cls, alpha, *, fill=None, **line_kw):
     ax.contour(mm, cc, u, levels=[u0], **line_kw)
 
 
+def _finish_plane(ax, handles, masses, couplings, mass_label, coupling_label, earlier, title,
+                  alpha, pot) -> None:
+    """Log axes over the scanned (mass [MeV], coupling) ranges, labels, the earlier
+    experiments' names, the legend (CL and title) and the NA62 label of an exclusion plane."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(np.min(masses), np.max(masses))
+    ax.set_ylim(np.min(couplings), np.max(couplings))
+    _log_axis_labels(ax.xaxis, np.min(masses), np.max(masses), 6.5)
+    ax.set_xlabel(mass_label)
+    ax.set_ylabel(coupling_label)
+    label_earlier(ax, earlier)
+    ax.legend(handles=handles, loc="upper right", fontsize=11, framealpha=0.85,
+              title=f"{int(round(100 * (1 - alpha)))}% CL CLs" + (f", {title}" if title else ""),
+              title_fontsize=11)
+    na62_label(ax, pot=pot)
+
+
 def plot_exclusion(
     limits: Mapping,
     *,
@@ -431,18 +449,8 @@ def plot_exclusion(
                                      edgecolor=EARLIER_EDGE, label=EARLIER_LABEL))
     handles += [plt.Rectangle((0, 0), 1, 1, color=REFERENCE_GREY, alpha=0.5, label=r["label"])
                 for r in references]
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(mass.min(), mass.max())
-    ax.set_ylim(coupling.min(), coupling.max())
-    _log_axis_labels(ax.xaxis, mass.min(), mass.max(), 6.5)
-    ax.set_xlabel(mass_label)
-    ax.set_ylabel(coupling_label)
-    label_earlier(ax, earlier)
-    ax.legend(handles=handles, loc="upper right", fontsize=11, framealpha=0.85,
-              title=f"{int(round(100 * (1 - alpha)))}% CL CLs" + (f", {title}" if title else ""),
-              title_fontsize=11)
-    na62_label(ax, pot=pot)
+    _finish_plane(ax, handles, mass, coupling, mass_label, coupling_label, earlier, title,
+                  alpha, pot)
     return fig
 
 
@@ -562,18 +570,8 @@ def plot_projection(limits: Mapping, projection: Mapping, *, ax=None, title: str
                                      edgecolor=EARLIER_EDGE, label=EARLIER_LABEL))
     masses = np.r_[limits["mass_gev"], projection["mass_gev"]] * 1e3
     couplings = np.r_[limits[coupling_key], projection[coupling_key]]
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(masses.min(), masses.max())
-    ax.set_ylim(couplings.min(), couplings.max())
-    _log_axis_labels(ax.xaxis, masses.min(), masses.max(), 6.5)
-    ax.set_xlabel(mass_label)
-    ax.set_ylabel(coupling_label)
-    label_earlier(ax, earlier)
-    ax.legend(handles=handles, loc="upper right", fontsize=11, framealpha=0.85,
-              title=f"{int(round(100 * (1 - alpha)))}% CL CLs" + (f", {title}" if title else ""),
-              title_fontsize=11)
-    na62_label(ax, pot=float(projection.get("n_pot") or geometry.N_POT))
+    _finish_plane(ax, handles, masses, couplings, mass_label, coupling_label, earlier, title,
+                  alpha, float(projection.get("n_pot") or geometry.N_POT))
     return fig
 
 
