@@ -69,8 +69,9 @@ def _mode_decay_probability(sampler, mass, ctau_m, n, seed) -> float:
     return sampling.mean_decay_probability(pz, z_prod, mass, ctau_m, FV_Z_M)
 
 
-def _expected(modes: dict, mass: float, ctau_m: float, n: int, seed: int):
-    """Per-mode decay probabilities and the expected decays in the FV for N_POT.
+def _decays_in_fv(modes: dict, mass: float, ctau_m: float, n: int, seed: int) -> dict:
+    """The summary's decay record: per-mode decay probabilities in the FV and the expected
+    decays there for N_POT (per mode too when there are several modes).
 
     ``modes`` maps a mode name to (X per POT, sampler). Modes with zero production are skipped.
     """
@@ -80,7 +81,16 @@ def _expected(modes: dict, mass: float, ctau_m: float, n: int, seed: int):
             continue
         prob[name] = _mode_decay_probability(sampler, mass, ctau_m, n, seed + i)
         n_dec[name] = geometry.N_POT * rate * prob[name]
-    return prob, n_dec
+    out = {
+        "decay_probability_fv": prob,
+        "n_pot": geometry.N_POT,
+        "fv_z_m": list(FV_Z_M),
+        "n_decay_in_fv": sum(n_dec.values()),
+    }
+    if len(modes) > 1:
+        out["n_decay_in_fv_by_mode"] = n_dec
+    out["mc_samples_per_mode"] = int(n)
+    return out
 
 
 def _floats(d: dict) -> dict:
@@ -106,7 +116,6 @@ def dark_photon_summary(mass, eps, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED,
     for name in mesons.MESONS:
         rate = float(mesons.rate_per_pot(mass, name, eps))
         modes[name] = (rate, lambda n, r, name=name: mesons.sample(mass, name, n, r))
-    prob, n_dec = _expected(modes, mass, ctau, n_samples, seed)
     per_meson = {name: modes[name][0] for name in mesons.MESONS}
     return {
         "model": "dark_photon",
@@ -119,12 +128,7 @@ def dark_photon_summary(mass, eps, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED,
         "br": br,
         "production_per_pot": {"brems": modes["brems"][0], "meson": sum(per_meson.values()),
                                **per_meson},
-        "decay_probability_fv": prob,
-        "n_pot": geometry.N_POT,
-        "fv_z_m": list(FV_Z_M),
-        "n_decay_in_fv": sum(n_dec.values()),
-        "n_decay_in_fv_by_mode": n_dec,
-        "mc_samples_per_mode": int(n_samples),
+        **_decays_in_fv(modes, mass, ctau, n_samples, seed),
     }
 
 
@@ -143,7 +147,6 @@ def alp_summary(mass, ctau_m=None, lifetime_s=None, br_product=1.0, n_samples=DE
     mass = float(mass)
     produced = float(alp.n_produced_per_pot(br_product))
     modes = {"b_to_kx": (produced, lambda n, r: alp.sample(mass, n, r))}
-    prob, n_dec = _expected(modes, mass, ctau_m, n_samples, seed)
     return {
         "model": "alp",
         "mass_gev": mass,
@@ -153,11 +156,7 @@ def alp_summary(mass, ctau_m=None, lifetime_s=None, br_product=1.0, n_samples=DE
         "b_per_pot": bm.B_PER_POT,
         "allowed_final_states": list(states),
         "production_per_pot": {"b_to_kx": produced},
-        "decay_probability_fv": prob,
-        "n_pot": geometry.N_POT,
-        "fv_z_m": list(FV_Z_M),
-        "n_decay_in_fv": sum(n_dec.values()),
-        "mc_samples_per_mode": int(n_samples),
+        **_decays_in_fv(modes, mass, ctau_m, n_samples, seed),
     }
 
 
@@ -176,7 +175,6 @@ def alp_gluon_summary(mass, cgg, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -
     for name in alp_gluon.MIXING_MESONS:
         modes[name] = (float(alp_gluon.rate_per_pot(mass, name, cgg)),
                        lambda n, r, name=name: alp_gluon.sample(mass, n, r, meson=name))
-    prob, n_dec = _expected(modes, mass, ctau, n_samples, seed)
     per_meson = {name: modes[name][0] for name in alp_gluon.MIXING_MESONS}
     return {
         "model": "alp_gluon",
@@ -189,12 +187,7 @@ def alp_gluon_summary(mass, cgg, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -
         "mixing_angle": {name: float(alp_gluon.mixing_angle(mass, name, cgg))
                          for name in alp_gluon.MIXING_MESONS},
         "production_per_pot": {"mixing": sum(per_meson.values()), **per_meson},
-        "decay_probability_fv": prob,
-        "n_pot": geometry.N_POT,
-        "fv_z_m": list(FV_Z_M),
-        "n_decay_in_fv": sum(n_dec.values()),
-        "n_decay_in_fv_by_mode": n_dec,
-        "mc_samples_per_mode": int(n_samples),
+        **_decays_in_fv(modes, mass, ctau, n_samples, seed),
     }
 
 
@@ -208,7 +201,6 @@ def dark_scalar_summary(mass, sin2theta, n_samples=DEFAULT_SAMPLES, seed=DEFAULT
     ctau = float(scalar.ctau_m(mass, sin2theta))
     produced = float(scalar.n_produced_per_pot(mass, sin2theta))
     modes = {"b_to_kx": (produced, lambda n, r: scalar.sample(mass, n, r))}
-    prob, n_dec = _expected(modes, mass, ctau, n_samples, seed)
     return {
         "model": "dark_scalar",
         "mass_gev": mass,
@@ -222,11 +214,7 @@ def dark_scalar_summary(mass, sin2theta, n_samples=DEFAULT_SAMPLES, seed=DEFAULT
                                for f in scalar.KAON_FAMILIES},
         "b_per_pot": bm.B_PER_POT,
         "production_per_pot": {"b_to_kx": produced},
-        "decay_probability_fv": prob,
-        "n_pot": geometry.N_POT,
-        "fv_z_m": list(FV_Z_M),
-        "n_decay_in_fv": sum(n_dec.values()),
-        "mc_samples_per_mode": int(n_samples),
+        **_decays_in_fv(modes, mass, ctau, n_samples, seed),
     }
 
 
