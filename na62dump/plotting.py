@@ -1306,6 +1306,21 @@ def _figures_from_yields(results: Path, out: Path, formats, made, skipped) -> No
                              plot_yield_panels, table, quantity=quantity)
 
 
+#: The (M, coupling) plane of each model scanned over a coupling: model -> (particle, the
+#: limit file's coupling key, coupling label, mass label).
+PLANES = {
+    "dark_photon": ("A'", "eps", "ε (kinetic mixing)", r"$M_{A'}$ [MeV]"),
+    "dark_scalar": ("S", "sin2theta", r"$\sin^2\theta$ (mixing)", r"$M_S$ [MeV]"),
+    "alp_gluon": ("a", "cgg", r"$c_{GG}/\Lambda$ [GeV$^{-1}$]", r"$M_a$ [MeV]"),  # BC11
+}
+
+
+def _plane_model(stem: str) -> str | None:
+    """The model of a limit file ``<model>_<channel>`` drawn by the generic (M, coupling)
+    branch (dark scalar, BC11), or None."""
+    return next((m for m in ("dark_scalar", "alp_gluon") if stem.startswith(f"{m}_")), None)
+
+
 def _combination_title(particle: str, limits: dict, name: str) -> str:
     """Title of a limit file: the decay into its final state, or the final states of a
     combination (``limits["final_states"]``) listed."""
@@ -1335,22 +1350,13 @@ def _figures_from_limits(results: Path, out: Path, formats, made, skipped, refer
             def draw(lim=limits, t=title, p=n_pot, pub=pub):
                 return plot_exclusion(lim, title=t, references=references, pot=p,
                                       published=pub, earlier=earlier_refs)
-        elif path.stem.startswith("dark_scalar_"):
-            channel = path.stem.removeprefix("dark_scalar_")
+        elif (model := _plane_model(path.stem)) is not None:  # dark scalar, BC11
+            channel = path.stem.removeprefix(f"{model}_")
 
-            def draw(lim=limits, c=channel, p=n_pot):
-                return plot_exclusion(lim, title=_combination_title("S", lim, c),
-                                      coupling_key="sin2theta",
-                                      coupling_label=r"$\sin^2\theta$ (mixing)",
-                                      mass_label=r"$M_S$ [MeV]", pot=p)
-        elif path.stem.startswith("alp_gluon_"):  # BC11: (M, c_GG / Lambda)
-            channel = path.stem.removeprefix("alp_gluon_")
-
-            def draw(lim=limits, c=channel, p=n_pot):
-                return plot_exclusion(lim, title=_combination_title("a", lim, c),
-                                      coupling_key="cgg",
-                                      coupling_label=r"$c_{GG}/\Lambda$ [GeV$^{-1}$]",
-                                      mass_label=r"$M_a$ [MeV]", pot=p)
+            def draw(lim=limits, c=channel, p=n_pot, plane=PLANES[model]):
+                return plot_exclusion(lim, title=_combination_title(plane[0], lim, c),
+                                      coupling_key=plane[1], coupling_label=plane[2],
+                                      mass_label=plane[3], pot=p)
         elif path.stem.startswith("alp_"):
             channel = path.stem.removeprefix("alp_")
 
@@ -1361,14 +1367,16 @@ def _figures_from_limits(results: Path, out: Path, formats, made, skipped, refer
             continue
         made += _attempt(f"exclusion_{path.stem}", out, formats, skipped, draw)
         proj_path = results / "limits" / "projection" / path.name
-        if proj_path.is_file() and path.stem.startswith(("dark_photon_", "dark_scalar_")):
-            dp = path.stem.startswith("dark_photon_")
+        model = "dark_photon" if path.stem.startswith("dark_photon_") else \
+            _plane_model(path.stem)
+        if proj_path.is_file() and model in ("dark_photon", "dark_scalar"):
+            _, coupling_key, coupling_label, mass_label = PLANES[model]
             made += _attempt(
                 f"projection_{path.stem}", out, formats, skipped, plot_projection, limits,
-                atomic.read_json(proj_path), title=None, earlier=earlier_refs if dp else (),
-                coupling_key="eps" if dp else "sin2theta",
-                coupling_label="ε (kinetic mixing)" if dp else r"$\sin^2\theta$ (mixing)",
-                mass_label=r"$M_{A'}$ [MeV]" if dp else r"$M_S$ [MeV]")
+                atomic.read_json(proj_path), title=None,
+                earlier=earlier_refs if model == "dark_photon" else (),
+                coupling_key=coupling_key, coupling_label=coupling_label,
+                mass_label=mass_label)
 
 
 def _figure_group(group: str, results: Path, out: Path, formats, refs, earlier: bool = True):
