@@ -397,15 +397,14 @@ def _write_patchset(model: str, name: str, n_exp, sigma, backgrounds, obs, masse
     """``<model>_<name>_bkgonly.json`` and ``_patchset.json`` (:mod:`na62dump.stats.patchset`)."""
     from na62dump.stats import patchset
 
-    total = sum(np.asarray(v, dtype=float) for modes in n_exp.values() for v in modes.values())
-    if not np.any(total >= patchset.PATCH_MIN_YIELD):  # a tiny sample, or no acceptance
-        logger.warning("%s %s: no hypothesis with >= %g signal events: no patchset written",
-                       model, name, patchset.PATCH_MIN_YIELD)
-        return
     bkg_spec, ps = patchset.build_patchset(
         n_exp, sigma, backgrounds, obs, masses, coupling, coupling_name=coupling_name,
         measurement=f"NA62_{model}_{name}", systematics={"production_rel": PRODUCTION_REL},
         metadata={**meta, "cl": CL, "model": model, "channel": name})
+    if ps is None:  # a tiny sample, or no acceptance
+        logger.warning("%s %s: no hypothesis with >= %g signal events: no patchset written",
+                       model, name, patchset.PATCH_MIN_YIELD)
+        return
     patchset.write_patchset(out_dir, f"{model}_{name}", bkg_spec, ps)
 
 

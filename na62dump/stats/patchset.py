@@ -34,7 +34,7 @@ API
 ---
 ``build_patchset(n_exp, sigma_m_gev, backgrounds, observed, mass_gev, couplings, *,
 coupling_name, measurement, systematics=None, metadata=None, hepdata_record=None) ->
-(background_only_spec, patchset_dict)``; ``apply_patch(bkg_spec, patchset, mass_gev,
+(background_only_spec, patchset_dict or None)``; ``apply_patch(bkg_spec, patchset, mass_gev,
 coupling) -> (spec, patch_metadata)``; ``validate_patchset(bkg_spec, patchset)``;
 ``write_patchset(directory, prefix, bkg_spec, patchset) -> (path_bkg, path_patchset)``.
 """
@@ -130,7 +130,9 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
                    measurement: str, systematics: Mapping | None = None,
                    metadata: Mapping | None = None,
                    hepdata_record: str | None = None) -> tuple[dict, dict]:
-    """Background-only workspace and PatchSet over the grid ``mass_gev x couplings``.
+    """Background-only workspace and PatchSet over the grid ``mass_gev x couplings``; the
+    PatchSet is None when no hypothesis carries >= :data:`PATCH_MIN_YIELD` signal events
+    inside a channel's mass range (nothing to publish).
 
     ``n_exp``: ``{channel: {production_mode: array (n_mass, n_coupling)}}`` expected events;
     ``sigma_m_gev``: ``{channel: array (n_mass, n_coupling)}`` (GeV); ``backgrounds``,
@@ -202,9 +204,8 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
                 "name": patch_name(mass, j), "values": [float(mass), float(coupling)],
                 "n_exp_total": total,
                 "n_exp": {c: d for c, d in per_ch.items() if d}}, "patch": ops})
-    if not patches:
-        raise InputError(f"{measurement}: no hypothesis with >= {PATCH_MIN_YIELD} signal "
-                         "events; no patchset")
+    if not patches:  # no hypothesis with >= PATCH_MIN_YIELD events inside a channel's range
+        return bkg_spec, None
     meta = {
         "description": f"{measurement}: signal hypotheses (mass_gev, {coupling_name}) as "
                        "patches of the background-only workspace; mu = 1 is the hypothesis",

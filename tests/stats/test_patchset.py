@@ -77,3 +77,17 @@ def test_bad_inputs():
         patchset.build_patchset({"ee": {"brems": np.ones((3, 3))}}, {"ee": np.ones((2, 3))},
                                 BKG, {"ee": 0}, MASSES, EPS, coupling_name="eps",
                                 measurement="NA62_ee")
+
+
+def test_no_patchset_without_a_hypothesis_carrying_signal():
+    """Below PATCH_MIN_YIELD everywhere (a tiny sample), or signal only outside the channel's
+    mass range: the background-only workspace, and no PatchSet."""
+    tiny = {"ee": {"brems": np.full((2, 3), 0.5 * patchset.PATCH_MIN_YIELD)}}
+    bkg, ps = patchset.build_patchset(tiny, {"ee": np.full((2, 3), 0.003)}, BKG, {"ee": 0},
+                                      MASSES, EPS, coupling_name="eps", measurement="NA62_ee")
+    assert ps is None and bkg["measurements"][0]["name"] == "NA62_ee"
+    below = {"mumu": {"brems": np.ones((2, 3))}}  # mu+mu- opens at 0.2114 GeV
+    _, ps = patchset.build_patchset(below, {"mumu": np.full((2, 3), 0.003)}, BKG,
+                                    {"mumu": 0}, np.array([0.05, 0.1]), EPS,
+                                    coupling_name="eps", measurement="NA62_mumu")
+    assert ps is None
