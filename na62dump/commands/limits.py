@@ -632,8 +632,7 @@ def main(args: argparse.Namespace) -> int:
         from na62dump.codes import Channel
 
         known = {*(c.key for c in Channel),
-                 *(name for m in ("dark_photon", "dark_scalar", "alp_gluon")
-                   for name in combinations(m))}
+                 *(name for m in _MODEL_PHYSICS for name in combinations(m))}
         bad = [c for c in requested if c not in known]
         if bad:
             raise InputError(f"--channels: unknown {bad}; choose among {sorted(known)}")
