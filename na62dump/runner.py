@@ -1,14 +1,18 @@
 """Stage 2: datasets.yaml -> coffea fileset -> channel processors -> saved accumulators.
 
 The runner turns the campaign (``datasets.yaml``, see :mod:`na62dump.simulation.campaign`) into
-one coffea fileset per decay channel (the datasets whose ``channels`` include it), checks every
-input file before any work starts, runs ``processors.PROCESSORS[channel]`` through
+one coffea fileset per decay channel (the datasets whose ``channels`` include it) of the files
+each dataset *declares* (its manifest, written by ``na62dump simulate``, or its list), checks
+every input file before any work starts (a declared file missing, unreadable, or with other
+entries than its manifest says stops the run, or is left out with ``skip_bad_files``, the
+dataset then normalised to the POT or events of the files processed), runs ``processors.PROCESSORS[channel]`` through
 ``coffea.processor.Runner`` with the chosen executor and writes, only if everything succeeded:
 
 - ``DIR/run/<channel>.coffea``: ``{dataset: processor output}`` (read it back with
   :func:`load_output`);
 - ``DIR/summary.json``: cutflows and region counts per channel and dataset, the executor, the
-  chunk size, whether the run was unblinded and which files were skipped.
+  chunk size, whether the run was unblinded, which files were skipped, and per dataset what
+  was processed (``datasets``: kind, metadata, files, normalisation).
 
 Executors
 ---------
@@ -346,6 +350,144 @@ def check_fileset(
             )
         good[dataset] = {**entry, "files": kept}
     return good, skipped
+
+
+# --------------------------------------------------------------------------------------------
+# Declared inputs and the normalisation of what was processed
+# --------------------------------------------------------------------------------------------
+
+
+def check_declared_entries(
+    declared: Mapping[str, Any], cache: Mapping[tuple[str, str], FileInfo]
+) -> dict[tuple[str, str], FileInfo]:
+    """``cache`` where a readable file holds another number of entries than its manifest
+    declares: such a file gets a problem (it was rewritten or truncated after ``na62dump
+    simulate`` made it), so that :func:`check_fileset` stops on it, or skips it with
+    ``skip_bad_files``.
+
+    ``declared`` is ``{dataset: DeclaredInputs}``
+    (:meth:`na62dump.simulation.campaign.Campaign.declared_inputs`).
+    """
+    out = dict(cache)
+    by_path: dict[str, list[tuple[str, str]]] = {}
+    for key in cache:
+        by_path.setdefault(key[0], []).append(key)
+    for inputs in declared.values():
+        for f in inputs.files:
+            if f.entries is None:
+                continue
+            for key in by_path.get(f.path, ()):
+                info = out[key]
+                if info.problem is None and info.entries != f.entries:
+                    out[key] = FileInfo(
+                        f"holds {info.entries} entries where its manifest {inputs.manifest} "
+                        f"declares {f.entries} (rewritten or truncated since `na62dump "
+                        "simulate` made it; remake it with `na62dump simulate --force --only "
+                        f"{inputs.dataset}`)"
+                    )
+    return out
+
+
+def normalise_fileset(
+    fileset: Mapping[str, Mapping[str, Any]],
+    declared: Mapping[str, Any],
+    skipped: Sequence[SkippedFile] = (),
+    cache: Mapping[tuple[str, str], FileInfo] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The checked ``fileset`` with each dataset normalised to the files it keeps.
+
+    The processors scale Monte Carlo by ``metadata["pot"]``
+    (:func:`processors.base.dataset_scale`) and the pseudo-data's ``pot`` is the exposure
+    of the observation, so when :func:`check_fileset` left files out the metadata takes the
+    POT of the files kept (the sum of their declared POT: a manifest's). A signal dataset's
+    ``n_generated`` becomes the events of the files kept (a manifest's, else their entries:
+    every generated signal event is in its file).
+
+    Raises
+    ------
+    InputError
+        A file was left out of a dataset whose normalisation cannot follow: its POT is given
+        for all its files together (``pot`` in the metadata of a dataset without manifest) or
+        as a ``weight``. The message names the file.
+    """
+    cache = cache or {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, entry in fileset.items():
+        inputs = declared.get(name)
+        kept = list(entry["files"])
+        if inputs is None or len(kept) == len(inputs.files):
+            out[name] = dict(entry)
+            continue
+        meta = dict(entry.get("metadata") or {})
+        processed = inputs.processed(kept)
+        if processed is None and inputs.unit == "events":
+            processed = float(sum(info.entries for (path, _), info in cache.items()
+                                  if path in entry["files"] and info.problem is None))
+        left_out = [s for s in skipped if s.dataset == name] or [
+            SkippedFile(name, f.path, "left out") for f in inputs.files if f.path not in kept]
+        where = f"{left_out[0].file} (dataset {name!r}): {left_out[0].reason}"
+        if meta.get("weight") is not None:
+            raise InputError(
+                f"{where}; it cannot be left out: the dataset is normalised by its metadata "
+                "'weight', which does not follow the files processed; fix the file or give "
+                "the dataset's POT instead"
+            )
+        if processed is None:
+            raise InputError(
+                f"{where}; it cannot be left out: the dataset's POT (its metadata 'pot') is "
+                "for all of its files and the share of this one is unknown; fix the file, or "
+                "list the remaining files with their own POT in datasets.yaml"
+            )
+        if inputs.unit == "events":
+            meta["n_generated"] = int(processed)
+        else:
+            meta["pot"] = processed
+        logger.info("%s: normalised to the %s of the %d of %d files processed: %.6g",
+                    name, inputs.unit, len(kept), len(inputs.files), processed)
+        out[name] = {**entry, "metadata": meta}
+    return out
+
+
+def dataset_records(
+    plans: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    declared: Mapping[str, Any],
+    skipped: Sequence[SkippedFile] = (),
+) -> dict[str, dict[str, Any]]:
+    """The ``datasets`` record of ``summary.json`` from ``{channel: checked fileset}``.
+
+    Per dataset: ``kind``, the ``channels`` of this run that read it, its ``metadata`` as the
+    processors saw it (normalised to the files processed: model, production, final state,
+    mass, ``n_generated`` or ``pot``...), the ``files`` processed and those ``skipped``, and
+    ``normalisation``: where the file list came from (``source``: manifest, list or glob),
+    the ``unit`` (pot or events), the ``declared`` and ``processed`` totals and file counts.
+    """
+    records: dict[str, dict[str, Any]] = {}
+    for channel, fileset in plans.items():
+        for name, entry in sorted(fileset.items()):
+            rec = records.get(name)
+            if rec is None:
+                meta = dict(entry.get("metadata") or {})
+                inputs = declared.get(name)
+                unit = inputs.unit if inputs is not None else None
+                processed = meta.get("n_generated" if unit == "events" else "pot")
+                rec = records[name] = {
+                    "kind": meta.get("kind"),
+                    "channels": [],
+                    "metadata": meta,
+                    "files": list(entry["files"]),
+                    "skipped": sorted(s.file for s in skipped if s.dataset == name),
+                    "normalisation": {
+                        "source": inputs.source if inputs is not None else None,
+                        "manifest": inputs.manifest if inputs is not None else None,
+                        "unit": unit,
+                        "declared": inputs.total if inputs is not None else None,
+                        "processed": None if processed is None else float(processed),
+                        "files_declared": len(inputs.files) if inputs is not None else None,
+                        "files_processed": len(entry["files"]),
+                    },
+                }
+            rec["channels"].append(channel)
+    return dict(sorted(records.items()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -787,7 +929,8 @@ def run(
         raise InputError(f"--chunksize {chunksize!r}: must be a positive integer")
     validate_executor_args(executor, workers, scheduler)
 
-    # 1. filesets (cheap: no file is opened yet)
+    # 1. filesets of the declared files (cheap: no ROOT file is opened yet)
+    declared = campaign.declared_inputs(channels)
     filesets = {}
     for channel in channels:
         filesets[channel] = campaign.fileset(channels=[channel])
@@ -802,6 +945,7 @@ def run(
         cache = inspect_files(
             {(p, t) for fs in filesets.values() for e in fs.values() for p, t in _files(e)}, exe
         )
+        cache = check_declared_entries(declared, cache)
         plans: dict[str, tuple[processor.ProcessorABC, dict]] = {}
         skipped: dict[tuple[str, str], SkippedFile] = {}
         for channel, fileset in filesets.items():
@@ -814,6 +958,7 @@ def run(
             )
             for s in bad:
                 skipped.setdefault((s.dataset, s.file), s)
+            checked = normalise_fileset(checked, declared, bad, cache)
             plans[channel] = (PROCESSORS[channel](cuts=None, unblind=unblind), checked)
 
         # 3. processing
@@ -839,6 +984,8 @@ def run(
         executor=executor,
         chunksize=chunksize,
         skipped_files=skipped_list,
+        datasets=dataset_records({c: fs for c, (_, fs) in plans.items()}, declared,
+                                 skipped_list),
     )
     paths = write_outputs(out_dir, {c: r.output for c, r in results.items()}, summary)
     return RunResult(results, summary, skipped_list, paths)
@@ -881,8 +1028,13 @@ def summarise(
     executor: str,
     chunksize: int,
     skipped_files: Sequence[SkippedFile] = (),
+    datasets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The content of ``summary.json`` (docs/artefacts.md), from ``{channel: {dataset: out}}``.
+
+    ``datasets`` is the record of what was processed (:func:`dataset_records`), from which the
+    later stages take each dataset's kind, model, mass, production, final state and
+    normalisation instead of re-reading ``datasets.yaml``.
 
     ``CR``/``SR`` are the pseudo-data region counts, ``null`` while blinded and for samples
     without ``"regions"`` (simulated samples: their region content is in the histograms).
@@ -902,6 +1054,7 @@ def summarise(
         "executor": executor,
         "chunksize": int(chunksize),
         "skipped_files": [s.as_dict() for s in skipped_files],
+        "datasets": _jsonable(dict(datasets or {})),
         "channels": channels,
     }
 

@@ -656,17 +656,44 @@ def write_table(results_dir: str | os.PathLike, table: YieldTable) -> Path:
 # --------------------------------------------------------------------------------------------
 # From the stage-2 outputs and the physics models
 # --------------------------------------------------------------------------------------------
-def signal_samples_from_results(results_dir: str | os.PathLike, campaign, model: str,
+def processed_datasets(results_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """The ``datasets`` record of ``DIR/summary.json``: what ``na62dump run`` processed, per
+    dataset its kind, channels, metadata (model, production, final state, mass, ``n_generated``
+    or ``pot``), files and normalisation (docs/artefacts.md).
+
+    The later stages take each dataset's description from here, not from ``datasets.yaml``,
+    which may have changed (or be another file) since the run.
+
+    Raises
+    ------
+    InputError
+        No ``summary.json``, or one without a ``datasets`` record (written by an older
+        na62dump): rerun ``na62dump run``.
+    """
+    path = Path(results_dir) / "summary.json"
+    summary = atomic.read_json(path, "run `na62dump run` first")
+    records = summary.get("datasets") if isinstance(summary, Mapping) else None
+    if not isinstance(records, Mapping):
+        raise InputError(f"{path}: no 'datasets' record of what was processed (written by an "
+                         "older na62dump); rerun `na62dump run`")
+    for name, rec in records.items():
+        if not (isinstance(rec, Mapping) and isinstance(rec.get("metadata"), Mapping)):
+            raise InputError(f"{path}: datasets.{name}: no 'metadata' mapping")
+    return {str(k): dict(v) for k, v in records.items()}
+
+
+def signal_samples_from_results(results_dir: str | os.PathLike, model: str,
                                 channels: Sequence[str] | None = None) -> list[SignalSample]:
     """The processed signal samples of ``model`` found in ``DIR/run/*.coffea``.
 
-    Dataset metadata (mass, production, final state, forced-decay range) come from the
-    campaign; a dataset the campaign does not know is skipped with a warning.
+    Each dataset's mass, production, final state and forced-decay range come from the run's
+    own record (:func:`processed_datasets`); a signal output that the record does not describe
+    is an error (the run's outputs and ``summary.json`` disagree).
     """
     from na62dump import runner
     from processors import PROCESSORS
 
-    known = {d.name: d for d in campaign.datasets if d.kind == "signal"}
+    records = processed_datasets(results_dir)
     out = []
     for analysis in channels or list(PROCESSORS):
         if not runner.output_path(results_dir, analysis).is_file():
@@ -675,19 +702,25 @@ def signal_samples_from_results(results_dir: str | os.PathLike, campaign, model:
         for name, output in sorted(outputs.items()):
             if not isinstance(output, Mapping) or "signal" not in output:
                 continue
-            d = known.get(name)
-            if d is None:
-                logger.warning("%s: signal dataset %r not in the campaign, skipped", analysis,
-                               name)
-                continue
-            meta = d.metadata
+            rec = records.get(name)
+            if rec is None:
+                raise InputError(
+                    f"{runner.output_path(results_dir, analysis)}: signal dataset {name!r} is "
+                    f"not in the 'datasets' record of {Path(results_dir) / 'summary.json'}; "
+                    "rerun `na62dump run`")
+            meta = rec["metadata"]
             if meta.get("model") != model:
                 continue
+            try:
+                mass, production, state = (float(meta["mass_gev"]), str(meta["production"]),
+                                           str(meta["channel"]))
+            except KeyError as err:
+                raise InputError(f"{Path(results_dir) / 'summary.json'}: signal dataset "
+                                 f"{name!r} has no {err.args[0]!r} in its metadata") from None
             z_range = tuple(meta.get("z_range_m", geometry.FORCED_DECAY_Z))
             out.append(SignalSample.from_output(
-                output, mass_gev=float(meta["mass_gev"]), production=str(meta["production"]),
-                channel=str(meta["channel"]), state=str(meta["channel"]), z_range=z_range,
-                model=model, name=name))
+                output, mass_gev=mass, production=production, channel=state, state=state,
+                z_range=z_range, model=model, name=name))
     return out
 
 

@@ -235,12 +235,11 @@ def _stage_background(ctx) -> list[Path]:
 
 
 def _stage_limits(ctx) -> list[Path]:
-    argv = ["--results", str(ctx.out), "--preset", ctx.preset,
+    # the signal datasets are described by the run's summary.json, not by datasets.yaml
+    argv = ["--results", str(ctx.out),
             "--masses", str(ctx.stats["masses"]),
             "--hadronic-masses", str(ctx.stats["hadronic_masses"]),
             "--couplings", str(ctx.stats["couplings"])]
-    if ctx.config:
-        argv += ["--config", ctx.config]
     argv += ["--asymptotic"] if ctx.asymptotic else ["--toys", str(ctx.stats["toys"])]
     argv += ["--form-factor", ctx.form_factor]
     for sub in ("limits", "yields", "workspaces", "limits/published", "workspaces/published"):

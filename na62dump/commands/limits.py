@@ -1,8 +1,9 @@
 """``na62dump limits``: signal yields, pyhf workspaces and CLs limits (stage 4).
 
 Reads the stage-2 outputs (``DIR/run/*.coffea``: signal truth histograms, SR candidates of the
-pseudo-data), ``DIR/summary.json`` (blinded or not) and ``DIR/background.json`` (stage 3), and
-writes (docs/artefacts.md):
+pseudo-data), ``DIR/summary.json`` (blinded or not, and its ``datasets`` record: each signal
+dataset's model, production, final state and mass, so that ``datasets.yaml`` is not read
+again) and ``DIR/background.json`` (stage 3), and writes (docs/artefacts.md):
 
 - ``DIR/yields/<model>_<channel>.json``: N_exp tables (:mod:`na62dump.yields`);
 - ``DIR/workspaces/<model>_<channel>_m<MeV>.json``: the pyhf workspace of each mass;
@@ -136,9 +137,6 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--results", metavar="DIR", default="results",
                    help="results directory (default: %(default)s)")
-    p.add_argument("--config", metavar="FILE", help="datasets.yaml (default: the packaged one)")
-    p.add_argument("--preset", metavar="NAME", default="default",
-                   help="campaign preset of datasets.yaml (default: %(default)s)")
     p.add_argument("--channels", type=_NAMES, metavar="LIST",
                    help="comma-separated: ee, mumu, pipi, hadronic final states, and the "
                         "combinations 'combined' and 'hadronic' (default: every channel with "
@@ -192,12 +190,16 @@ def read_summary(results_dir: Path) -> dict[str, Any]:
     return data
 
 
-def observed_sr_masses(results_dir: Path, campaign) -> dict[str, list[float]]:
-    """SR candidate masses (GeV) per final state, from the unblinded pseudo-data outputs."""
+def observed_sr_masses(results_dir: Path) -> dict[str, list[float]]:
+    """SR candidate masses (GeV) per final state, from the unblinded pseudo-data outputs
+    (the pseudo-data: the datasets of kind ``pseudo_data`` in the run's record,
+    :func:`na62dump.yields.processed_datasets`)."""
     from na62dump import runner
+    from na62dump.yields import processed_datasets
     from processors import PROCESSORS
 
-    data_sets = {d.name for d in campaign.datasets if d.kind == "pseudo_data"}
+    data_sets = {name for name, rec in processed_datasets(results_dir).items()
+                 if rec.get("kind") == "pseudo_data"}
     out: dict[str, list[float]] = {}
     for channel, proc in PROCESSORS.items():
         if not runner.output_path(results_dir, channel).is_file():
@@ -497,7 +499,7 @@ def _report(model: str, name: str, res, coupling_name: str, blinded: bool,
 
 
 # --------------------------------------------------------------------------------------------
-def _observation_contexts(args, results_dir: Path, campaign) -> list[dict[str, Any]]:
+def _observation_contexts(args, results_dir: Path) -> list[dict[str, Any]]:
     """One set of scan inputs per requested observation source (``--observed``)."""
     from na62dump import backgrounds
 
@@ -526,7 +528,7 @@ def _observation_contexts(args, results_dir: Path, campaign) -> list[dict[str, A
             ctx = dict(observed_source="pseudo-data", bkg=bkg,
                        n_pot=float(bkg.get("_meta", {}).get("n_pot", geometry.N_POT)),
                        blinded=blinded,
-                       observed={} if blinded else observed_sr_masses(results_dir, campaign))
+                       observed={} if blinded else observed_sr_masses(results_dir))
         contexts.append(ctx)
     return contexts
 
@@ -603,10 +605,8 @@ def main(args: argparse.Namespace) -> int:
     (``--observed pseudo-data,published``), so the published limits cost only their scans.
     """
     from na62dump import yields
-    from na62dump.simulation.campaign import load_campaign
 
     results_dir = Path(args.results)
-    campaign = load_campaign(args.config, preset=args.preset)
     bad = [o for o in args.observed if o not in OBSERVED_CHOICES]
     if bad or not args.observed:
         raise InputError(f"--observed: {','.join(bad) or 'empty'}; choose among "
@@ -616,7 +616,7 @@ def main(args: argparse.Namespace) -> int:
     elif getattr(args, "pot", None) is not None:
         raise InputError("--pot is the exposure of a projection: use it with --projection")
     else:
-        contexts = _observation_contexts(args, results_dir, campaign)
+        contexts = _observation_contexts(args, results_dir)
     # tables at the first source's exposure, rescaled for the others
     n_pot = contexts[0]["n_pot"]
     # published only, or a projection: limits only (the 2021 yield tables stay as they are)
@@ -650,7 +650,7 @@ def main(args: argparse.Namespace) -> int:
     ):
         if model not in args.models:
             continue
-        samples = yields.signal_samples_from_results(results_dir, campaign, model)
+        samples = yields.signal_samples_from_results(results_dir, model)
         by_state: dict[str, list] = {}
         for s in samples:
             by_state.setdefault(s.channel, []).append(s)
@@ -693,7 +693,7 @@ def main(args: argparse.Namespace) -> int:
 
     # ALP over (tau_a, BR x BR) at the generated masses
     if "alp" in args.models:
-        samples = yields.signal_samples_from_results(results_dir, campaign, "alp")
+        samples = yields.signal_samples_from_results(results_dir, "alp")
         by_state = {}
         for s in samples:
             by_state.setdefault(s.channel, []).append(s)

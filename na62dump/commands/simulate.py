@@ -9,14 +9,23 @@ Every dataset of ``datasets.yaml`` with a recipe is made file by file: the gener
     na62dump simulate --only dp_brems_ee_m0150 data --force
     na62dump simulate --seed 7 --data-dir /scratch/na62 --workers 2
 
+Manifest
+--------
+Once every file of a dataset is complete, ``<name>/manifest.json`` is written (atomically, last:
+:func:`manifest`): the dataset's name and kind, the recipe and the seed, the generator and its
+parameters, the na62dump version, and per file its name, entries, POT or events and seed. It
+is the dataset's declaration of its inputs: ``na62dump run`` processes the files it lists and
+normalises by their POT or events (docs/artefacts.md, docs/running.md). It is removed before
+any file of the dataset is rewritten, so that an interrupted ``simulate`` leaves no manifest
+describing files it did not make.
+
 Make-like
 ---------
-A file that exists is kept unless ``--force``. Next to each dataset's files a small record
-``<name>/.<name>.recipe.json`` holds the recipe and the seed that made them; when the campaign
-changes a dataset's recipe (size, files, parameters) or the seed changes, its files are made
-again without ``--force``. Files ``<name>_NNN.root`` beyond the recipe's file count (left by a
-larger earlier recipe) are removed, so that the dataset's glob matches exactly what the recipe
-describes.
+A file that exists is kept unless ``--force``. When the campaign changes a dataset's recipe
+(size, files, parameters) or the seed changes, or its manifest is missing (an interrupted
+run, files of unknown origin), its files are made again without ``--force``. Files
+``<name>_NNN.root`` beyond the recipe's file count (left by a larger earlier recipe) are
+removed, so that the dataset's directory holds exactly what its manifest describes.
 
 Determinism
 -----------
@@ -54,7 +63,6 @@ log = logging.getLogger(__name__)
 
 #: Burst numbers reserved per file of a dataset (file i: bursts [i * stride, (i + 1) * stride)).
 BURST_STRIDE = 1000
-RECORD_VERSION = 1
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -136,20 +144,75 @@ class SimulationReport:
     bytes: int = 0
     seconds: float = 0.0
     no_recipe: list[str] = field(default_factory=list)
+    #: the manifest of each dataset with a recipe before this run (None: there was none)
+    manifests: dict[str, dict[str, Any] | None] = field(default_factory=dict, repr=False)
 
 
-def _record_path(dataset) -> Path:
-    return dataset.directory / f".{dataset.name}.recipe.json"
+#: The entries of a manifest that say how its files were made: a change remakes them.
+_MADE_BY = ("format", "version", "dataset", "kind", "tree", "seed", "recipe")
 
 
-def _record(dataset, seed: int) -> dict[str, Any]:
+def _made_by(dataset, seed: int) -> dict[str, Any]:
+    from na62dump.simulation.campaign import MANIFEST_FORMAT, MANIFEST_VERSION
+
     return {
-        "version": RECORD_VERSION,
+        "format": MANIFEST_FORMAT,
+        "version": MANIFEST_VERSION,
         "dataset": dataset.name,
+        "kind": dataset.kind,
+        "tree": dataset.tree,
         "seed": seed,
         "recipe": dataset.recipe.model_dump(mode="json"),
-        "tree": dataset.tree,
     }
+
+
+def _read_manifest(dataset) -> dict[str, Any] | None:
+    try:
+        old = json.loads(dataset.manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return old if isinstance(old, dict) else None
+
+
+def manifest(dataset, seed: int, entries: Sequence[int]) -> dict[str, Any]:
+    """The manifest of ``dataset`` made with base seed ``seed``, whose files hold ``entries``
+    events each (docs/artefacts.md).
+
+    ``unit`` is ``"pot"`` (backgrounds, pseudo-data) or ``"events"`` (signal); each file
+    records its share of the recipe's size in that unit and its seed, the entropy of its
+    ``numpy.random.SeedSequence`` (``[seed, stable_hash(name), seed_offset, index]``).
+    """
+    import na62dump
+
+    recipe = dataset.recipe
+    unit = dataset.size_unit
+    files = [
+        {"name": path.name, "entries": int(n), unit: size,
+         "seed": [int(x) for x in dataset.seed_sequence(seed, i).entropy]}
+        for i, (path, size, n) in enumerate(zip(dataset.output_paths(), recipe.file_sizes,
+                                                entries, strict=True))
+    ]
+    return {
+        **_made_by(dataset, seed),
+        "generator": recipe.generator,
+        "params": dict(recipe.params),
+        "na62dump_version": na62dump.__version__,
+        "unit": unit,
+        "total": {unit: int(recipe.size) if recipe.integer else float(recipe.size),
+                  "entries": int(sum(entries))},
+        "files": files,
+    }
+
+
+def _entries(path: Path, tree: str, old: dict[str, Any] | None) -> int:
+    """Entries of a kept file: from the previous manifest, else from the file itself."""
+    for f in (old or {}).get("files", []):
+        if isinstance(f, dict) and f.get("name") == path.name and "entries" in f:
+            return int(f["entries"])
+    import uproot
+
+    with uproot.open(path) as handle:
+        return int(handle[tree].num_entries)
 
 
 def _stale_files(dataset) -> list[Path]:
@@ -173,16 +236,16 @@ def plan(campaign, names: Iterable[str] | None = None, force: bool = False,
         if d.recipe is None:
             report.no_recipe.append(d.name)
             continue
-        record_file = _record_path(d)
+        old = _read_manifest(d)
+        report.manifests[d.name] = old
         redo = force
-        if not redo and record_file.is_file():
-            try:
-                old = json.loads(record_file.read_text())
-            except (OSError, json.JSONDecodeError):
-                old = None
-            if old != _record(d, seed):
-                log.info("%s: recipe or seed changed since its files were made: remaking", d.name)
-                redo = True
+        if not redo and old is None and any(p.is_file() for p in d.output_paths()):
+            log.info("%s: files without a manifest (origin unknown): remaking", d.name)
+            redo = True
+        elif not redo and old is not None and {k: old.get(k) for k in _MADE_BY} != _made_by(
+                d, seed):
+            log.info("%s: recipe or seed changed since its files were made: remaking", d.name)
+            redo = True
         for i, (path, size) in enumerate(zip(d.output_paths(), d.recipe.file_sizes,
                                              strict=True)):
             if path.is_file() and not redo:
@@ -225,17 +288,27 @@ def simulate_campaign(campaign, names: Sequence[str] | None = None, *, force: bo
             stale.unlink()
             report.removed.append(stale)
     touched = {j.dataset for j in jobs}
+    for d in datasets:  # no manifest may describe files that are about to change
+        if d.name in touched:
+            d.manifest_path.unlink(missing_ok=True)
+    entries: dict[Path, int] = {}
     if jobs:
-        _run_jobs(jobs, report, workers=workers, progress=progress)
-    for d in datasets:  # record what made the files of the datasets made now
-        if d.name in touched and all(p.is_file() for p in d.output_paths()):
-            write_json(_record_path(d), _record(d, seed), indent=1, sort_keys=True)
+        entries = _run_jobs(jobs, report, workers=workers, progress=progress)
+    for d in datasets:  # the manifest last, once every file is complete
+        if d.recipe is None or not all(p.is_file() for p in d.output_paths()):
+            continue
+        old = report.manifests.get(d.name)
+        if d.name in touched or old is None:
+            counts = [entries[p] if p in entries else _entries(p, d.tree, old)
+                      for p in d.output_paths()]
+            write_json(d.manifest_path, manifest(d, seed, counts), indent=1)
     report.seconds = time.perf_counter() - start
     return report
 
 
 def _run_jobs(jobs: list[FileJob], report: SimulationReport, workers: int,
-              progress: bool) -> None:
+              progress: bool) -> dict[Path, int]:
+    """Make the files of ``jobs``; return the entries of each."""
     bar = None
     if progress:
         from rich.progress import (
@@ -253,8 +326,11 @@ def _run_jobs(jobs: list[FileJob], report: SimulationReport, workers: int,
         bar.start()
         task = bar.add_task("files", total=len(jobs), name="")
 
+    entries: dict[Path, int] = {}
+
     def done(result):
         path, events, size = result
+        entries[path] = events
         report.written.append(path)
         report.events += events
         report.bytes += size
@@ -280,6 +356,7 @@ def _run_jobs(jobs: list[FileJob], report: SimulationReport, workers: int,
         if bar is not None:
             bar.stop()
     report.written.sort()
+    return entries
 
 
 def _human(n: float) -> str:

@@ -30,7 +30,8 @@ An explicit dataset::
     - name: prompt
       kind: prompt                   # signal | prompt | q1_control | upstream | pseudo_data
       channels: all                  # analysis channels that read it: list or "all"
-      files: prompt/*.root           # optional glob relative to data_dir (this is the default)
+      files: prompt/*.root           # optional, only without a recipe: a glob or a list of
+                                     # files, relative to data_dir (default: <name>/*.root)
       tree: events                   # optional
       metadata: {}                   # optional extra metadata for the processors
       recipe:                        # optional: how `na62dump simulate` makes the files
@@ -59,6 +60,23 @@ rounded to 1 MeV. A channel out of reach simply gets no dataset.
 
 Files made by ``simulate`` are ``<data_dir>/<name>/<name>_<index, 3 digits>.root``.
 
+Declared inputs
+---------------
+``na62dump run`` processes the files a dataset *declares*, never merely the files that happen
+to exist (:meth:`Dataset.declared_inputs`):
+
+- a dataset with a recipe declares the files of its manifest, ``<data_dir>/<name>/manifest.json``,
+  which ``na62dump simulate`` writes last, once every file is complete (:data:`MANIFEST_NAME`,
+  content in docs/artefacts.md): per file its entries, its POT (backgrounds, pseudo-data) or
+  events (signal) and its seed. Without a manifest the dataset has no declared files: run
+  ``na62dump simulate``. A manifest made by another recipe than the campaign's is refused too.
+- a dataset given by the user (no recipe) declares ``files``: a *list* is a declaration (each
+  file must be there: a missing one is an error naming it); a *glob* declares whatever matches
+  it when the run starts. Its normalisation is its ``metadata`` (``pot`` or ``weight``) for
+  all of its files together, so none of its files can be left out with ``--skip-bad-files``
+  (the share of the POT a missing file carried is unknown), except for a signal dataset, which
+  is normalised by the events actually processed.
+
 Example
 -------
 >>> from na62dump.simulation.campaign import load_campaign
@@ -80,6 +98,7 @@ import math
 import os
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -113,6 +132,10 @@ DEFAULT_TREE = "events"
 DEFAULT_SEED = 2021
 #: Lowest generated mass above a final state's threshold (GeV): no zero-phase-space points.
 THRESHOLD_MARGIN_GEV = 0.010
+#: The manifest ``na62dump simulate`` writes in each dataset's directory (docs/artefacts.md).
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = "na62dump-manifest"
+MANIFEST_VERSION = 1
 
 #: Analysis channel reading each final state.
 FINAL_STATE_TO_ANALYSIS = {
@@ -259,7 +282,7 @@ class DatasetSpec(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
     kind: Literal["signal", "prompt", "q1_control", "upstream", "pseudo_data"]
     channels: Literal["all"] | tuple[str, ...]
-    files: str | None = None
+    files: str | tuple[Annotated[str, Field(min_length=1)], ...] | None = None
     tree: str = DEFAULT_TREE
     metadata: dict[str, Any] = Field(default_factory=dict)
     recipe: RecipeSpec | None = None
@@ -273,6 +296,17 @@ class DatasetSpec(_Strict):
                 "files made elsewhere (no recipe)"
             )
         return self
+
+    @field_validator("files")
+    @classmethod
+    def _declared_list(cls, value):
+        if isinstance(value, tuple):
+            if not value:
+                raise ValueError("an empty list declares no file; list the dataset's files")
+            dup = sorted({f for f in value if value.count(f) > 1})
+            if dup:
+                raise ValueError(f"file(s) listed twice: {dup}")
+        return value
 
     @field_validator("channels")
     @classmethod
@@ -374,6 +408,56 @@ class Recipe(_Strict):
         return tuple(float(s) for s in sizes)
 
 
+@dataclass(frozen=True)
+class DeclaredFile:
+    """One declared input file: its absolute path and, when a manifest declares it, its
+    number of entries and its size (POT or events, in the unit of its dataset)."""
+
+    path: str
+    entries: int | None = None
+    size: float | None = None
+
+
+@dataclass(frozen=True)
+class DeclaredInputs:
+    """The files a dataset declares (:meth:`Dataset.declared_inputs`).
+
+    Attributes
+    ----------
+    source
+        ``"manifest"`` (made by ``simulate``), ``"list"`` or ``"glob"`` (``files`` of a user
+        dataset).
+    unit
+        ``"pot"`` or ``"events"``: what :attr:`total` and each file's ``size`` count.
+    total
+        The declared POT or events of all the files (the manifest's, or the ``pot`` /
+        ``n_generated`` of a user dataset's metadata; None when it gives none, e.g. a
+        ``weight``).
+    """
+
+    dataset: str
+    source: str
+    unit: str
+    files: tuple[DeclaredFile, ...]
+    total: float | None = None
+    manifest: str | None = None
+
+    @property
+    def per_file(self) -> bool:
+        """Whether every file's size is known (so that a subset can be normalised)."""
+        return all(f.size is not None for f in self.files)
+
+    def processed(self, paths: Iterable[str]) -> float | None:
+        """The POT or events of the files ``paths`` among the declared ones: the sum of their
+        sizes, :attr:`total` when they are all the files, None if that is unknown."""
+        paths = set(paths)
+        if paths == {f.path for f in self.files}:
+            return self.total
+        if not self.per_file:
+            return None
+        return float(sum(f.size for f in self.files if f.path in paths))
+
+
 class Dataset(_Strict):
     """One dataset of a campaign, for one preset.
 
@@ -382,7 +466,10 @@ class Dataset(_Strict):
     name, kind, tree
         As in datasets.yaml.
     files
-        Absolute glob pattern of its ROOT files.
+        Its ROOT files as given by the campaign: an absolute glob pattern (a string), or the
+        absolute paths of an explicit list (a tuple; a declaration, see
+        :meth:`declared_inputs`). For a dataset with a recipe, the glob of ``simulate``'s
+        files; the declared ones are its manifest's.
     channels
         Analysis channels (processors) that read it.
     metadata
@@ -397,7 +484,7 @@ class Dataset(_Strict):
 
     name: str
     kind: str
-    files: str
+    files: str | tuple[str, ...]
     tree: str
     channels: tuple[str, ...]
     metadata: dict[str, Any]
@@ -414,10 +501,82 @@ class Dataset(_Strict):
         ]
 
     def existing_files(self) -> list[str]:
-        """Files matching :attr:`files`, sorted."""
+        """Files matching :attr:`files` (a glob), sorted; of an explicit list, those that
+        exist, in the list's order."""
         import glob
 
+        if isinstance(self.files, tuple):
+            return [f for f in self.files if os.path.exists(f)]
         return sorted(glob.glob(self.files))
+
+    @property
+    def manifest_path(self) -> Path:
+        """Where ``simulate`` writes this dataset's manifest (:data:`MANIFEST_NAME`)."""
+        return self.directory / MANIFEST_NAME
+
+    @property
+    def size_unit(self) -> str:
+        """What normalises the dataset: ``"events"`` (signal: events generated) or ``"pot"``
+        (every other kind: protons on target)."""
+        return "events" if self.kind == "signal" else "pot"
+
+    def declared_inputs(self) -> DeclaredInputs:
+        """The files this dataset declares, with what is known of each (see the module
+        docstring, "Declared inputs").
+
+        Raises
+        ------
+        InputError
+            A dataset with a recipe and no manifest (or a manifest that is unreadable, of
+            another dataset, or made by another recipe): the message says to run
+            ``na62dump simulate``.
+        """
+        if self.recipe is not None:
+            return self._from_manifest()
+        if isinstance(self.files, tuple):
+            paths, source = list(self.files), "list"
+        else:
+            paths, source = self.existing_files(), "glob"
+        total = self.metadata.get("n_generated" if self.kind == "signal" else "pot")
+        return DeclaredInputs(
+            dataset=self.name, source=source, unit=self.size_unit,
+            files=tuple(DeclaredFile(p) for p in paths),
+            total=None if total is None else float(total),
+        )
+
+    def _from_manifest(self) -> DeclaredInputs:
+        import json
+
+        path = self.manifest_path
+        hint = f"run `na62dump simulate --preset {self.metadata.get('preset', 'default')}`"
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(
+                f"{path}: missing, so dataset {self.name!r} declares no file (`na62dump "
+                f"simulate` writes it once every file is made); {hint}"
+            ) from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise InputError(f"{path}: unreadable manifest ({err}); {hint}") from None
+        try:
+            if manifest.get("format") != MANIFEST_FORMAT or manifest["dataset"] != self.name:
+                raise InputError(f"{path}: not the manifest of dataset {self.name!r}; {hint}")
+            if manifest["recipe"] != self.recipe.model_dump(mode="json"):
+                raise InputError(
+                    f"{path}: dataset {self.name!r} was made by another recipe than the "
+                    f"campaign's (size, files or parameters changed); {hint}"
+                )
+            unit = manifest["unit"]
+            files = tuple(
+                DeclaredFile(str(self.directory / f["name"]), int(f["entries"]),
+                             float(f[unit]))
+                for f in manifest["files"]
+            )
+            total = float(manifest["total"][unit])
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise InputError(f"{path}: malformed manifest ({err!r}); {hint}") from None
+        return DeclaredInputs(dataset=self.name, source="manifest", unit=unit, files=files,
+                              total=total, manifest=str(path))
 
     def seed_sequence(self, seed: int, index: int) -> np.random.SeedSequence:
         """Seed of file ``index``: ``SeedSequence([seed, stable_hash(name), seed_offset,
@@ -495,17 +654,33 @@ class Campaign:
     def fileset(self, channels: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
         """The coffea fileset of the datasets read by ``channels`` (all if None).
 
-        ``{name: {"files": {path: tree, ...}, "metadata": {...}}}`` with the files that exist
-        now (possibly none: the runner then says to run ``na62dump simulate``). ``metadata``
-        carries ``dataset`` (the name) besides :attr:`Dataset.metadata`.
+        ``{name: {"files": {path: tree, ...}, "metadata": {...}}}`` with the files each dataset
+        declares (:meth:`Dataset.declared_inputs`: its manifest's, or its list, or what its
+        glob matches now, possibly nothing: the runner then says to run ``na62dump
+        simulate``). ``metadata`` carries ``dataset`` (the name) besides
+        :attr:`Dataset.metadata`, with the declared POT (``pot``) or events (``n_generated``)
+        of a manifest.
         """
-        return {
-            d.name: {
-                "files": {path: d.tree for path in d.existing_files()},
-                "metadata": {"dataset": d.name, **d.metadata},
-            }
-            for d in self.for_channels(channels)
-        }
+        return fileset_of(self.declared_inputs(channels), self.for_channels(channels))
+
+    def declared_inputs(self, channels: Iterable[str] | None = None) -> dict[str, DeclaredInputs]:
+        """``{name: DeclaredInputs}`` of the datasets read by ``channels`` (all if None)."""
+        return {d.name: d.declared_inputs() for d in self.for_channels(channels)}
+
+
+def fileset_of(declared: dict[str, DeclaredInputs],
+               datasets: Iterable[Dataset]) -> dict[str, dict[str, Any]]:
+    """The coffea fileset of ``datasets`` with the files in ``declared`` (see
+    :meth:`Campaign.fileset`)."""
+    out = {}
+    for d in datasets:
+        inputs = declared[d.name]
+        meta = {"dataset": d.name, **d.metadata}
+        if inputs.source == "manifest":
+            meta["n_generated" if inputs.unit == "events" else "pot"] = (
+                int(inputs.total) if inputs.unit == "events" else inputs.total)
+        out[d.name] = {"files": {f.path: d.tree for f in inputs.files}, "metadata": meta}
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -746,11 +921,17 @@ def load_campaign(
     return Campaign(datasets, preset=preset, data_dir=root, seed=spec.seed, config=path)
 
 
+def _absolute(root: Path, name: str, preset: str) -> str:
+    name = name.replace("{preset}", preset)
+    return str(name if os.path.isabs(name) else root / name)
+
+
 def _make_dataset(path, root, name, kind, files, tree, channels, meta, recipe, preset,
                   with_generator_metadata) -> Dataset:
-    pattern = files if files is not None else f"{name}/*.root"
-    pattern = pattern.replace("{preset}", preset)
-    full_pattern = str(pattern if os.path.isabs(pattern) else root / pattern)
+    if isinstance(files, tuple):
+        declared: str | tuple[str, ...] = tuple(_absolute(root, f, preset) for f in files)
+    else:
+        declared = _absolute(root, files if files is not None else f"{name}/*.root", preset)
     metadata: dict[str, Any] = {}
     if recipe is not None and with_generator_metadata:
         metadata.update(_generator_metadata(recipe.generator, recipe.params,
@@ -765,7 +946,7 @@ def _make_dataset(path, root, name, kind, files, tree, channels, meta, recipe, p
     return Dataset(
         name=name,
         kind=kind,
-        files=full_pattern,
+        files=declared,
         tree=tree,
         channels=tuple(channels),
         metadata=metadata,

@@ -2,7 +2,8 @@
 
 The stage-2 outputs are the processors' real histogram templates
 (:func:`processors.base.build_templates`) filled from synthetic truth, saved with coffea; the
-campaign is a small datasets.yaml; background.json and summary.json are written by hand.
+signal datasets are described by summary.json's ``datasets`` record (no datasets.yaml);
+background.json and summary.json are written by hand.
 """
 
 from __future__ import annotations
@@ -17,21 +18,27 @@ from na62dump import cli, geometry
 from processors.base import build_templates
 
 MASSES = (0.05, 0.1, 0.2)
-YAML = """
-data_dir: {data}
-datasets:
-  - name: data
-    kind: pseudo_data
-    channels: all
-grids:
-  - prefix: dp_brems
-    model: dark_photon
-    production: brems
-    channels: [ee]
-    mass_range_gev: [0.01, 1.8]
-    masses: {{tiny: {{values: [0.05, 0.1, 0.2]}}, default: [], full: []}}
-    size: 4000
-"""
+
+
+def _record(kind, **meta):
+    """A dataset's entry in the ``datasets`` record of summary.json (as `na62dump run` writes
+    it: the limits stage reads the signal datasets' description from here)."""
+    return {"kind": kind, "channels": ["ee"], "metadata": {"kind": kind, **meta},
+            "files": [], "skipped": [], "normalisation": {}}
+
+
+def signal_record(model, production, mass, channel="ee", n=4000):
+    return _record("signal", model=model, production=production, channel=channel,
+                   mass_gev=mass, n_generated=n, z_range_m=list(geometry.FORCED_DECAY_Z))
+
+
+def write_summary(results, unblinded, datasets, n_candidates=0):
+    (results / "summary.json").write_text(json.dumps({
+        "unblinded": unblinded, "executor": "iterative", "datasets": datasets,
+        "channels": {"ee": {"data": {"cutflow": {"names": ["all"], "unweighted": [10],
+                                                 "weighted": [10.0]},
+                                     "CR": 0 if unblinded else None,
+                                     "SR": n_candidates if unblinded else None}}}}))
 
 
 def _signal_output(mass, rng, n=4000):
@@ -62,17 +69,15 @@ def _data_output(unblinded, candidates):
 
 def make_results(tmp_path, *, unblinded, candidates=()):
     rng = np.random.default_rng(5)
-    (tmp_path / "datasets.yaml").write_text(YAML.format(data=tmp_path / "data"))
-    out = {f"dp_brems_ee_m{round(1000 * m):04d}": _signal_output(m, rng) for m in MASSES}
+    names = {f"dp_brems_ee_m{round(1000 * m):04d}": m for m in MASSES}
+    out = {name: _signal_output(m, rng) for name, m in names.items()}
     out["data"] = _data_output(unblinded, list(candidates))
     results = tmp_path / "results"
     (results / "run").mkdir(parents=True)
     save(out, str(results / "run" / "ee.coffea"))
-    (results / "summary.json").write_text(json.dumps({
-        "unblinded": unblinded, "executor": "iterative",
-        "channels": {"ee": {"data": {"cutflow": out["data"]["cutflow"],
-                                     "CR": 0 if unblinded else None,
-                                     "SR": len(candidates) if unblinded else None}}}}))
+    datasets = {name: signal_record("dark_photon", "brems", m) for name, m in names.items()}
+    datasets["data"] = _record("pseudo_data", pot=geometry.N_POT)
+    write_summary(results, unblinded, datasets, len(candidates))
     entry = {"median": 0.0094, "k": 4.0, "mean": 0.02, "interval68": [0.002, 0.03],
              "interval90": [0.0004, 0.06], "components": {}}
     (results / "background.json").write_text(json.dumps({
@@ -81,8 +86,7 @@ def make_results(tmp_path, *, unblinded, candidates=()):
 
 
 def _run(results, *extra):
-    return cli.main(["limits", "--results", str(results), "--config",
-                     str(results.parent / "datasets.yaml"), "--preset", "tiny",
+    return cli.main(["limits", "--results", str(results),
                      "--masses", "3", "--couplings", "6", "--models", "dark_photon",
                      "--channels", "ee", *extra])
 
@@ -145,41 +149,18 @@ def test_bad_arguments(tmp_path, bad):
     assert err.value.code == 2
 
 
-LIFETIME_YAML = """
-data_dir: {data}
-datasets:
-  - name: data
-    kind: pseudo_data
-    channels: all
-grids:
-  - prefix: alp_b
-    model: alp
-    production: b_meson
-    channels: [ee]
-    mass_range_gev: [0.01, 2.0]
-    masses: {{tiny: {{values: [0.3, 0.7]}}, default: [], full: []}}
-    size: 4000
-  - prefix: ds_b
-    model: dark_scalar
-    production: b_meson
-    channels: [ee]
-    mass_range_gev: [0.01, 2.0]
-    masses: {{tiny: {{values: [0.1, 0.3]}}, default: [], full: []}}
-    size: 4000
-"""
-
-
 def test_alp_and_dark_scalar(tmp_path):
     results = make_results(tmp_path, unblinded=False)
-    (tmp_path / "datasets.yaml").write_text(LIFETIME_YAML.format(data=tmp_path / "data"))
     rng = np.random.default_rng(9)
-    out = {name: _signal_output(m, rng) for name, m in (
-        ("alp_b_ee_m0300", 0.3), ("alp_b_ee_m0700", 0.7), ("ds_b_ee_m0100", 0.1),
-        ("ds_b_ee_m0300", 0.3))}
+    samples = {"alp_b_ee_m0300": ("alp", 0.3), "alp_b_ee_m0700": ("alp", 0.7),
+               "ds_b_ee_m0100": ("dark_scalar", 0.1), "ds_b_ee_m0300": ("dark_scalar", 0.3)}
+    out = {name: _signal_output(m, rng) for name, (_, m) in samples.items()}
     out["data"] = _data_output(False, [])
     save(out, str(results / "run" / "ee.coffea"))
-    status = cli.main(["limits", "--results", str(results), "--config",
-                       str(tmp_path / "datasets.yaml"), "--preset", "tiny", "--asymptotic",
+    datasets = {name: signal_record(model, "b_meson", m) for name, (model, m) in samples.items()}
+    datasets["data"] = _record("pseudo_data", pot=geometry.N_POT)
+    write_summary(results, False, datasets)
+    status = cli.main(["limits", "--results", str(results), "--asymptotic",
                        "--masses", "2", "--couplings", "5", "--models", "alp,dark_scalar"])
     assert status == 0
     alp = json.loads((results / "limits" / "alp_ee.json").read_text())
