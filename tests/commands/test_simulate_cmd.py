@@ -178,3 +178,46 @@ def test_tiny_campaign_fixture(tiny_campaign):
             assert f["events"].keys() == branch_names(truth=d.metadata["has_truth"])
     fs = tiny_campaign.fileset()
     assert all(entry["files"] for entry in fs.values())
+
+
+def test_manifest_declares_every_file_its_entries_size_and_seed(config, tmp_path):
+    import json
+
+    import na62dump
+    from na62dump.simulation.campaign import stable_hash
+
+    assert simulate(config) == 0
+    c = load_campaign(config, preset="tiny")
+    for name, unit, sizes in ((SIGNAL, "events", [100, 50]), ("data", "pot", [5e14, 5e14])):
+        d = c.get(name)
+        m = json.loads(d.manifest_path.read_text())
+        assert (m["dataset"], m["kind"], m["unit"], m["seed"]) == (name, d.kind, unit, 5)
+        assert m["generator"] == d.recipe.generator and m["params"] == d.recipe.params
+        assert m["na62dump_version"] == na62dump.__version__
+        assert [f["name"] for f in m["files"]] == [p.name for p in d.output_paths()]
+        assert [f[unit] for f in m["files"]] == sizes and m["total"][unit] == sum(sizes)
+        for i, (f, path) in enumerate(zip(m["files"], d.output_paths(), strict=True)):
+            with uproot.open(path) as handle:
+                assert f["entries"] == handle["events"].num_entries
+            assert f["seed"] == [5, stable_hash(name), 0, i]
+        assert m["total"]["entries"] == sum(f["entries"] for f in m["files"])
+    assert SIGNAL in {p.parent.name for p in (tmp_path / "data").rglob("manifest.json")}
+    assert not (tmp_path / "data" / "handmade" / "manifest.json").exists()  # no recipe
+
+
+def test_files_without_a_manifest_are_remade(config, tmp_path, capsys):
+    assert simulate(config, "--only", SIGNAL) == 0
+    d = load_campaign(config, preset="tiny").get(SIGNAL)
+    first = d.manifest_path.read_bytes()
+    before = {p: p.stat().st_mtime_ns for p in d.output_paths()}
+    d.manifest_path.unlink()  # e.g. an interrupted simulate: origin of the files unknown
+    capsys.readouterr()
+    assert simulate(config, "--only", SIGNAL) == 0
+    assert "wrote 2 of 2 files" in capsys.readouterr().out
+    assert all(p.stat().st_mtime_ns != before[p] for p in d.output_paths())
+    assert d.manifest_path.read_bytes() == first
+    # one file missing: only it is made, the manifest rewritten with the kept file's entries
+    d.output_paths()[0].unlink()
+    assert simulate(config, "--only", SIGNAL) == 0
+    assert "wrote 1 of 2 files" in capsys.readouterr().out
+    assert d.manifest_path.read_bytes() == first

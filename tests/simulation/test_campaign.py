@@ -192,25 +192,71 @@ def test_pot_split_and_metadata(tmp_path):
     assert ext.metadata == {"pot": 1.0e17, "kind": "prompt", "is_mc": True, "preset": "tiny"}
 
 
-def test_fileset_lists_existing_files_per_channel(tmp_path):
+def _write_manifests(c, names=None):
+    """The manifests `simulate` would write (files of 7 entries), without the ROOT files."""
+    from na62dump.atomic import write_json
+    from na62dump.commands.simulate import manifest
+
+    for d in c.select(names):
+        if d.recipe is not None:
+            write_json(d.manifest_path, manifest(d, c.seed, [7] * d.recipe.n_files))
+
+
+def test_fileset_lists_declared_files_per_channel(tmp_path):
     c = load_campaign(small(tmp_path), preset="tiny")
-    for p in c.get("data").output_paths()[:2]:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(b"")
+    # a dataset with a recipe declares the files of its manifest, whatever exists
+    with pytest.raises(InputError, match=r"data/data/manifest\.json: missing, so dataset "
+                                         r"'data' declares no file.*na62dump simulate"):
+        c.fileset(["ee"])
+    _write_manifests(c)
+    (tmp_path / "data" / "data" / "data_007.root").write_bytes(b"")  # not declared: ignored
     (tmp_path / "data" / "elsewhere").mkdir()
     (tmp_path / "data" / "elsewhere" / "x.root").write_bytes(b"")
     fs = c.fileset(["ee"])
     assert set(fs) == {"data", "external", "dp_brems_ee_m0050", "dp_brems_ee_m0500",
                        "dp_brems_ee_m1200"}
-    assert fs["data"]["files"] == {str(p): "events" for p in c.get("data").output_paths()[:2]}
+    assert fs["data"]["files"] == {str(p): "events" for p in c.get("data").output_paths()}
+    assert fs["data"]["metadata"]["pot"] == 1.0e15  # the manifest's total
     assert fs["external"]["files"] == {str(tmp_path / "data" / "elsewhere" / "x.root"): "events"}
-    assert fs["dp_brems_ee_m0050"]["files"] == {}
-    assert fs["dp_brems_ee_m0050"]["metadata"]["dataset"] == "dp_brems_ee_m0050"
-    assert fs["dp_brems_ee_m0050"]["metadata"]["mass_gev"] == 0.05
+    sig = fs["dp_brems_ee_m0050"]
+    assert list(sig["files"]) == [str(p) for p in c.get("dp_brems_ee_m0050").output_paths()]
+    assert sig["metadata"]["dataset"] == "dp_brems_ee_m0050"
+    assert sig["metadata"]["mass_gev"] == 0.05 and sig["metadata"]["n_generated"] == 250
+    inputs = c.get("dp_brems_ee_m0050").declared_inputs()
+    assert inputs.source == "manifest" and inputs.unit == "events" and inputs.total == 250
+    assert [(f.entries, f.size) for f in inputs.files] == [(7, 100), (7, 100), (7, 50)]
+    assert inputs.processed([f.path for f in inputs.files[1:]]) == 150
     assert set(c.fileset(["hadronic"])) == {"data", "dp_brems_kk_m1200"}
     assert set(c.fileset()) == set(c.names)
     with pytest.raises(InputError, match="unknown analysis channel.*'eee'"):
         c.fileset(["eee"])
+
+
+def test_manifest_of_another_recipe_is_refused(tmp_path):
+    path = small(tmp_path)
+    _write_manifests(load_campaign(path, preset="tiny"), ["data"])
+    path.write_text(path.read_text().replace("tiny: 4.0e14", "tiny: 5.0e14"))
+    with pytest.raises(InputError, match=r"manifest\.json: dataset 'data' was made by another "
+                                         r"recipe.*na62dump simulate"):
+        load_campaign(path, preset="tiny").get("data").declared_inputs()
+
+
+def test_user_dataset_declares_a_list_or_a_glob(tmp_path):
+    path = small(tmp_path, **{"files: elsewhere/*.root":
+                              "files: [elsewhere/b.root, /abs/a.root]"})
+    ext = load_campaign(path, preset="tiny").get("external")
+    assert ext.files == (str(tmp_path / "data" / "elsewhere" / "b.root"), "/abs/a.root")
+    inputs = ext.declared_inputs()
+    # a list is a declaration: every listed file, there or not (the runner names a missing one)
+    assert inputs.source == "list" and [f.path for f in inputs.files] == list(ext.files)
+    assert inputs.total == 1.0e17 and not inputs.per_file
+    assert inputs.processed(ext.files[:1]) is None  # the share of one file is unknown
+    glob = load_campaign(small(tmp_path), preset="tiny").get("external").declared_inputs()
+    assert glob.source == "glob" and glob.files == ()
+    for bad, message in (("[]", "empty list"), ("[a.root, a.root]", "listed twice")):
+        path = small(tmp_path, **{"files: elsewhere/*.root": f"files: {bad}"})
+        with pytest.raises(InputError, match=rf"dataset 'external': field 'files'.*{message}"):
+            load_campaign(path, preset="tiny")
 
 
 def test_data_dir_override_and_preset_placeholder(tmp_path):
