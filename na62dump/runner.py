@@ -5,8 +5,9 @@ one coffea fileset per decay channel (the datasets whose ``channels`` include it
 each dataset *declares* (its manifest, written by ``na62dump simulate``, or its list), checks
 every input file before any work starts (a declared file missing, unreadable, or with other
 entries than its manifest says stops the run, or is left out with ``skip_bad_files``, the
-dataset then normalised to the POT or events of the files processed), runs ``processors.PROCESSORS[channel]`` through
-``coffea.processor.Runner`` with the chosen executor and writes, only if everything succeeded:
+dataset then normalised to the POT or events of the files processed), runs
+``processors.PROCESSORS[channel]`` through ``coffea.processor.Runner`` with the chosen
+executor and writes, only if everything succeeded:
 
 - ``DIR/run/<channel>.coffea``: ``{dataset: processor output}`` (read it back with
   :func:`load_output`);
@@ -436,7 +437,7 @@ def normalise_fileset(
             raise InputError(
                 f"{where}; it cannot be left out: the dataset's POT (its metadata 'pot') is "
                 "for all of its files and the share of this one is unknown; fix the file, or "
-                "list the remaining files with their own POT in datasets.yaml"
+                "declare only the good files (a list) and their POT in datasets.yaml"
             )
         if inputs.unit == "events":
             meta["n_generated"] = int(processed)

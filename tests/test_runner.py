@@ -440,9 +440,9 @@ def _campaign_with(config: Path, tmp_path: Path, dataset: str, extra: str, write
 
 
 def test_corrupt_file_stops_the_run_or_is_skipped(campaign_config, reference, tmp_path):
-    config = _campaign_with(campaign_config, tmp_path, "prompt", "prompt_001.root",
+    config = _campaign_with(campaign_config, tmp_path, "sig_ee", "sig_ee_009.root",
                             write_garbage)  # fmt: skip
-    bad = str(config.parent / "prompt" / "prompt_001.root")
+    bad = str(config.parent / "sig_ee" / "sig_ee_009.root")
     camp = load_campaign(config, preset="tiny")
     out = tmp_path / "out"
     with pytest.raises(InputError, match=rf"{bad}.*cannot be read as a ROOT file"):
@@ -452,11 +452,29 @@ def test_corrupt_file_stops_the_run_or_is_skipped(campaign_config, reference, tm
     result = runner.run(camp, ["ee"], executor="iterative", chunksize=CHUNK,
                         skip_bad_files=True, out_dir=out)  # fmt: skip
     summary = json.loads((out / "summary.json").read_text())
-    assert [(s["dataset"], s["file"]) for s in summary["skipped_files"]] == [("prompt", bad)]
+    assert [(s["dataset"], s["file"]) for s in summary["skipped_files"]] == [("sig_ee", bad)]
     assert "cannot be read" in summary["skipped_files"][0]["reason"]
     assert [s.file for s in result.skipped_files] == [bad]
+    record = summary["datasets"]["sig_ee"]
+    assert record["skipped"] == [bad] and bad not in record["files"]
+    # a signal dataset is normalised by the events processed: the entries of the good files
+    assert record["normalisation"]["processed"] == record["metadata"]["n_generated"] == 300
     # the bad file contributed nothing: the results are the reference's
     assert_identical_outputs(result.channels["ee"].output, reference[1].channels["ee"].output)
+
+
+def test_a_file_of_a_dataset_normalised_as_a_whole_cannot_be_skipped(campaign_config, tmp_path):
+    """A user dataset's ``pot`` is for all its files: leaving one out would change the
+    normalisation by an unknown amount, so --skip-bad-files refuses it, naming the file."""
+    config = _campaign_with(campaign_config, tmp_path, "prompt", "prompt_001.root",
+                            write_garbage)  # fmt: skip
+    bad = str(config.parent / "prompt" / "prompt_001.root")
+    camp = load_campaign(config, preset="tiny")
+    with pytest.raises(InputError, match=rf"^{bad} \(dataset 'prompt'\): cannot be read.*"
+                                         r"cannot be left out: the dataset's POT"):
+        runner.run(camp, ["ee"], executor="iterative", skip_bad_files=True,
+                   out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_missing_branch_stops_the_run(campaign_config, tmp_path):

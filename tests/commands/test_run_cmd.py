@@ -36,12 +36,12 @@ def test_run_writes_outputs_and_keeps_stderr_quiet(config, tmp_path, capsys):
 
 def test_unblind_and_skip_bad_files_are_reported_and_recorded(config, tmp_path, capsys):
     copy = copy_campaign(config, tmp_path)
-    bad = write_garbage(copy.parent / "prompt" / "prompt_001.root")
+    bad = write_garbage(copy.parent / "sig_ee" / "sig_ee_009.root")
     out = tmp_path / "results"
     assert run_cli(copy, out, "--unblind", "--skip-bad-files") == 0
     err = capsys.readouterr().err
     assert "WARNING: --unblind" in err
-    assert f"skipped {bad} (dataset prompt): cannot be read as a ROOT file" in err
+    assert f"skipped {bad} (dataset sig_ee): cannot be read as a ROOT file" in err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["unblinded"] is True
     assert [s["file"] for s in summary["skipped_files"]] == [bad]
