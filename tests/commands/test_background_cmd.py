@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from coffea.util import save
 
@@ -96,18 +95,12 @@ def test_chain_on_a_tiny_simulated_campaign(tmp_path):
     """simulate (generators + writer) -> run (ee, mumu) -> background: every component is
     estimated from our samples (prompt re-run without vetoes, Q1 pseudo-events)."""
     from na62dump import runner
-    from na62dump.simulation import generators
+    from na62dump.commands.simulate import simulate_campaign
     from na62dump.simulation.campaign import load_campaign
-    from na62dump.simulation.writer import write_ntuple
 
     (tmp_path / "datasets.yaml").write_text(CHAIN_YAML.format(data=tmp_path / "data"))
     campaign = load_campaign(tmp_path / "datasets.yaml", preset="tiny")
-    for d in campaign.datasets:
-        for i, (path, size) in enumerate(zip(d.output_paths(), d.recipe.file_sizes,
-                                             strict=True)):
-            rng = np.random.default_rng(d.seed_sequence(campaign.seed, i))
-            write_ntuple(path, generators.generate(d.recipe.generator, d.recipe.params, size,
-                                                   rng))
+    simulate_campaign(campaign)  # the files and their manifests, which `run` reads
     results = tmp_path / "results"
     runner.run(campaign, ["ee", "mumu"], executor="iterative", out_dir=results)
     status = cli.main(["background", "--results", str(results), "--config",
