@@ -900,7 +900,9 @@ def run(
     chunksize : int
         Target events per chunk.
     skip_bad_files : bool
-        Leave out missing or unreadable files (listed in ``summary.json``) instead of failing.
+        Leave out missing, unreadable or rewritten files (listed in ``summary.json``) instead
+        of failing; each such dataset is normalised to the POT or events of the files
+        processed (:func:`normalise_fileset`).
     unblind : bool
         Open the signal and control regions of pseudo-data (recorded in every output).
     out_dir : path

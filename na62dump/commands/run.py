@@ -77,7 +77,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--skip-bad-files",
         action="store_true",
-        help="leave out missing or unreadable files (listed in summary.json) instead of failing",
+        help="leave out missing, unreadable or rewritten files (listed in summary.json; the "
+        "dataset normalised to the POT or events of the files processed) instead of failing",
     )
     p.add_argument(
         "--unblind",
