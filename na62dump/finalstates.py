@@ -73,8 +73,9 @@ class FinalState:
     analysis : the analysis channel (processor) that selects it; ``None`` for states that
         are background vertices only (no signal, no selection).
     pid : PID both tracks must pass (one of :data:`PIDS`).
-    neutrals : exclusive neutral content ``(photons, pi0, eta)`` the selection requires, or
-        ``None`` for no neutral requirement (the leptonic channels).
+    exclusive : the selection requires the neutral daughters (:attr:`neutrals`) and no other
+        photon (up to the cuts' ``extra_photons_max``); false for the leptonic channels,
+        which have no neutral requirement.
     stats_channel : the statistics channel whose background model (mass shape, default
         median and k, ``na62dump.stats.workspace.BACKGROUND_MODELS``) the state takes; the
         state still enters a likelihood as a channel of its own.
@@ -93,12 +94,20 @@ class FinalState:
     latex: str
     analysis: str | None = None
     pid: str | None = None
-    neutrals: tuple[int, int, int] | None = None
+    exclusive: bool = False
     stats_channel: str | None = None
     mass_range_gev: tuple[float, float] | None = None
     combinatorial: bool = False
     kshort_mask: bool = False
     models: tuple[str, ...] = ()
+
+    @property
+    def neutrals(self) -> tuple[int, int, int] | None:
+        """Neutral content ``(photons, pi0, eta)`` the selection requires (counted in the
+        daughters), or ``None`` when it has no neutral requirement (not :attr:`exclusive`)."""
+        if not self.exclusive:
+            return None
+        return tuple(self.daughters.count(n) for n in ("gamma", "pi0", "eta"))
 
     @property
     def leptonic(self) -> bool:
@@ -146,12 +155,13 @@ _PSEUDOSCALAR_HADRONS = ("dark_photon", "alp", "alp_gluon")  # odd number of pse
 _SCALAR_PAIRS = ("dark_photon", "dark_scalar")  # pi+pi-, K+K-: parity forbids the ALPs
 
 
-def _hadronic(key, code, daughters, latex, neutrals, models, **kw) -> FinalState:
+def _hadronic(key, code, daughters, latex, models) -> FinalState:
+    """A state of the hadronic analysis: exclusive, pion or kaon PID, hadronic statistics."""
     kaons = daughters[0] == "K+"
     return FinalState(key, code, daughters, latex, analysis="hadronic",
-                      pid="kaon" if kaons else "pion", neutrals=neutrals,
-                      stats_channel="hadronic", mass_range_gev=_HADRONIC_RANGE, models=models,
-                      **kw)  # fmt: skip
+                      pid="kaon" if kaons else "pion", exclusive=True,
+                      stats_channel="hadronic", mass_range_gev=_HADRONIC_RANGE,
+                      models=models)  # fmt: skip
 
 
 #: Every final state, in ``Truth_channel`` code order (the order of every derived list).
@@ -163,18 +173,18 @@ FINAL_STATES: tuple[FinalState, ...] = (
                stats_channel="mumu", mass_range_gev=_MUMU_RANGE, combinatorial=True,
                models=_LEPTON_MODELS),
     FinalState("pipi", 3, ("pi+", "pi-"), r"\pi^+\pi^-", analysis="pipi", pid="pion",
-               neutrals=(0, 0, 0), stats_channel="pipi", mass_range_gev=_HADRONIC_RANGE,
+               exclusive=True, stats_channel="pipi", mass_range_gev=_HADRONIC_RANGE,
                kshort_mask=True, models=_SCALAR_PAIRS),
-    _hadronic("pipigamma", 4, ("pi+", "pi-", "gamma"), r"\pi^+\pi^-\gamma", (1, 0, 0),
+    _hadronic("pipigamma", 4, ("pi+", "pi-", "gamma"), r"\pi^+\pi^-\gamma",
               _PSEUDOSCALAR_HADRONS),
-    _hadronic("pipipi0", 5, ("pi+", "pi-", "pi0"), r"\pi^+\pi^-\pi^0", (0, 1, 0),
+    _hadronic("pipipi0", 5, ("pi+", "pi-", "pi0"), r"\pi^+\pi^-\pi^0",
               _PSEUDOSCALAR_HADRONS),
     _hadronic("pipipi0pi0", 6, ("pi+", "pi-", "pi0", "pi0"), r"\pi^+\pi^-\pi^0\pi^0",
-              (0, 2, 0), _PSEUDOSCALAR_HADRONS),
-    _hadronic("pipieta", 7, ("pi+", "pi-", "eta"), r"\pi^+\pi^-\eta", (0, 0, 1),
               _PSEUDOSCALAR_HADRONS),
-    _hadronic("kk", 8, ("K+", "K-"), r"K^+K^-", (0, 0, 0), _SCALAR_PAIRS),
-    _hadronic("kkpi0", 9, ("K+", "K-", "pi0"), r"K^+K^-\pi^0", (0, 1, 0),
+    _hadronic("pipieta", 7, ("pi+", "pi-", "eta"), r"\pi^+\pi^-\eta",
+              _PSEUDOSCALAR_HADRONS),
+    _hadronic("kk", 8, ("K+", "K-"), r"K^+K^-", _SCALAR_PAIRS),
+    _hadronic("kkpi0", 9, ("K+", "K-", "pi0"), r"K^+K^-\pi^0",
               _PSEUDOSCALAR_HADRONS),
     # background vertices only (prompt mu+ pi- pairs): simulated, never selected as signal
     FinalState("mupi", 10, ("mu+", "pi-"), r"\mu^+\pi^-"),
