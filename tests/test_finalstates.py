@@ -136,3 +136,28 @@ def test_a_state_added_to_the_registry_reaches_every_stage():
         "combinatorial": ["ee", "mumu", "hadronic"],
         "latex": r"K^+K^-\gamma",
     }
+
+
+def test_the_docs_table_is_the_registry():
+    """docs/finalstates.md: one row per record, with the record's values."""
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "finalstates.md"
+    rows = {}
+    for line in doc.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `"):
+            rows[cells[0].strip("`")] = cells[1:]
+    assert list(rows) == [s.key for s in fs.FINAL_STATES]
+
+    def dash(v):
+        return "-" if v in (None, ()) else v
+
+    for s in fs.FINAL_STATES:
+        neutrals = dash(s.neutrals and ", ".join(map(str, s.neutrals)))
+        mass = dash(s.mass_range_gev and f"{s.mass_range_gev[0]} - {s.mass_range_gev[1]}")
+        assert rows[s.key] == [
+            str(s.code), " ".join(s.daughters), dash(s.analysis), dash(s.pid), neutrals,
+            dash(s.stats_channel), mass, "yes" if s.combinatorial else "no",
+            "yes" if s.kshort_mask else "no", dash(", ".join(s.models) or None),
+        ], s.key
