@@ -101,6 +101,7 @@ from scipy import stats
 
 from na62dump import atomic, geometry
 from na62dump.errors import InputError
+from na62dump.finalstates import ANALYSES
 from na62dump.settings import DEFAULT_PSEUDO_EXPERIMENTS
 
 logger = logging.getLogger(__name__)
@@ -594,8 +595,9 @@ PUBLISHED_COMPONENTS = {
     "pipi": {"upstream": {"CR": (0.013, 0.007), "SR": (0.007, 0.005)}},
     "pipigamma": {"upstream": {"CR": (0.031, 0.016), "SR": (0.007, 0.004)}},
 }
-#: Channels whose combinatorial background is estimated from the Q1 control sample.
-COMBINATORIAL_CHANNELS = ("ee", "mumu")
+#: Channels whose combinatorial background is estimated from the Q1 control sample (the
+#: analyses with ``combinatorial`` final states in na62dump.finalstates).
+COMBINATORIAL_CHANNELS = tuple(a.name for a in ANALYSES if a.combinatorial)
 
 
 def _seeded(seed: int, *names: str) -> np.random.Generator:

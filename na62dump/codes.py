@@ -1,6 +1,8 @@
 """Integer codes stored in the ntuples (``Truth_model``, ``Truth_mode``, ``Truth_channel``).
 
-One place for them, so the simulation that writes and the processors that read agree.
+One place for them, so the simulation that writes and the processors that read agree. The
+final-state codes (:class:`Channel`) are those of the registry of final states
+(:mod:`na62dump.finalstates`), which holds everything else about each state.
 
 >>> Channel.from_name("pipipi0") is Channel.PIPIPI0
 True
@@ -11,6 +13,8 @@ True
 from __future__ import annotations
 
 from enum import IntEnum
+
+from na62dump.finalstates import FINAL_STATES, FinalState, by_key
 
 
 class Model(IntEnum):
@@ -43,40 +47,22 @@ class Production(IntEnum):
         return cls[name.upper()]
 
 
-#: Visible final states (charged daughters first, then neutrals, as the simulation writes them).
-_DAUGHTERS = {
-    "EE": ("e+", "e-"),
-    "MUMU": ("mu+", "mu-"),
-    "PIPI": ("pi+", "pi-"),
-    "PIPIGAMMA": ("pi+", "pi-", "gamma"),
-    "PIPIPI0": ("pi+", "pi-", "pi0"),
-    "PIPIPI0PI0": ("pi+", "pi-", "pi0", "pi0"),
-    "PIPIETA": ("pi+", "pi-", "eta"),
-    "KK": ("K+", "K-"),
-    "KKPI0": ("K+", "K-", "pi0"),
-    "MUPI": ("mu+", "pi-"),
-}
-
-
-class Channel(IntEnum):
-    EE = 1
-    MUMU = 2
-    PIPI = 3
-    PIPIGAMMA = 4
-    PIPIPI0 = 5
-    PIPIPI0PI0 = 6
-    PIPIETA = 7
-    KK = 8
-    KKPI0 = 9
-    MUPI = 10  #: background vertices only
+class _ChannelCodes(IntEnum):
+    """Methods of :class:`Channel` (its members come from the registry)."""
 
     @classmethod
     def from_name(cls, name: str) -> Channel:
         return cls[name.upper()]
 
     @property
+    def final_state(self) -> FinalState:
+        """Its record in the registry of final states (:mod:`na62dump.finalstates`)."""
+        return by_key(self.name.lower())
+
+    @property
     def daughters(self) -> tuple[str, ...]:
-        return _DAUGHTERS[self.name]
+        """Visible daughters, charged first, then neutrals, as the simulation writes them."""
+        return self.final_state.daughters
 
     @property
     def key(self) -> str:
@@ -84,20 +70,7 @@ class Channel(IntEnum):
         return self.name.lower()
 
 
-#: The exclusive hadronic final states of the hadronic processor.
-HADRONIC_CHANNELS = (
-    Channel.PIPIGAMMA,
-    Channel.PIPIPI0,
-    Channel.PIPIPI0PI0,
-    Channel.PIPIETA,
-    Channel.KK,
-    Channel.KKPI0,
-)
-
-#: Analysis channels (one processor each) and the final states they select.
-ANALYSIS_CHANNELS = {
-    "ee": (Channel.EE,),
-    "mumu": (Channel.MUMU,),
-    "pipi": (Channel.PIPI,),
-    "hadronic": HADRONIC_CHANNELS,
-}
+#: ``Truth_channel`` codes: one member per final state of :data:`na62dump.finalstates.
+#: FINAL_STATES` (``Channel.EE`` = 1, ... ``Channel.MUPI`` = 10, background vertices only).
+Channel = _ChannelCodes("Channel", [(s.key.upper(), s.code) for s in FINAL_STATES],
+                        module=__name__, qualname="Channel")

@@ -38,6 +38,7 @@ import numpy as np
 
 from na62dump import atomic, geometry
 from na62dump.errors import InputError
+from na62dump.finalstates import FINAL_STATES
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +61,8 @@ CHANNEL_LABELS = {
     "pipi": r"$A' \to \pi^+\pi^-$",
     "hadronic": r"$A' \to$ hadrons",
 }
-#: Final states in LaTeX (mathtext), for titles.
-STATE_LATEX = {
-    "ee": r"e^+e^-", "mumu": r"\mu^+\mu^-", "pipi": r"\pi^+\pi^-",
-    "pipigamma": r"\pi^+\pi^-\gamma", "pipipi0": r"\pi^+\pi^-\pi^0",
-    "pipipi0pi0": r"\pi^+\pi^-\pi^0\pi^0", "pipieta": r"\pi^+\pi^-\eta",
-    "kk": r"K^+K^-", "kkpi0": r"K^+K^-\pi^0",
-}
+#: Final states in LaTeX (mathtext), for titles (``latex`` of na62dump.finalstates).
+STATE_LATEX = {s.key: s.latex for s in FINAL_STATES}
 
 
 def state_label(particle: str, state: str) -> str:

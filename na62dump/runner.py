@@ -864,14 +864,13 @@ _COFFEA_RESERVED = frozenset(processor.executor._PROTECTED_NAMES)
 def required_branches(dataset_meta: Mapping[str, Any]) -> tuple[str, ...]:
     """The ntuple branches the processors read for a dataset with metadata ``dataset_meta``.
 
-    Every processor reads :data:`na62dump.schema.REQUIRED_BRANCHES`; signal samples
+    The ntuple contract's :func:`na62dump.ntuple.required_branches` of the dataset's kind:
+    every processor reads the event-level and collection branches; signal samples
     (``kind == "signal"``) also need the truth branches for the truth-binned histograms.
     """
-    from na62dump.schema import REQUIRED_BRANCHES, TRUTH_BRANCHES
+    from na62dump import ntuple
 
-    if dataset_meta.get("kind") == "signal":
-        return REQUIRED_BRANCHES + TRUTH_BRANCHES
-    return REQUIRED_BRANCHES
+    return ntuple.required_branches(dataset_meta.get("kind"))
 
 
 def run(

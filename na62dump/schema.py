@@ -25,9 +25,11 @@ Usage::
                                          schemaclass=NA62Schema, mode="eager").events()
     events.Track.p
 
-:data:`REQUIRED_BRANCHES` lists the branches every processor reads (the runner checks them up
-front); :func:`check_branches` raises :class:`na62dump.errors.InputError` naming a missing one,
-:func:`check_finite` one holding a NaN.
+The branches and their dtypes are the ntuple contract, :mod:`na62dump.ntuple`; the names
+here are views of it. :data:`REQUIRED_BRANCHES` lists the branches every processor reads (the
+runner checks them up front); :func:`check_branches` raises
+:class:`na62dump.errors.InputError` naming a missing one, :func:`check_finite` one holding a
+NaN.
 """
 
 from __future__ import annotations
@@ -38,42 +40,28 @@ from coffea.nanoevents import transforms
 from coffea.nanoevents.methods import base, vector
 from coffea.nanoevents.schemas.base import BaseSchema, zip_forms
 
+from na62dump import ntuple
 from na62dump.errors import InputError
 from na62dump.selection.flat import FlatCollection, offsets_from_counts
 
-#: Jagged collections of the ntuple (each with its ``nX`` counter).
-COLLECTIONS = ("Track", "Cluster", "MUV3", "LAV", "ANTI0")
+#: Jagged collections of the ntuple (each with its ``nX`` counter), from the contract.
+COLLECTIONS: tuple[str, ...] = tuple(ntuple.COLLECTIONS)
 
 #: Event-level branches (no underscore in the ntuple, except the trigger bits).
-EVENT_BRANCHES = ("run", "burst", "event", "trig_H2", "trig_Q1", "trig_control", "trigger_time")
+EVENT_BRANCHES: tuple[str, ...] = tuple(ntuple.EVENT_BRANCHES)
 
-#: Fields of each collection, as written by the simulation (``docs/ntuple.md``).
-COLLECTION_FIELDS = {
-    "Track": (
-        "charge", "px", "py", "pz", "x", "y", "z", "xDown", "yDown", "txDown", "tyDown",
-        "chi2", "nChambers", "chodTime", "hasChod", "na48chodTime", "hasNa48chod",
-        "richRadius", "hasRich", "hcalEnergy",
-    ),
-    "Cluster": ("energy", "x", "y", "time"),
-    "MUV3": ("x", "y", "time"),
-    "LAV": ("station", "time"),
-    "ANTI0": ("x", "y", "time"),
-}  # fmt: skip
+#: Fields of each collection (the contract's, :mod:`na62dump.ntuple`).
+COLLECTION_FIELDS: dict[str, tuple[str, ...]] = {
+    c: tuple(fields) for c, fields in ntuple.COLLECTIONS.items()
+}
 
 #: Per-event truth scalars (Monte Carlo only).
-TRUTH_FIELDS = (
-    "model", "mode", "channel", "mass", "parentMass", "px", "py", "pz",
-    "prodX", "prodY", "prodZ", "decayX", "decayY", "decayZ", "zMin", "zMax", "weight",
-)  # fmt: skip
+TRUTH_FIELDS: tuple[str, ...] = tuple(ntuple.TRUTH_FIELDS)
 
 #: Branches (ROOT names) every processor needs; the truth branches are needed for signal MC.
-REQUIRED_BRANCHES: tuple[str, ...] = (
-    EVENT_BRANCHES
-    + tuple(f"n{c}" for c in COLLECTIONS)
-    + tuple(f"{c}_{f}" for c, fields in COLLECTION_FIELDS.items() for f in fields)
-)
+REQUIRED_BRANCHES: tuple[str, ...] = ntuple.required_branches(None)
 #: Truth branches a signal sample must carry (the truth-binned signal histograms need them).
-TRUTH_BRANCHES: tuple[str, ...] = tuple(f"Truth_{f}" for f in TRUTH_FIELDS)
+TRUTH_BRANCHES: tuple[str, ...] = tuple(ntuple.TRUTH_BRANCHES)
 
 _MIXINS = {
     "Track": "NA62Track",
@@ -234,12 +222,9 @@ def check_branches(events, truth: bool = False, source: str | None = None) -> No
         raise InputError(f"{where}: missing branch {missing[0]!r}{more}")
 
 
-#: Floating-point branches checked for NaN/inf by :func:`check_finite`.
-FLOAT_BRANCHES: tuple[str, ...] = ("trigger_time",) + tuple(
-    f"{c}_{f}"
-    for c, fields in COLLECTION_FIELDS.items()
-    for f in fields
-    if f not in ("charge", "nChambers", "hasChod", "hasNa48chod", "hasRich", "station")
+#: Floating-point branches (of every file) checked for NaN/inf by :func:`check_finite`.
+FLOAT_BRANCHES: tuple[str, ...] = tuple(
+    b for b in REQUIRED_BRANCHES if ntuple.expected_dtype(b).kind == "f"
 )
 
 

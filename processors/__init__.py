@@ -1,6 +1,7 @@
 """Coffea processors, one per analysis channel: ee, mumu, pipi, hadronic.
 
-``PROCESSORS[channel](cuts=..., unblind=...)`` builds the processor of ``channel``; its output
+``PROCESSORS[channel](cuts=..., unblind=...)`` builds the processor of ``channel`` (the analysis
+channels and their processors are those of :data:`na62dump.finalstates.ANALYSES`); its output
 per dataset follows ``docs/artefacts.md`` ("Stage 2"). The selection itself lives in
 :mod:`na62dump.selection` (one small function per idea) and its parameters in
 :mod:`na62dump.selection.config` (one typed object per channel, defaults = published values).
@@ -22,18 +23,23 @@ Typical use (``na62dump run`` does the same for the whole campaign)::
 ['ee', 'hadronic', 'mumu', 'pipi']
 """
 
+import importlib
+
+from na62dump.finalstates import ANALYSES
 from processors.base import TwoTrackProcessor
 from processors.ee import EEProcessor
 from processors.hadronic import HadronicProcessor
 from processors.mumu import MuMuProcessor
 from processors.pipi import PiPiProcessor
 
-PROCESSORS: dict[str, type[TwoTrackProcessor]] = {
-    "ee": EEProcessor,
-    "mumu": MuMuProcessor,
-    "pipi": PiPiProcessor,
-    "hadronic": HadronicProcessor,
-}
+
+def _load(path: str) -> type[TwoTrackProcessor]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+#: The processor of each analysis channel of the registry (``Analysis.processor``).
+PROCESSORS: dict[str, type[TwoTrackProcessor]] = {a.name: _load(a.processor) for a in ANALYSES}
 
 __all__ = [
     "PROCESSORS",

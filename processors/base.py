@@ -58,7 +58,7 @@ import hist
 import numpy as np
 from coffea import processor
 
-from na62dump import geometry
+from na62dump import finalstates, geometry
 from na62dump.errors import InputError
 from na62dump.schema import (
     COLLECTION_FIELDS,
@@ -80,7 +80,7 @@ from na62dump.selection import (
     vetoes,
     volume,
 )
-from na62dump.selection.config import M_ETA, M_PI0
+from na62dump.selection.config import M_ETA, M_PI0, TRACK_MASS
 from na62dump.selection.flat import FlatCollection
 from processors.sparse import SparseHist, empty_like
 
@@ -109,6 +109,17 @@ class State:
     pid: str  #: "electron", "muon", "pion" or "kaon" (both tracks)
     neutrals: bool = False  #: apply the exclusive neutral content of ``name``
     kshort_mask: bool = False  #: mask the K_S window (pi+pi-)
+
+    @classmethod
+    def of(cls, fs: finalstates.FinalState) -> State:
+        """The selection of a registry final state (:mod:`na62dump.finalstates`)."""
+        return cls(fs.key, TRACK_MASS[fs.pid], fs.pid, neutrals=fs.neutrals is not None,
+                   kshort_mask=fs.kshort_mask)
+
+
+def analysis_states(channel: str) -> tuple[State, ...]:
+    """The :class:`State` of each final state analysis channel ``channel`` selects."""
+    return tuple(State.of(fs) for fs in finalstates.states_of(channel))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-from na62dump.selection.config import M_ELECTRON, EECuts
-from processors.base import State, TwoTrackProcessor
+from na62dump.selection.config import DEFAULT_CUTS
+from processors.base import TwoTrackProcessor, analysis_states
 
 
 class EEProcessor(TwoTrackProcessor):
     """A' -> e+e- selection; ``cuts``: :class:`na62dump.selection.config.EECuts`."""
 
     channel = "ee"
-    cuts_class = EECuts
-    states = (State("ee", M_ELECTRON, "electron"),)
+    cuts_class = DEFAULT_CUTS[channel]
+    states = analysis_states(channel)

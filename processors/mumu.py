@@ -6,13 +6,13 @@ False
 
 from __future__ import annotations
 
-from na62dump.selection.config import M_MUON, MuMuCuts
-from processors.base import State, TwoTrackProcessor
+from na62dump.selection.config import DEFAULT_CUTS
+from processors.base import TwoTrackProcessor, analysis_states
 
 
 class MuMuProcessor(TwoTrackProcessor):
     """A' -> mu+mu- selection; ``cuts``: :class:`na62dump.selection.config.MuMuCuts`."""
 
     channel = "mumu"
-    cuts_class = MuMuCuts
-    states = (State("mumu", M_MUON, "muon"),)
+    cuts_class = DEFAULT_CUTS[channel]
+    states = analysis_states(channel)

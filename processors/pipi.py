@@ -6,13 +6,13 @@ True
 
 from __future__ import annotations
 
-from na62dump.selection.config import M_PION, PiPiCuts
-from processors.base import State, TwoTrackProcessor
+from na62dump.selection.config import DEFAULT_CUTS
+from processors.base import TwoTrackProcessor, analysis_states
 
 
 class PiPiProcessor(TwoTrackProcessor):
     """X -> pi+pi- selection; ``cuts``: :class:`na62dump.selection.config.PiPiCuts`."""
 
     channel = "pipi"
-    cuts_class = PiPiCuts
-    states = (State("pipi", M_PION, "pion", neutrals=True, kshort_mask=True),)
+    cuts_class = DEFAULT_CUTS[channel]
+    states = analysis_states(channel)

@@ -7,13 +7,10 @@ from coffea.nanoevents import NanoEventsFactory
 from na62dump.errors import InputError
 from na62dump.schema import (
     COLLECTIONS,
-    REQUIRED_BRANCHES,
-    TRUTH_BRANCHES,
     NA62Schema,
     check_branches,
     check_finite,
 )
-from na62dump.simulation import writer
 from tests.processors.builders import Event, decay_from_tax, event_branches, write_events, write_raw
 
 
@@ -29,15 +26,6 @@ def _events(path, mode="eager"):
     return NanoEventsFactory.from_root(
         {str(path): "events"}, schemaclass=NA62Schema, mode=mode
     ).events()
-
-
-def test_required_branches_are_the_writer_contract():
-    contract = set(writer.EVENT_BRANCHES) | {
-        f"{c}_{f}" for c, fields in writer.COLLECTIONS.items() for f in fields
-    }
-    contract |= {f"n{c}" for c in writer.COLLECTIONS}
-    assert set(REQUIRED_BRANCHES) == contract
-    assert set(TRUTH_BRANCHES) == set(writer.TRUTH_BRANCHES)
 
 
 @pytest.mark.parametrize("mode", ["eager", "virtual"])

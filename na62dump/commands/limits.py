@@ -35,7 +35,7 @@ again) and ``DIR/background.json`` (stage 3), and writes (docs/artefacts.md):
 
 Channels: ``ee``, ``mumu``, ``pipi`` and the hadronic final states (``pipigamma``, ...), and
 the combinations of :func:`combinations` (one likelihood product, N_POT shared): ``combined``
-(dark photon: ee and mumu; dark scalar: ee, mumu, pipi, kk, pipipi0pi0) and ``hadronic``
+(dark photon: ee and mumu; dark scalar: ee, mumu, pipi, kk) and ``hadronic``
 (the hadronic final states of the dark photon and of the gluon-coupled ALP). The statistics
 (workspaces, published toy CLs, scans) are :mod:`na62dump.stats`. Examples::
 
@@ -62,6 +62,7 @@ import numpy as np
 from na62dump import atomic, geometry, settings
 from na62dump.commands._args import comma_list, int_at_least
 from na62dump.errors import InputError
+from na62dump.finalstates import SIGNAL_STATES
 from na62dump.physics.bmesons import B_PER_POT_REL_UNC
 from na62dump.physics.decay import C_M_PER_S
 
@@ -91,23 +92,30 @@ PRODUCTION_REL = {"brems": 0.01, "mesons": 0.20, "b_meson": B_PER_POT_REL_UNC}
 
 _NAMES = comma_list("name", "ee,mumu,combined")
 #: Final states scanned at ``--masses`` points (the others at ``--hadronic-masses``).
-LEPTONIC_STATES = ("ee", "mumu")
+LEPTONIC_STATES = tuple(s.key for s in SIGNAL_STATES if s.leptonic)
 _OBSERVED = comma_list("source", "pseudo-data,published")
 #: Choices of ``--observed``: the pseudo-data (default) or NA62's published observations.
 OBSERVED_CHOICES = ("pseudo-data", "published")
 
 
-#: Physics module of each model scanned over (M, coupling) (na62dump.physics.<module>).
-_MODEL_PHYSICS = {"dark_photon": "dark_photon", "dark_scalar": "scalar", "alp_gluon": "alp_gluon"}
+#: The combinations scanned for each model over (M, coupling): name -> which of the model's
+#: final states (:func:`na62dump.finalstates.decays_of`) enter it: ``"leptonic"``,
+#: ``"hadronic"`` or ``"all"`` (see :func:`combinations`).
+_COMBINATIONS = {
+    "dark_photon": {"combined": "leptonic", "hadronic": "hadronic"},
+    "dark_scalar": {"combined": "all"},
+    "alp_gluon": {"hadronic": "hadronic"},
+}
 
 
 def model_states(model: str) -> tuple[str, ...]:
-    """Final states with a branching ratio in ``model`` (its physics module's ``STATES``): a
+    """Final states ``model`` decays to (the ``models`` of the registry of final states,
+    :mod:`na62dump.finalstates`, each with a branching ratio in its physics module): a
     simulated state outside them (e.g. the scalar's pi+pi-pi0pi0, whose share of the
     multi-meson width na62dump.physics.scalar does not model) is left out of the scan."""
-    import importlib
+    from na62dump.finalstates import decays_of
 
-    return importlib.import_module(f"na62dump.physics.{_MODEL_PHYSICS[model]}").STATES
+    return decays_of(model)
 
 
 def combinations(model: str) -> dict[str, tuple[str, ...]]:
@@ -115,18 +123,21 @@ def combinations(model: str) -> dict[str, tuple[str, ...]]:
     with N_POT and each production uncertainty entering once (each final state a channel of
     its own, with its own background and efficiency parameters). As NA62 shows them (seed 001,
     the hadronic talk): the dark photon over e+e- and mu+mu- (``combined``, the published
-    combination) and over its hadronic final states (``hadronic``); BC4 over e+e-, mu+mu-,
-    pi+pi-, K+K- and pi+pi-pi0pi0; BC11 over its hadronic final states (BC11 decays to gamma
-    gamma, which has no two-track vertex, is not among them). A combination is scanned over
-    the states that have samples and a branching ratio in the model."""
-    from na62dump.codes import HADRONIC_CHANNELS
+    combination) and over its hadronic final states (``hadronic``); BC4 over all its final
+    states (e+e-, mu+mu-, pi+pi-, K+K-); BC11 over its hadronic final states (BC11 decays to
+    gamma gamma, which has no two-track vertex, is not among them). A combination is scanned
+    over the states that have samples.
 
-    hadronic = tuple(c.key for c in HADRONIC_CHANNELS)
-    return {
-        "dark_photon": {"combined": ("ee", "mumu"), "hadronic": ("pipi", *hadronic)},
-        "dark_scalar": {"combined": ("ee", "mumu", "pipi", "kk", "pipipi0pi0")},
-        "alp_gluon": {"hadronic": hadronic},
-    }.get(model, {})
+    >>> combinations("dark_photon")["combined"]
+    ('ee', 'mumu')
+    """
+    from na62dump.finalstates import by_key
+
+    groups = {"all": lambda s: True, "leptonic": lambda s: s.leptonic,
+              "hadronic": lambda s: not s.leptonic}
+    states = [by_key(k) for k in model_states(model)] if model in _COMBINATIONS else []
+    return {name: tuple(s.key for s in states if groups[group](s))
+            for name, group in _COMBINATIONS.get(model, {}).items()}
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -629,10 +640,8 @@ def main(args: argparse.Namespace) -> int:
                          "choose among dark_photon, alp, dark_scalar, alp_gluon")
     requested = args.channels
     if requested is not None:
-        from na62dump.codes import Channel
-
-        known = {*(c.key for c in Channel),
-                 *(name for m in _MODEL_PHYSICS for name in combinations(m))}
+        known = {*(s.key for s in SIGNAL_STATES),
+                 *(name for m in _COMBINATIONS for name in combinations(m))}
         bad = [c for c in requested if c not in known]
         if bad:
             raise InputError(f"--channels: unknown {bad}; choose among {sorted(known)}")
@@ -655,7 +664,7 @@ def main(args: argparse.Namespace) -> int:
         for s in samples:
             by_state.setdefault(s.channel, []).append(s)
         for state in sorted(set(by_state) - set(model_states(model))):
-            logger.warning("%s: no BR(-> %s) in the model (na62dump.physics): its samples are "
+            logger.warning("%s: does not decay to %s (na62dump.finalstates): its samples are "
                            "not scanned", model, state)
             del by_state[state]
         combos = {name: [st for st in states if st in by_state]

@@ -30,6 +30,7 @@ import logging
 
 from na62dump.codes import Channel
 from na62dump.errors import InputError
+from na62dump.finalstates import decays_of
 from na62dump.physics import bmesons
 from na62dump.physics import constants as C
 from na62dump.physics._checks import check_mass, check_nonnegative
@@ -45,10 +46,9 @@ _DAUGHTER_MASS = {
     "pi0": C.M_PI0, "eta": C.M_ETA, "gamma": 0.0, "K+": C.M_K, "K-": C.M_K,
 }
 
-#: Visible final states of a pseudoscalar, in ``na62dump.codes.Channel`` keys.
-FINAL_STATES: tuple[str, ...] = (
-    "ee", "mumu", "pipigamma", "pipipi0", "pipipi0pi0", "pipieta", "kkpi0",
-)
+#: Visible final states of a pseudoscalar: the registry's states with ``"alp"`` among their
+#: models (:func:`na62dump.finalstates.decays_of`).
+FINAL_STATES: tuple[str, ...] = decays_of("alp")
 #: States of the analysis a pseudoscalar cannot decay to (parity / CP).
 FORBIDDEN_STATES: tuple[str, ...] = ("pipi", "kk")
 

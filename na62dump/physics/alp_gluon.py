@@ -126,8 +126,6 @@ _STATE_THRESHOLD_GEV: dict[str, float] = {
 
 #: Keys of :func:`partial_widths` (``other``: the unresolved rest of the total).
 STATES: tuple[str, ...] = (*_DERIVED, "other")
-#: The two-track final states of the analysis (``na62dump.codes.Channel`` keys) it can reach.
-FINAL_STATES: tuple[str, ...] = ("pipigamma", "pipipi0", "pipipi0pi0", "pipieta", "kkpi0")
 
 #: Mixing inputs (ASW; the values ALPINIST uses, ``ALP_rescale/general/constants.py``):
 #: f_pi = 93 MeV, theta_eta_eta' = arcsin(-1/3); quark masses MS-bar at 2 GeV (PDG 2022:

@@ -33,6 +33,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from na62dump import geometry
+from na62dump.finalstates import ANALYSES
 
 #: Particle masses (GeV), PDG 2024.
 M_ELECTRON = 0.51099895e-3
@@ -42,6 +43,8 @@ M_KAON = 0.493677
 M_PI0 = 0.1349768
 M_ETA = 0.547862
 M_KSHORT = 0.497611
+#: Mass hypothesis of the tracks for each PID requirement (``FinalState.pid``).
+TRACK_MASS = {"electron": M_ELECTRON, "muon": M_MUON, "pion": M_PION, "kaon": M_KAON}
 
 
 class _Cuts(BaseModel):
@@ -266,5 +269,5 @@ class HadronicCuts(PiPiCuts):
     """pi+pi-gamma, pi+pi-pi0, pi+pi-pi0pi0, pi+pi-eta, K+K-, K+K-pi0."""
 
 
-#: Default cut object per analysis channel.
-DEFAULT_CUTS = {"ee": EECuts, "mumu": MuMuCuts, "pipi": PiPiCuts, "hadronic": HadronicCuts}
+#: Default cut object per analysis channel (``Analysis.cuts`` of :mod:`na62dump.finalstates`).
+DEFAULT_CUTS: dict[str, type[_TwoTrackCuts]] = {a.name: globals()[a.cuts] for a in ANALYSES}

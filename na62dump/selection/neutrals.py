@@ -29,6 +29,7 @@ import awkward as ak
 import numpy as np
 
 from na62dump import geometry
+from na62dump.finalstates import FINAL_STATES
 from na62dump.selection.flat import (
     FlatCollection,
     cartesian,
@@ -140,15 +141,10 @@ def best_two_pairs(pairs, mass, window):
     return ak.zip({k: best.a[k] + best.b[k] for k in ("E", "px", "py", "pz")})
 
 
-#: Neutral content of each hadronic final state: (photons, pi0, eta).
-NEUTRAL_CONTENT = {
-    "pipi": (0, 0, 0),
-    "kk": (0, 0, 0),
-    "pipigamma": (1, 0, 0),
-    "pipipi0": (0, 1, 0),
-    "kkpi0": (0, 1, 0),
-    "pipieta": (0, 0, 1),
-    "pipipi0pi0": (0, 2, 0),
+#: Neutral content of each final state with a neutral requirement: (photons, pi0, eta), the
+#: ``neutrals`` of the registry (:mod:`na62dump.finalstates`).
+NEUTRAL_CONTENT: dict[str, tuple[int, int, int]] = {
+    s.key: s.neutrals for s in FINAL_STATES if s.neutrals is not None
 }
 
 

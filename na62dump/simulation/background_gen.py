@@ -67,6 +67,7 @@ from scipy import stats
 from na62dump import geometry as g
 from na62dump.codes import Channel, Model, Production
 from na62dump.errors import InputError
+from na62dump.ntuple import TRUTH_FIELDS
 from na62dump.simulation.detector import DEFAULT_CONFIG, DetectorConfig, simulate_detector
 from na62dump.simulation.kinematics import (
     M_E,
@@ -194,8 +195,8 @@ def _empty_truth(n):
     return {k: np.zeros(n) for k in _TRUTH_FIELDS}
 
 
-_TRUTH_FIELDS = ("model", "mode", "channel", "mass", "parentMass", "px", "py", "pz", "prodX",
-                 "prodY", "prodZ", "decayX", "decayY", "decayZ", "zMin", "zMax", "weight")
+#: The truth record's fields (the ntuple contract, na62dump.ntuple).
+_TRUTH_FIELDS = tuple(TRUTH_FIELDS)
 
 
 def _truth(n, mode, channel, p4, prod, decay, z_range, parent_mass=0.0):

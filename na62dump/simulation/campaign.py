@@ -115,16 +115,17 @@ from pydantic import (
 )
 
 from na62dump import geometry
-from na62dump.codes import ANALYSIS_CHANNELS, Channel
+from na62dump.codes import Channel
 from na62dump.errors import InputError
+from na62dump.finalstates import ANALYSES, SIGNAL_STATES
 
 log = logging.getLogger(__name__)
 
 PRESETS = ("tiny", "default", "full")
 #: Dataset kinds (the generator kinds of na62dump.simulation.generators).
 KINDS = ("signal", "prompt", "q1_control", "upstream", "pseudo_data")
-#: Analysis channels, one processor each.
-ALL_CHANNELS = tuple(ANALYSIS_CHANNELS)
+#: Analysis channels, one processor each (na62dump.finalstates.ANALYSES).
+ALL_CHANNELS = tuple(a.name for a in ANALYSES)
 #: The packaged campaign (a link to the repository's ``datasets.yaml``).
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "datasets.yaml"
 DEFAULT_DATA_DIR = "data/{preset}"
@@ -138,9 +139,7 @@ MANIFEST_FORMAT = "na62dump-manifest"
 MANIFEST_VERSION = 1
 
 #: Analysis channel reading each final state.
-FINAL_STATE_TO_ANALYSIS = {
-    fs.key: analysis for analysis, states in ANALYSIS_CHANNELS.items() for fs in states
-}
+FINAL_STATE_TO_ANALYSIS = {fs.key: fs.analysis for fs in SIGNAL_STATES}
 
 T = TypeVar("T")
 

@@ -10,8 +10,8 @@ Kinds and parameters
 ``signal`` (``size`` = number of generated decays; every event is written, accepted or not)
     ``model``: ``dark_photon`` | ``alp`` | ``dark_scalar``;
     ``production``: ``brems`` | ``pi0`` | ``eta`` | ``etaprime`` | ``omega`` | ``rho`` | ``phi`` |
-    ``b_meson``; ``channel``: ``ee`` | ``mumu`` | ``pipi`` | ``pipigamma`` | ``pipipi0`` |
-    ``pipipi0pi0`` | ``pipieta`` | ``kk`` | ``kkpi0``; ``mass_gev`` (above the channel
+    ``b_meson``; ``channel``: a final state an analysis selects (``na62dump.finalstates``:
+    ``ee``, ``mumu``, ``pipi``, ``pipigamma``, ... ``kkpi0``); ``mass_gev`` (above the channel
     threshold); optional ``angular``: ``isotropic`` (default) | ``transverse`` (two-body only).
     Decays are forced uniformly in Z over ``geometry.FORCED_DECAY_Z`` (``Truth_zMin/zMax``).
 ``prompt`` (``size`` = POT)

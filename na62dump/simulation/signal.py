@@ -42,6 +42,7 @@ import numpy as np
 from na62dump import geometry as g
 from na62dump.codes import Channel, Model, Production
 from na62dump.errors import InputError
+from na62dump.finalstates import SIGNAL_STATES
 from na62dump.simulation.detector import DEFAULT_CONFIG, DetectorConfig, simulate_detector
 from na62dump.simulation.kinematics import (
     C_M_PER_NS,
@@ -61,7 +62,8 @@ BEAM_SPOT_SIGMA_M = 0.0015
 
 MODELS = ("dark_photon", "alp", "dark_scalar", "alp_gluon")
 PRODUCTIONS = ("brems", "pi0", "eta", "etaprime", "omega", "rho", "phi", "b_meson", "mixing")
-CHANNELS = ("ee", "mumu", "pipi", "pipigamma", "pipipi0", "pipipi0pi0", "pipieta", "kk", "kkpi0")
+#: Final states a signal sample can decay to: those an analysis selects (na62dump.finalstates).
+CHANNELS = tuple(s.key for s in SIGNAL_STATES)
 #: Parent masses (GeV) recorded in ``Truth_parentMass``; B: the B+/B0 average (PDG).
 _B_MASS = 5.2797
 

@@ -1,10 +1,10 @@
 """Write one ntuple (a TTree ``events``) in the format of ``docs/ntuple.md``.
 
-The branch contract lives here, as data: :data:`EVENT_BRANCHES`, :data:`COLLECTIONS` and
-:data:`TRUTH_BRANCHES` give every name and its on-disk dtype, in the order the tree stores them.
-:func:`write_ntuple` checks a dict of branches against it (no missing, no unknown, no NaN, one
-counter per collection), casts to the contract dtypes and writes a TTree with ``uproot``'s
-``mktree`` (NanoAOD style: counter ``nTrack`` shared by ``Track_px``, ``Track_py``, ...).
+The branch contract is :mod:`na62dump.ntuple` (every name and its on-disk dtype, in the order
+the tree stores them; the schema reads the same table). :func:`write_ntuple` checks a dict of
+branches against it (no missing, no unknown, no NaN, one counter per collection), casts to the
+contract dtypes and writes a TTree with ``uproot``'s ``mktree`` (NanoAOD style: counter
+``nTrack`` shared by ``Track_px``, ``Track_py``, ...).
 
 Reproducible bytes
 ------------------
@@ -34,7 +34,8 @@ the compressed bytes (and so the byte-identity of files for a given seed) depend
 Readers need nothing to choose: the algorithm is recorded in every basket.
 
 >>> import tempfile, pathlib, awkward as ak, uproot
->>> from na62dump.simulation.writer import COLLECTIONS, empty_branches, write_ntuple
+>>> from na62dump.ntuple import COLLECTIONS
+>>> from na62dump.simulation.writer import empty_branches, write_ntuple
 >>> b = empty_branches(2, truth=False)  # two events, no track yet
 >>> for field, dtype in COLLECTIONS["Track"].items():  # two tracks in event 0, none in 1
 ...     b["Track_" + field] = ak.values_astype(ak.Array([[1, -1], []]), dtype)
@@ -68,82 +69,9 @@ import uproot.writing._cascadetree
 import uproot.writing.writable
 
 from na62dump.errors import InputError
+from na62dump.ntuple import COLLECTIONS, EVENT_BRANCHES, TRUTH_BRANCHES, branch_names
 
 log = logging.getLogger(__name__)
-
-# --------------------------------------------------------------------------------------------
-# The contract (docs/ntuple.md), in storage order
-# --------------------------------------------------------------------------------------------
-#: Event-level branches (one value per event).
-EVENT_BRANCHES: dict[str, np.dtype] = {
-    "run": np.dtype(np.int32),
-    "burst": np.dtype(np.int32),
-    "event": np.dtype(np.int64),
-    "trig_H2": np.dtype(np.bool_),
-    "trig_Q1": np.dtype(np.bool_),
-    "trig_control": np.dtype(np.bool_),
-    "trigger_time": np.dtype(np.float32),
-}
-
-_F4 = np.dtype(np.float32)
-#: Collections: ``{collection: {field: dtype}}``; stored as counter ``n<collection>`` (int32)
-#: followed by the jagged branches ``<collection>_<field>``.
-COLLECTIONS: dict[str, dict[str, np.dtype]] = {
-    "Track": {
-        "charge": np.dtype(np.int8),
-        "px": _F4,
-        "py": _F4,
-        "pz": _F4,
-        "x": _F4,
-        "y": _F4,
-        "z": _F4,
-        "xDown": _F4,
-        "yDown": _F4,
-        "txDown": _F4,
-        "tyDown": _F4,
-        "chi2": _F4,
-        "nChambers": np.dtype(np.int8),
-        "chodTime": _F4,
-        "hasChod": np.dtype(np.bool_),
-        "na48chodTime": _F4,
-        "hasNa48chod": np.dtype(np.bool_),
-        "richRadius": _F4,
-        "hasRich": np.dtype(np.bool_),
-        "hcalEnergy": _F4,
-    },
-    "Cluster": {"energy": _F4, "x": _F4, "y": _F4, "time": _F4},
-    "MUV3": {"x": _F4, "y": _F4, "time": _F4},
-    "LAV": {"station": np.dtype(np.int8), "time": _F4},
-    "ANTI0": {"x": _F4, "y": _F4, "time": _F4},
-}
-
-#: Monte Carlo truth (scalars per event, no counter); all present (MC) or all absent (data).
-TRUTH_BRANCHES: dict[str, np.dtype] = {
-    "Truth_model": np.dtype(np.int8),
-    "Truth_mode": np.dtype(np.int8),
-    "Truth_channel": np.dtype(np.int8),
-    **{
-        f"Truth_{f}": _F4
-        for f in (
-            "mass",
-            "parentMass",
-            "px",
-            "py",
-            "pz",
-            "prodX",
-            "prodY",
-            "prodZ",
-            "decayX",
-            "decayY",
-            "decayZ",
-            "zMin",
-            "zMax",
-            "weight",
-        )
-    },
-}
-
-COUNTER_DTYPE = np.dtype(np.int32)
 
 #: Compression of every basket (see the module documentation for the choice and its cost).
 COMPRESSION = uproot.LZ4(1)
@@ -157,24 +85,6 @@ FILE_DATIME = _datetime.datetime(2021, 1, 1, 0, 0, 0)
 
 #: Namespace of the name-based file UUIDs.
 UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/na62dump/na62dump")
-
-
-def branch_names(truth: bool = True) -> list[str]:
-    """Every branch of a file, counters included, in storage order.
-
-    >>> names = branch_names(truth=False)
-    >>> names[:3], names.index("nTrack") < names.index("Track_charge")
-    (['run', 'burst', 'event'], True)
-    >>> "Truth_mass" in branch_names(), "Truth_mass" in names
-    (True, False)
-    """
-    names = list(EVENT_BRANCHES)
-    for coll, fields in COLLECTIONS.items():
-        names.append(f"n{coll}")
-        names.extend(f"{coll}_{f}" for f in fields)
-    if truth:
-        names.extend(TRUTH_BRANCHES)
-    return names
 
 
 def empty_branches(n_events: int, truth: bool = True) -> dict[str, np.ndarray | ak.Array]:

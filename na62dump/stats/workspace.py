@@ -17,7 +17,8 @@ JSON, so always build the model with :func:`make_model`, which passes
   (normfactor, the POI), ``n_pot`` (k = 1.2, shared by every channel, so it enters once in a
   combination), ``eff_<channel>`` (selection efficiency, 2.9%), ``prod_<production>``
   (production: 1% brems, 20% mesons; shared by channels);
-- ``background``: the channel's mass shape (:data:`CHANNELS`) times the median yield,
+- ``background``: the channel's mass shape (:data:`CHANNELS`, from the final state's
+  statistics channel in :data:`BACKGROUND_MODELS`) times the median yield,
   modifier ``bkg_<channel>`` (k = 4.0 e+e-, 1.125 mu+mu-).
 
 Yields must stay > 0 for the Poisson terms and the log-normal: the background median is
@@ -50,11 +51,13 @@ import numpy as np
 from scipy import stats
 
 from na62dump.errors import InputError
+from na62dump.finalstates import SIGNAL_STATES
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "BACKGROUND_FLOOR",
+    "BACKGROUND_MODELS",
     "BIN_FLOOR",
     "CHANNELS",
     "DEFAULT_SYSTEMATICS",
@@ -105,38 +108,41 @@ class ChannelConfig:
     background_k: float = 1.0
 
 
-#: Channel defaults. Mass ranges: from the two-body threshold to 2 GeV (our choice; the SR has
-#: no mass cut, and 2 GeV covers every mass the scans use). ee: Landau with location
-#: 14.86 MeV and scale 3.48 MeV and the published SR background (median 0.0094, k = 4.0).
-#: mumu: the published shape is a degree-5 Bernstein polynomial whose coefficients are partly
-#: unreadable in the source; we use OUR smooth, monotonically falling degree-5 Bernstein
-#: polynomial over the range (an approximation, not the published shape), median 0.016,
-#: k = 1.125. Hadronic channels: flat in mass (our approximation; their backgrounds are
+#: Background model of each statistics channel (``FinalState.stats_channel`` of
+#: :mod:`na62dump.finalstates`): ``ChannelConfig`` fields but the mass range. ee: Landau with
+#: location 14.86 MeV and scale 3.48 MeV and the published SR background (median 0.0094,
+#: k = 4.0). mumu: the published shape is a degree-5 Bernstein polynomial whose coefficients
+#: are partly unreadable in the source; we use OUR smooth, monotonically falling degree-5
+#: Bernstein polynomial over the range (an approximation, not the published shape), median
+#: 0.016, k = 1.125. Hadronic channels: flat in mass (our approximation; their backgrounds are
 #: 1e-9 .. 1e-2 events), median 0.007 (pi+pi- upstream, SR), k = 2.0 (our choice).
+BACKGROUND_MODELS: dict[str, dict] = {
+    "ee": {"background_shape": {"kind": "landau", "loc_gev": 0.01486, "scale_gev": 0.00348},
+           "background_median": 0.0094, "background_k": 4.0},
+    "mumu": {"background_shape": {"kind": "bernstein",
+                                  "coefficients": [1.0, 0.55, 0.3, 0.15, 0.07, 0.03]},
+             "background_median": 0.016, "background_k": 1.125},
+    "pipi": {"background_shape": {"kind": "flat"}, "background_median": 0.007,
+             "background_k": 2.0},
+    "hadronic": {"background_shape": {"kind": "flat"}, "background_median": 0.007,
+                 "background_k": 2.0},
+}  # fmt: skip
+
+#: Statistics configuration of each final state an analysis selects: its registry mass range
+#: (``FinalState.mass_range_gev``) and its statistics channel's background model. Every final
+#: state is a channel of its own (own background and efficiency parameters), so that several
+#: (e.g. the hadronic states) can enter one combination.
 CHANNELS: dict[str, ChannelConfig] = {
-    "ee": ChannelConfig((0.001022, 2.0), {"kind": "landau", "loc_gev": 0.01486,
-                                          "scale_gev": 0.00348}, 0.0094, 4.0),
-    "mumu": ChannelConfig((0.2114, 2.0), {"kind": "bernstein",
-                                          "coefficients": [1.0, 0.55, 0.3, 0.15, 0.07, 0.03]},
-                          0.016, 1.125),
-    "pipi": ChannelConfig((0.2792, 2.0), {"kind": "flat"}, 0.007, 2.0),
-    "hadronic": ChannelConfig((0.2792, 2.0), {"kind": "flat"}, 0.007, 2.0),
+    s.key: ChannelConfig(s.mass_range_gev, **BACKGROUND_MODELS[s.stats_channel])
+    for s in SIGNAL_STATES
 }
 
 
 def channel_config(channel: str) -> ChannelConfig:
-    """The :class:`ChannelConfig` of a statistics channel: a key of :data:`CHANNELS`, or an
-    exclusive hadronic final state (``"pipigamma"``, ``"kkpi0"``, ...), which takes the
-    ``"hadronic"`` defaults under its own name (so that several hadronic final states can
-    enter one combination, each with its own background and efficiency parameters)."""
-    from na62dump.codes import HADRONIC_CHANNELS
-
+    """The :class:`ChannelConfig` of a final state (a key of :data:`CHANNELS`)."""
     if channel in CHANNELS:
         return CHANNELS[channel]
-    if channel in {c.key for c in HADRONIC_CHANNELS}:
-        return CHANNELS["hadronic"]
-    raise InputError(f"unknown channel {channel!r}; known: {sorted(CHANNELS)} and the "
-                     "hadronic final states")
+    raise InputError(f"unknown channel {channel!r}; known: the final states {list(CHANNELS)}")
 
 
 def _finite_positive(name: str, value) -> float:
@@ -280,8 +286,8 @@ def build_channel_workspace(
         Candidate masses (GeV) observed in the SR, or a count (0, or any with
         ``binning="counting"``).
     channel : str
-        A key of :data:`CHANNELS` (``"ee"``, ``"mumu"``, ``"pipi"``, ``"hadronic"``) or a
-        hadronic final state (see :func:`channel_config`).
+        A final state, a key of :data:`CHANNELS` (``"ee"``, ``"mumu"``, ``"pipigamma"``,
+        ...; see :func:`channel_config`).
     systematics : mapping, optional
         Overrides of :data:`DEFAULT_SYSTEMATICS` (``n_pot_k``, ``efficiency_rel``,
         ``production_rel``: a number or a mapping per production mode).

@@ -13,8 +13,8 @@ import uproot
 
 from na62dump.cli import main
 from na62dump.commands.simulate import BURST_STRIDE, simulate_campaign
+from na62dump.ntuple import branch_names
 from na62dump.simulation.campaign import load_campaign
-from na62dump.simulation.writer import branch_names
 
 CONFIG = """\
 data_dir: {data}

@@ -22,7 +22,7 @@ def _single(pdg, charge, p, n=2000, x=0.0, y=0.3, z=150.0, tx=0.0, ty=0.0, mass=
 
 
 def test_output_is_the_ntuple_contract():
-    from na62dump.simulation.writer import COLLECTIONS, EVENT_BRANCHES
+    from na62dump.ntuple import COLLECTIONS, EVENT_BRANCHES
 
     out = simulate_detector(_single(13, 1, 30.0, n=10), 10, np.random.default_rng(1))
     expected = {b for b in EVENT_BRANCHES if b not in ("run", "burst", "event")}

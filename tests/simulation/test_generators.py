@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from na62dump.errors import InputError
+from na62dump.ntuple import COLLECTIONS, EVENT_BRANCHES, TRUTH_BRANCHES
 from na62dump.simulation.generators import GENERATORS, generate, sample_metadata
-from na62dump.simulation.writer import COLLECTIONS, EVENT_BRANCHES, TRUTH_BRANCHES
 
 SIGNAL = {"model": "dark_photon", "production": "brems", "channel": "ee", "mass_gev": 0.2}
 CASES = [

@@ -11,15 +11,9 @@ import pytest
 import uproot
 
 from na62dump.errors import InputError
+from na62dump.ntuple import COLLECTIONS, EVENT_BRANCHES, TRUTH_BRANCHES, branch_names
 from na62dump.simulation import writer
-from na62dump.simulation.writer import (
-    COLLECTIONS,
-    EVENT_BRANCHES,
-    TRUTH_BRANCHES,
-    branch_names,
-    empty_branches,
-    write_ntuple,
-)
+from na62dump.simulation.writer import empty_branches, write_ntuple
 
 
 def random_branches(n: int, seed: int = 1, truth: bool = True) -> dict:
