@@ -47,6 +47,7 @@ From Python, the whole stage (what ``na62dump run`` does)::
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import math
@@ -180,12 +181,50 @@ def _is_local(path: str) -> bool:
 
 @dataclass(frozen=True)
 class FileInfo:
-    """What opening an input file told: a problem (or None), its branches, entries, UUID."""
+    """What opening an input file told: a problem (or None), its branches, entries, UUID and
+    the numpy dtype of each branch (``"float32"``; for a jagged branch that of its content;
+    another text for a branch that is not numbers, e.g. ``"AsStrings()"``)."""
 
     problem: str | None
     branches: frozenset[str] = frozenset()
     entries: int = 0
     uuid: bytes = b""
+    dtypes: Mapping[str, str] = field(default_factory=dict)
+
+
+def _branch_dtype(branch) -> str:
+    """The numpy dtype name of a TBranch's values, read from its interpretation (no data):
+    ``AsDtype('>f4')`` and ``AsJagged(AsDtype('>f4'))`` are both ``"float32"``."""
+    interp = branch.interpretation
+    interp = getattr(interp, "content", interp)  # AsJagged: its content
+    to_dtype = getattr(interp, "to_dtype", None)
+    return np.dtype(to_dtype).name if to_dtype is not None else str(interp)
+
+
+def _truncation(handle, ttree) -> str | None:
+    """Why the file behind ``handle`` is cut short, or None.
+
+    A ROOT file whose end is missing (an interrupted copy, download or write, ``head -c``)
+    still opens when the TTree's metadata sit before the cut, and fails only when a chunk
+    reads a basket beyond it. Two checks on what is already in memory, no basket read: the
+    file is as long as its header says (``fEND``), and every basket of the tree lies inside
+    the file (for a file whose header was rewritten). Measured on the default campaign (202
+    files, with the dtypes read below): 9.9 s instead of 8.9 s to inspect every file.
+    """
+    size = handle.file.source.num_bytes
+    declared = int(handle.file.fEND)
+    if size < declared:
+        return f"truncated: {size} bytes of the {declared} its header declares"
+    for branch in ttree.itervalues(recursive=True):
+        n = branch.num_baskets
+        seeks = branch.member("fBasketSeek")[:n]
+        ends = seeks + branch.member("fBasketBytes")[:n]
+        if n and int(ends.max()) > size:
+            return (
+                f"truncated: a basket of branch {branch.name!r} ends at byte "
+                f"{int(ends.max())}, beyond the end of the file ({size} bytes)"
+            )
+    return None
 
 
 def inspect_file(path: str, tree: str = TREE) -> FileInfo:
@@ -195,9 +234,10 @@ def inspect_file(path: str, tree: str = TREE) -> FileInfo:
     -------
     FileInfo
         ``problem`` is ``None`` for a readable file, else why it cannot be read (missing,
-        corrupt, no such tree); for a readable file also the tree's branch names, its number
-        of entries and the file's UUID (what coffea needs to cut it into chunks, so that
-        coffea does not open every file a second time).
+        corrupt, truncated, no such tree); for a readable file also the tree's branch names
+        and dtypes (from the branch interpretations: no data is read), its number of entries
+        and the file's UUID (what coffea needs to cut it into chunks, so that coffea does not
+        open every file a second time).
     """
     if _is_local(path):
         local = path.removeprefix("file://")
@@ -214,7 +254,13 @@ def inspect_file(path: str, tree: str = TREE) -> FileInfo:
                 return FileInfo(f"has no tree {tree!r} (keys: {keys})")
             if not isinstance(obj, uproot.behaviors.TTree.TTree):
                 return FileInfo(f"{tree!r} is a {type(obj).__name__}, not a TTree")
-            return FileInfo(None, frozenset(obj.keys()), int(obj.num_entries), handle.file.fUUID)
+            truncated = _truncation(handle, obj)
+            if truncated:
+                return FileInfo(truncated)
+            dtypes = {b.name: _branch_dtype(b) for b in obj.itervalues(recursive=True)}
+            return FileInfo(
+                None, frozenset(obj.keys()), int(obj.num_entries), handle.file.fUUID, dtypes
+            )
     except Exception as err:  # uproot raises many types for corrupt bytes
         detail = " ".join(str(err).split())  # one line, whatever uproot's message looks like
         return FileInfo(f"cannot be read as a ROOT file ({type(err).__name__}: {detail})")
@@ -237,16 +283,33 @@ def check_file(path: str, tree: str = TREE, branches: Iterable[str] = ()) -> str
     """
     info = inspect_file(path, tree)
     if info.problem is None:
-        _require_branches(path, tree, info.branches, branches)
+        _require_branches(path, tree, info, branches)
     return info.problem
 
 
-def _require_branches(path: str, tree: str, present: frozenset[str], needed: Iterable[str]):
-    missing = sorted(set(needed) - present)
+def _require_branches(path: str, tree: str, info: FileInfo, needed: Iterable[str]):
+    """Raise :class:`InputError` if a readable file lacks a ``needed`` branch or stores one
+    with another dtype than the ntuple contract (:data:`na62dump.ntuple.BRANCHES`):
+    an int32 ``Track_px`` would be read without complaint and select other events."""
+    from na62dump.ntuple import BRANCHES
+
+    needed = tuple(needed)
+    missing = sorted(set(needed) - info.branches)
     if missing:
         raise InputError(
             f"{path}: tree {tree!r} lacks branch(es) {', '.join(missing)} that the selection "
             "reads (see docs/ntuple.md); regenerate it with `na62dump simulate`"
+        )
+    contract = {name: b.dtype for name, b in BRANCHES.items()}
+    wrong = [
+        f"{b!r} is {info.dtypes.get(b)}, not {contract[b].name}"
+        for b in needed
+        if b in contract and info.dtypes.get(b, contract[b].name) != contract[b].name
+    ]
+    if wrong:
+        raise InputError(
+            f"{path}: tree {tree!r}: branch {'; '.join(wrong)} as the ntuple format "
+            "(docs/ntuple.md) requires; write the file with those dtypes"
         )
 
 
@@ -330,7 +393,7 @@ def check_fileset(
                 cache[key] = inspect_file(path, tree)
             problem = cache[key].problem
             if problem is None:
-                _require_branches(path, tree, cache[key].branches, needed)
+                _require_branches(path, tree, cache[key], needed)
                 kept[path] = tree
             elif skip_bad_files:
                 skipped.append(SkippedFile(dataset, path, problem))
@@ -509,13 +572,18 @@ class ChunkSum:
     early (``pending``) until their predecessors arrive. The sum of a dataset is therefore
     always ``((c0 + c1) + c2) + ...``, whatever the executor, and only out-of-order chunks are
     held in memory. coffea merges these objects with ``+`` and ``+=`` like any accumulator.
+
+    A chunk that met bad input (:class:`_Runner`) brings no output but an entry of
+    ``failures``, ``{(dataset, (file, entrystart)): one-line message}``, carried along to the
+    end of the run like the outputs.
     """
 
-    __slots__ = ("done", "order", "pending", "sums")
+    __slots__ = ("done", "failures", "order", "pending", "sums")
 
-    def __init__(self, order, pending=None):
+    def __init__(self, order, pending=None, failures=None):
         self.order: dict[str, tuple[ChunkKey, ...]] = dict(order)
         self.pending: dict[tuple[str, ChunkKey], Any] = dict(pending or {})
+        self.failures: dict[tuple[str, ChunkKey], str] = dict(failures or {})
         self.sums: dict[str, Any] = {}
         self.done: dict[str, int] = {}
         self._flush()
@@ -546,6 +614,7 @@ class ChunkSum:
         if overlap:
             raise ValueError(f"chunks processed twice: {sorted(overlap)[:3]}")
         self.pending.update(other.pending)
+        self.failures.update(other.failures)
         self._flush()
         return self
 
@@ -598,6 +667,8 @@ class OrderedMerge(processor.ProcessorABC):
         return ChunkSum({dataset: self.order[dataset]}, {(dataset, key): out})
 
     def postprocess(self, accumulator):
+        if accumulator.failures:
+            raise InputError(_failure_message(accumulator.failures))
         merged = accumulator.result()
         if sorted(merged) != sorted(self.order):
             raise RuntimeError(
@@ -609,6 +680,81 @@ class OrderedMerge(processor.ProcessorABC):
             if result is not None:
                 merged = result
         return merged
+
+
+def _failure_message(failures: Mapping[tuple[str, ChunkKey], str]) -> str:
+    """One line from the failed chunks of a run: the first one's message (in chunk order),
+    and how many other chunks failed, in which files."""
+    keys = sorted(failures)
+    message = failures[keys[0]]
+    if len(keys) > 1:
+        files = sorted({file for _, (file, _) in keys[1:]})
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        message += f" (and {len(keys) - 1} more chunk(s) failed, in {shown})"
+    return message
+
+
+#: Exceptions of a work item that mean bad input rather than a bug: the processors' own
+#: checks (a NaN, a missing branch: :class:`InputError`) and uproot failing to read a file
+#: that passed the input checks (rewritten since, a corrupt basket).
+_INPUT_EXCEPTIONS = (InputError, OSError, uproot.deserialization.DeserializationError)
+
+
+def _input_exception(err: BaseException) -> BaseException | None:
+    """The first exception of ``err``'s chain (``err``, its cause, ...) that is bad input."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, _INPUT_EXCEPTIONS):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+class _Runner(processor.Runner):
+    """coffea's ``Runner`` whose work items return bad input as data instead of raising it.
+
+    coffea re-raises an exception of a work item wrapped in a bare ``Exception`` (its message
+    a ``repr`` of the original); the futures executor also prints its traceback wherever it is
+    caught, and an exception crossing a process boundary loses its chain. So the exception is
+    looked at where it happened, in the worker: if it is bad input (:data:`_INPUT_EXCEPTIONS`)
+    the work item returns, instead of an output, a :class:`ChunkSum` holding its one-line
+    message (the processors' messages name the file; uproot's get the file and entry range
+    put in front), and :meth:`OrderedMerge.postprocess` raises the first of them as an
+    :class:`InputError` once all chunks are back. Every executor behaves the same. Any other
+    exception is a bug and is raised as coffea raises it.
+    """
+
+    @staticmethod
+    def _work_function(*args, **kwargs):
+        try:
+            return processor.Runner._work_function(*args, **kwargs)
+        except Exception as err:
+            bad = _input_exception(err)
+            if bad is None:
+                raise
+            call = _WORK_SIGNATURE.bind(*args, **kwargs).arguments
+            item = call["item"]
+            if call["processor_instance"] == "heavy":  # dask: (item, processor)
+                item = item[0]
+            if isinstance(bad, InputError):
+                message = str(bad)
+            else:
+                detail = " ".join(str(bad).split())
+                message = (
+                    f"{item.filename} (entries {item.entrystart}-{item.entrystop}): cannot be "
+                    f"read ({type(bad).__name__}: {detail})"
+                )
+            key = (item.dataset, (item.filename, int(item.entrystart)))
+            failed = ChunkSum({}, failures={key: message})
+            out = {"out": failed, "processed": {item}}
+            if call["savemetrics"]:
+                out["metrics"] = {}
+            return out
+
+
+#: The arguments of coffea's work function (to find the work item among them).
+_WORK_SIGNATURE = inspect.signature(processor.Runner._work_function)
 
 
 def chunk_order(chunks) -> dict[str, tuple[ChunkKey, ...]]:
@@ -790,7 +936,7 @@ def run_processor(
     from na62dump.schema import NA62Schema
 
     coffea_fileset = _coffea_fileset(fileset, getattr(proc, "branches", None))
-    runner = processor.Runner(
+    runner = _Runner(
         executor=executor,
         chunksize=chunksize,
         schema=NA62Schema,

@@ -222,9 +222,10 @@ def check_branches(events, truth: bool = False, source: str | None = None) -> No
         raise InputError(f"{where}: missing branch {missing[0]!r}{more}")
 
 
-#: Floating-point branches (of every file) checked for NaN/inf by :func:`check_finite`.
+#: Floating-point branches of the contract (truth included), checked for NaN/inf by
+#: :func:`check_finite`.
 FLOAT_BRANCHES: tuple[str, ...] = tuple(
-    b for b in REQUIRED_BRANCHES if ntuple.expected_dtype(b).kind == "f"
+    name for name, b in ntuple.BRANCHES.items() if b.dtype.kind == "f"
 )
 
 
@@ -268,17 +269,62 @@ def flat_collection(events, name: str, fields=None) -> FlatCollection:
     return FlatCollection(offsets_from_counts(counts), data)
 
 
-def check_finite(events, source: str | None = None, collections=None) -> None:
+def check_finite(events, source: str | None = None, collections=None, branches=None) -> None:
     """Raise :class:`InputError` naming the first float branch holding a NaN or an infinity.
 
-    The ntuple contract (``docs/ntuple.md``) forbids them; a selection would otherwise drop
-    such tracks silently (every comparison with NaN is false). ``collections``: the
-    :func:`flat_collection` of each collection, if already built (else built here).
+    The ntuple contract (``docs/ntuple.md``) forbids them: a selection would otherwise drop
+    such tracks silently (every comparison with NaN is false), and a NaN generation weight
+    (``Truth_weight``) would turn every weighted count of its dataset into NaN.
+
+    Parameters
+    ----------
+    events : NanoEvents
+        A chunk (built with :class:`NA62Schema`).
+    source : str, optional
+        The file, for the message (default ``events.metadata["filename"]``).
+    collections : dict, optional
+        The :func:`flat_collection` of each collection, if already built (else built here).
+    branches : iterable of str, optional
+        Check only these branches (those a processor reads: the other values never reach an
+        output, and reading them would cost a read of their own); default every float branch
+        of the contract that the chunk holds, ``Truth_*`` included.
+
+    The message names the file, the branch, what it holds and the first entry holding it
+    (counted from the start of the file).
     """
-    where = source or events.metadata.get("filename", "<input>")
+    meta = getattr(events, "metadata", None) or {}
+    where = source or meta.get("filename", "<input>")
+    first_entry = int(meta.get("entrystart") or 0)
     collections = collections or {c: flat_collection(events, c) for c in COLLECTIONS}
+    wanted = FLOAT_BRANCHES if branches is None else set(branches)
+    truth = events["Truth"] if "Truth" in events.fields else None
     for branch in FLOAT_BRANCHES:
+        if branch not in wanted:
+            continue
         coll, _, field = branch.partition("_")
-        values = collections[coll][field] if coll in COLLECTIONS else flat_field(events[branch])
-        if not bool(np.all(np.isfinite(values))):
-            raise InputError(f"{where}: branch {branch!r} holds NaN or infinite values")
+        offsets = None
+        if coll in COLLECTIONS:
+            if coll not in collections or field not in collections[coll].fields:
+                continue
+            values, offsets = collections[coll][field], collections[coll].offsets
+        elif coll == "Truth":
+            if truth is None or field not in truth.fields:
+                continue
+            values = flat_field(truth[field])
+        elif branch in events.fields:
+            values = flat_field(events[branch])
+        else:
+            continue
+        finite = np.isfinite(values)
+        if not bool(np.all(finite)):
+            i = int(np.argmin(finite))  # the first non-finite value
+            row = i if offsets is None else int(np.searchsorted(offsets, i, side="right")) - 1
+            what = "NaN" if np.isnan(values[i]) else "an infinity"
+            n_bad = int(np.count_nonzero(~finite))
+            last = first_entry + len(events)
+            more = f" ({n_bad} non-finite values in entries {first_entry}-{last})"
+            raise InputError(
+                f"{where}: branch {branch!r} holds {what} at entry {first_entry + row}"
+                f"{more if n_bad > 1 else ''}; "
+                "the ntuple format (docs/ntuple.md) allows finite values only"
+            )

@@ -396,7 +396,9 @@ class TwoTrackProcessor(processor.ProcessorABC):
         source = meta.get("filename", dataset)
         check_branches(events, truth=is_signal, source=source)
         cols = {c: flat_collection(events, c, fields=READ_FIELDS.get(c)) for c in COLLECTIONS}
-        check_finite(events, source=source, collections=cols)
+        # every float branch this chunk reads (the truth weight included): NaN/inf is bad input
+        check_finite(events, source=source, collections=cols,
+                     branches=self.branches({**meta, "kind": kind}))  # fmt: skip
 
         weight = self._weights(events, kind, meta)
         trigger = flat_field(events[trigger_branch({**meta, "kind": kind})]).astype(bool)
