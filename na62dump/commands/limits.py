@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from na62dump import atomic, geometry, settings
-from na62dump.commands._args import comma_list, int_at_least
+from na62dump.commands._args import check_writable_dir, comma_list, int_at_least
 from na62dump.errors import InputError
 from na62dump.physics.bmesons import B_PER_POT_REL_UNC
 from na62dump.physics.decay import C_M_PER_S
@@ -605,7 +605,7 @@ def main(args: argparse.Namespace) -> int:
     from na62dump import yields
     from na62dump.simulation.campaign import load_campaign
 
-    results_dir = Path(args.results)
+    results_dir = check_writable_dir(args.results, "--results")  # yields/, limits/ go there
     campaign = load_campaign(args.config, preset=args.preset)
     bad = [o for o in args.observed if o not in OBSERVED_CHOICES]
     if bad or not args.observed:
