@@ -273,12 +273,31 @@ def inspect_files(
     return dict(zip(items, infos, strict=True))
 
 
+def _searched(pattern: str) -> str:
+    """``pattern``, and the first directory on its way that does not exist, if one does not
+    (the usual reason: a wrong ``--data-dir`` or files never simulated).
+
+    >>> _searched("/nonexistent/data/x/*.root")
+    '/nonexistent/data/x/*.root (no directory /nonexistent)'
+    """
+    import glob
+
+    path = Path(pattern)
+    for parent in reversed(path.parents):  # from the root down
+        if glob.has_magic(str(parent)):
+            break
+        if not parent.is_dir():
+            return f"{pattern} (no directory {parent})"
+    return pattern
+
+
 def check_fileset(
     fileset: Mapping[str, Mapping[str, Any]],
     branches: Mapping[str, Iterable[str]] | Iterable[str],
     *,
     skip_bad_files: bool = False,
     _cache: dict[tuple[str, str], FileInfo] | None = None,
+    searched: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[SkippedFile]]:
     """Check every file of a coffea fileset before any processing starts.
 
@@ -292,6 +311,10 @@ def check_fileset(
     skip_bad_files : bool
         Leave out files that are missing or cannot be read (reported in the returned list)
         instead of raising.
+    searched : mapping, optional
+        ``{dataset: glob pattern}`` the files were looked for with (:attr:`Dataset.files
+        <na62dump.simulation.campaign.Dataset.files>`): named in the error of a dataset
+        without files, with the first directory of it that does not exist.
 
     Returns
     -------
@@ -311,8 +334,10 @@ def check_fileset(
         entry = fileset[dataset]
         items = _files(entry)
         if not items:
+            pattern = (searched or {}).get(dataset)
+            where = "" if pattern is None else f": nothing matches {_searched(pattern)}"
             raise InputError(
-                f"dataset {dataset!r} has no files in the campaign; make them with "
+                f"dataset {dataset!r} has no files in the campaign{where}; make them with "
                 "`na62dump simulate` (or list them in datasets.yaml)"
             )
         needed = branches[dataset] if isinstance(branches, Mapping) else branches
@@ -949,7 +974,8 @@ def run(
                 for name, entry in fileset.items()
             }
             checked, bad = check_fileset(
-                fileset, branches, skip_bad_files=skip_bad_files, _cache=cache
+                fileset, branches, skip_bad_files=skip_bad_files, _cache=cache,
+                searched={d.name: d.files for d in campaign.datasets},
             )
             for s in bad:
                 skipped.setdefault((s.dataset, s.file), s)
