@@ -533,6 +533,31 @@ def _quiet_distributed() -> Iterator[None]:
         dist.setLevel(old)
 
 
+def _start_workers_deaf_to_ctrl_c(pool, workers: int) -> None:
+    """Start the ``workers`` processes of the loky ``pool`` with SIGINT ignored.
+
+    Ctrl-C in a terminal sends SIGINT to every process of the foreground group, the pool's
+    workers included; each would print its own KeyboardInterrupt traceback (loky's workers
+    are new interpreters, interrupted mid-import) next to the one-line "interrupted" of
+    ``na62dump``. A process started while SIGINT is ignored keeps ignoring it (POSIX
+    exec semantics, which Python honours at start-up), so the workers are started here, one
+    trivial task each, with SIGINT ignored for that moment; the main process then alone
+    handles Ctrl-C and ends the workers. Outside the main thread (where signal handlers
+    cannot be changed) the workers start as usual.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        for future in [pool.submit(os.getpid) for _ in range(workers)]:
+            future.result()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @contextlib.contextmanager
 def open_executor(
     name: str = DEFAULT_EXECUTOR,
@@ -573,8 +598,12 @@ def open_executor(
 
         pool = loky.ProcessPoolExecutor(max_workers=workers)
         try:
+            _start_workers_deaf_to_ctrl_c(pool, workers)
             yield processor.FuturesExecutor(pool=pool, workers=workers, status=status, retries=0)
         finally:
+            # after Ctrl-C too this waits for the chunks already running (at most one per
+            # worker): loky's kill_workers=True trips over the futures coffea has cancelled
+            # and prints a traceback of its manager thread
             pool.shutdown(wait=True)
     else:
         import distributed
