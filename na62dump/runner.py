@@ -744,12 +744,12 @@ def probe_scheduler(address: str, timeout: float = DEFAULT_SCHEDULER_TIMEOUT) ->
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         try:
             reply = pool.submit(asyncio.run, identity()).result()
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:  # asyncio.TimeoutError too (the same class since Python 3.11)
             raise InputError(
                 f"{where}: the port accepts connections but no dask scheduler answered within "
                 f"{timeout:g} s (another service there? --scheduler-timeout to wait longer)"
             ) from None
-        except Exception as err:  # noqa: BLE001 - whatever the far end did, it is no scheduler
+        except Exception as err:  # whatever the far end did, it is no dask scheduler
             raise InputError(
                 f"{where}: not a dask scheduler ({type(err).__name__}: "
                 f"{str(err).splitlines()[0] if str(err) else 'connection closed'})"

@@ -276,8 +276,8 @@ def build_submission(results: str | Path, out: str | Path, inspire: str | None =
 
 
 def main(args: argparse.Namespace) -> int:
-    check_writable_dir(Path(args.out).absolute().parent, "--out")  # staged next to it
     check_writable_dir(args.out, "--out")
+    check_writable_dir(Path(args.out).absolute().parent, "--out")  # staged next to it
     out = build_submission(args.results, args.out, args.inspire)
     n = len(list(out.glob("*.yaml"))) - 1
     print(f"written: {out} ({n} tables, submission.yaml, submission.tar.gz; validated)")

@@ -364,19 +364,29 @@ def _emit(summary: dict, args) -> int:
     return 0
 
 
+def _computed(summary, *args) -> dict:
+    """``summary(*args)`` with numpy's over/underflow warnings silenced: a quantity that left
+    double precision is refused by :func:`_check_finite` in one line, after which the warnings
+    would only be noise on stderr."""
+    with np.errstate(all="ignore"):
+        return summary(*args)
+
+
 def _main_dark_photon(args) -> int:
-    return _emit(dark_photon_summary(args.mass, args.eps, args.samples, args.seed,
-                                     args.form_factor), args)
+    return _emit(_computed(dark_photon_summary, args.mass, args.eps, args.samples, args.seed,
+                           args.form_factor), args)
 
 
 def _main_alp(args) -> int:
-    return _emit(alp_summary(args.mass, args.ctau_m, args.lifetime_s, args.br_product,
-                             args.samples, args.seed), args)
+    return _emit(_computed(alp_summary, args.mass, args.ctau_m, args.lifetime_s,
+                           args.br_product, args.samples, args.seed), args)
 
 
 def _main_alp_gluon(args) -> int:
-    return _emit(alp_gluon_summary(args.mass, args.cgg, args.samples, args.seed), args)
+    return _emit(_computed(alp_gluon_summary, args.mass, args.cgg, args.samples, args.seed),
+                 args)
 
 
 def _main_dark_scalar(args) -> int:
-    return _emit(dark_scalar_summary(args.mass, args.sin2theta, args.samples, args.seed), args)
+    return _emit(_computed(dark_scalar_summary, args.mass, args.sin2theta, args.samples,
+                           args.seed), args)
