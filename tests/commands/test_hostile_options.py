@@ -134,7 +134,7 @@ def test_a_real_scheduler_passes_the_probe_and_a_worker_does_not():
 
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   host="127.0.0.1", dashboard_address=None,
-                                  protocol="tcp") as cluster:
+                                  worker_dashboard_address=None, protocol="tcp") as cluster:
         runner.probe_scheduler(cluster.scheduler_address, 5)
         worker = next(iter(cluster.scheduler_info["workers"]))
         with pytest.raises(InputError, match=r"answered as Worker, not as a dask scheduler"):
