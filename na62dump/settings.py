@@ -16,6 +16,12 @@ DEFAULT_WORKERS = 2
 #: histograms once) is small next to the columnar work, small enough to spread a file
 #: over several workers.
 DEFAULT_CHUNKSIZE = 200_000
+#: Seconds ``na62dump run --scheduler ADDRESS`` waits for a dask scheduler to answer: TCP
+#: connection, dask handshake and the scheduler's identity reply together
+#: (``--scheduler-timeout`` overrides it). A scheduler on a reachable network answers in
+#: milliseconds; 10 s leaves room for a slow VPN or a busy scheduler while a wrong port (a
+#: dashboard, a silent firewall) is reported before the user wonders whether it hangs.
+DEFAULT_SCHEDULER_TIMEOUT = 10.0
 
 #: Default number of pseudo-experiments of ``na62dump background``.
 DEFAULT_PSEUDO_EXPERIMENTS = 1_000_000

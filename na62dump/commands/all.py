@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from na62dump import atomic, settings
-from na62dump.commands._args import comma_list, positive_int
+from na62dump.commands._args import check_writable_dir, comma_list, positive_int
 from na62dump.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -556,6 +556,9 @@ def main(args: argparse.Namespace) -> int:
     """Run the chain; return the exit status."""
 
     ctx = _Context(args)
+    check_writable_dir(ctx.out, "--out")
+    check_writable_dir(ctx.campaign.data_dir, "--data-dir" if ctx.data_dir else
+                       f"data_dir of {ctx.config_path}")
     if ctx.unblind:
         print(UNBLIND_NOTE, file=sys.stderr)
     ctx.out.mkdir(parents=True, exist_ok=True)

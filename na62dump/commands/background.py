@@ -15,7 +15,7 @@ import argparse
 import logging
 
 from na62dump import settings
-from na62dump.commands._args import int_at_least
+from na62dump.commands._args import check_writable_dir, int_at_least
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def main(args: argparse.Namespace) -> int:
     from na62dump import backgrounds
     from na62dump.simulation.campaign import load_campaign
 
+    check_writable_dir(args.results, "--results")  # background.json goes there
     campaign = load_campaign(args.config, preset=args.preset)
     prior = backgrounds.UNIFORM_PRIOR if args.prior == "uniform" else backgrounds.JEFFREYS_PRIOR
     result = backgrounds.estimate_backgrounds(

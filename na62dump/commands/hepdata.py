@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from na62dump import atomic
+from na62dump.commands._args import check_writable_dir
 from na62dump.errors import InputError
 
 COUPLINGS = {"dark_photon": ("eps", "$\\varepsilon$"),
@@ -275,6 +276,8 @@ def build_submission(results: str | Path, out: str | Path, inspire: str | None =
 
 
 def main(args: argparse.Namespace) -> int:
+    check_writable_dir(args.out, "--out")
+    check_writable_dir(Path(args.out).absolute().parent, "--out")  # staged next to it
     out = build_submission(args.results, args.out, args.inspire)
     n = len(list(out.glob("*.yaml"))) - 1
     print(f"written: {out} ({n} tables, submission.yaml, submission.tar.gz; validated)")

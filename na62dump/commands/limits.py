@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 
 from na62dump import atomic, geometry, settings
-from na62dump.commands._args import comma_list, int_at_least
+from na62dump.commands._args import check_writable_dir, comma_list, int_at_least
 from na62dump.errors import InputError
 from na62dump.finalstates import SIGNAL_STATES
 from na62dump.physics.bmesons import B_PER_POT_REL_UNC
@@ -617,7 +617,7 @@ def main(args: argparse.Namespace) -> int:
     """
     from na62dump import yields
 
-    results_dir = Path(args.results)
+    results_dir = check_writable_dir(args.results, "--results")  # yields/, limits/ go there
     bad = [o for o in args.observed if o not in OBSERVED_CHOICES]
     if bad or not args.observed:
         raise InputError(f"--observed: {','.join(bad) or 'empty'}; choose among "

@@ -20,8 +20,9 @@ e+e- cones lie inside it). No acceptance and, for the dark photon and the scalar
 ratio is applied (decays to any final state); for the ALP ``--br-product`` includes BR(a -> f),
 so ``n_decay_in_fv`` counts decays to f.
 
-Bad values (a mass outside the model's range, a coupling <= 0, NaN) give a one-line error and
-exit status 2.
+Bad values (a mass outside the model's range, a coupling <= 0, NaN, eps or sin^2 theta above 1,
+a c_GG / Lambda whose mixing angle with a meson exceeds 1, a point where a derived quantity
+leaves double precision) give a one-line error and exit status 2.
 """
 
 from __future__ import annotations
@@ -59,6 +60,47 @@ def _positive(value, what: str) -> float:
     if not math.isfinite(v) or v <= 0.0:
         raise InputError(f"{what}: must be a finite number > 0, got {value!r}")
     return v
+
+
+def _coupling(value, what: str, upper: float | None = None) -> float:
+    """A coupling: finite, > 0 and, if ``upper`` is given, at most ``upper``."""
+    v = _positive(value, what)
+    if upper is not None and v > upper:
+        raise InputError(f"{what}: must be <= {upper:g}, got {value!r}")
+    return v
+
+
+def _non_finite(value, key: str = "") -> str | None:
+    """The key of the first float in ``value`` (nested dicts/lists) that is not finite."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _non_finite(v, f"{key}[{k}]" if key else str(k))
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            found = _non_finite(v, f"{key}[{i}]")
+            if found is not None:
+                return found
+    elif isinstance(value, float) and not math.isfinite(value):
+        return key
+    return None
+
+
+def _check_finite(summary: dict, option: str) -> dict:
+    """``summary`` if every number in it is finite, else an :class:`InputError`.
+
+    A coupling inside its physical range can still be so small (or a lifetime so short) that
+    a derived quantity leaves double precision: eps = 1e-300 gives a width of 1e-600 GeV,
+    which is 0, and c tau = inf. Such a point is refused, naming the quantity, rather than
+    printed as ``inf`` in the table and as the invalid JSON literal ``Infinity``.
+    """
+    bad = _non_finite(summary)
+    if bad is not None:
+        raise InputError(f"{option}: {bad} is outside the range of double precision "
+                         "(over- or underflow); choose a coupling or lifetime nearer the "
+                         "physical region")
+    return summary
 
 
 def _mode_decay_probability(sampler, mass, ctau_m, n, seed) -> float:
@@ -106,7 +148,7 @@ def dark_photon_summary(mass, eps, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED,
     meson decays of :mod:`~na62dump.physics.mesons`; keys ``brems``, ``meson`` (their sum) and
     one per meson in ``production_per_pot``.
     """
-    eps = _positive(eps, "eps")
+    eps = _coupling(eps, "eps", upper=1.0)  # a mixing of the photon: |eps| <= 1
     mass = float(mass)
     br = _floats(dark_photon.branching_ratios(mass))  # checks the mass range
     width = float(dark_photon.total_width(mass, eps))
@@ -117,7 +159,7 @@ def dark_photon_summary(mass, eps, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED,
         rate = float(mesons.rate_per_pot(mass, name, eps))
         modes[name] = (rate, lambda n, r, name=name: mesons.sample(mass, name, n, r))
     per_meson = {name: modes[name][0] for name in mesons.MESONS}
-    return {
+    return _check_finite({
         "model": "dark_photon",
         "mass_gev": mass,
         "eps": eps,
@@ -129,7 +171,7 @@ def dark_photon_summary(mass, eps, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED,
         "production_per_pot": {"brems": modes["brems"][0], "meson": sum(per_meson.values()),
                                **per_meson},
         **_decays_in_fv(modes, mass, ctau, n_samples, seed),
-    }
+    }, f"--eps {eps:g}")
 
 
 def alp_summary(mass, ctau_m=None, lifetime_s=None, br_product=1.0, n_samples=DEFAULT_SAMPLES,
@@ -137,17 +179,20 @@ def alp_summary(mass, ctau_m=None, lifetime_s=None, br_product=1.0, n_samples=DE
     """Everything ``na62dump model alp`` prints (give exactly one of ``ctau_m``, ``lifetime_s``)."""
     if (ctau_m is None) == (lifetime_s is None):
         raise InputError("alp: give exactly one of ctau_m and lifetime_s")
+    option = f"--ctau-m {ctau_m}" if ctau_m is not None else f"--lifetime-s {lifetime_s}"
     if ctau_m is None:
         lifetime_s = _positive(lifetime_s, "lifetime-s")
         ctau_m = float(alp.ctau_from_lifetime(lifetime_s))
     else:
         ctau_m = _positive(ctau_m, "ctau-m")
         lifetime_s = float(alp.lifetime_from_ctau(ctau_m))
+    if not 0.0 <= br_product <= 1.0:  # a product of branching ratios; NaN fails too
+        raise InputError(f"br-product: must be within [0, 1], got {br_product!r}")
     states = alp.allowed_final_states(mass)  # checks the mass range
     mass = float(mass)
     produced = float(alp.n_produced_per_pot(br_product))
     modes = {"b_to_kx": (produced, lambda n, r: alp.sample(mass, n, r))}
-    return {
+    return _check_finite({
         "model": "alp",
         "mass_gev": mass,
         "ctau_m": ctau_m,
@@ -157,7 +202,7 @@ def alp_summary(mass, ctau_m=None, lifetime_s=None, br_product=1.0, n_samples=DE
         "allowed_final_states": list(states),
         "production_per_pot": {"b_to_kx": produced},
         **_decays_in_fv(modes, mass, ctau_m, n_samples, seed),
-    }
+    }, option)
 
 
 def alp_gluon_summary(mass, cgg, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -> dict:
@@ -170,13 +215,23 @@ def alp_gluon_summary(mass, cgg, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -
     cgg = _positive(cgg, "cgg")
     br = _floats(alp_gluon.branching_ratios(mass))  # checks the mass range
     mass = float(mass)
+    mixing = {name: float(alp_gluon.mixing_angle(mass, name, cgg))
+              for name in alp_gluon.MIXING_MESONS}
+    # the ALP takes a fraction theta_aP^2 of every meson P: a fraction, so at most 1 (and the
+    # first-order mixing of alp_gluon holds only well below that)
+    too_large = {name: t for name, t in mixing.items() if not t * t <= 1.0}
+    if too_large:
+        name, t = next(iter(too_large.items()))
+        raise InputError(f"cgg: {cgg:g} GeV^-1 gives a mixing angle theta_a{name} = {t:.3g} "
+                         "at this mass, |theta| > 1: outside the model (a fraction theta^2 of "
+                         "each meson becomes an ALP)")
     ctau = float(alp_gluon.ctau_m(mass, cgg))
     modes = {}
     for name in alp_gluon.MIXING_MESONS:
         modes[name] = (float(alp_gluon.rate_per_pot(mass, name, cgg)),
                        lambda n, r, name=name: alp_gluon.sample(mass, n, r, meson=name))
     per_meson = {name: modes[name][0] for name in alp_gluon.MIXING_MESONS}
-    return {
+    return _check_finite({
         "model": "alp_gluon",
         "mass_gev": mass,
         "cgg_inv_gev": cgg,
@@ -184,24 +239,25 @@ def alp_gluon_summary(mass, cgg, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -
         "ctau_m": ctau,
         "lifetime_s": float(alp_gluon.lifetime_s(mass, cgg)),
         "br": br,
-        "mixing_angle": {name: float(alp_gluon.mixing_angle(mass, name, cgg))
-                         for name in alp_gluon.MIXING_MESONS},
+        "mixing_angle": mixing,
         "production_per_pot": {"mixing": sum(per_meson.values()), **per_meson},
         **_decays_in_fv(modes, mass, ctau, n_samples, seed),
-    }
+    }, f"--cgg {cgg:g}")
 
 
 def dark_scalar_summary(mass, sin2theta, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -> dict:
     """Everything ``na62dump model dark-scalar`` prints (``sin2theta``: sin^2 theta, PBC)."""
-    sin2theta = _positive(sin2theta, "sin2theta")
-    if sin2theta > 1.0:
-        raise InputError(f"sin2theta: must be <= 1, got {sin2theta!r}")
+    sin2theta = _coupling(sin2theta, "sin2theta", upper=1.0)  # a sine squared
     br = _floats(scalar.branching_ratios(mass))  # checks the mass range
     mass = float(mass)
+    br_b = float(scalar.br_b_to_sx(mass, sin2theta))
+    if not br_b <= 1.0:  # BR(B -> K(*) S) grows as sin^2 theta: the mixing is a small one
+        raise InputError(f"sin2theta: {sin2theta:g} gives BR(B -> K(*) S) = {br_b:.3g} > 1 at "
+                         "this mass: outside the small-mixing model")
     ctau = float(scalar.ctau_m(mass, sin2theta))
     produced = float(scalar.n_produced_per_pot(mass, sin2theta))
     modes = {"b_to_kx": (produced, lambda n, r: scalar.sample(mass, n, r))}
-    return {
+    return _check_finite({
         "model": "dark_scalar",
         "mass_gev": mass,
         "sin2theta": sin2theta,
@@ -209,13 +265,13 @@ def dark_scalar_summary(mass, sin2theta, n_samples=DEFAULT_SAMPLES, seed=DEFAULT
         "ctau_m": ctau,
         "lifetime_s": float(scalar.lifetime_s(mass, sin2theta)),
         "br": br,
-        "br_b_to_kx": float(scalar.br_b_to_sx(mass, sin2theta)),
+        "br_b_to_kx": br_b,
         "br_b_to_kx_by_kaon": {f: float(scalar.br_b_to_kx(mass, sin2theta, f))
                                for f in scalar.KAON_FAMILIES},
         "b_per_pot": bm.B_PER_POT,
         "production_per_pot": {"b_to_kx": produced},
         **_decays_in_fv(modes, mass, ctau, n_samples, seed),
-    }
+    }, f"--sin2theta {sin2theta:g}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -244,7 +300,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     dp = sub.add_parser("dark-photon", help="minimal dark photon (BC1)")
     common(dp)
     dp._negative_number_matcher = _NEGATIVE_NUMBER
-    dp.add_argument("--eps", type=float, required=True, help="kinetic mixing epsilon (> 0)")
+    dp.add_argument("--eps", type=float, required=True,
+                    help="kinetic mixing epsilon (0 < eps <= 1)")
     dp.add_argument("--form-factor", choices=brems.FORM_FACTORS,
                     default=brems.DEFAULT_FORM_FACTOR,
                     help="proton form factor of the bremsstrahlung rate: none (the published "
@@ -307,21 +364,29 @@ def _emit(summary: dict, args) -> int:
     return 0
 
 
+def _computed(summary, *args) -> dict:
+    """``summary(*args)`` with numpy's over/underflow warnings silenced: a quantity that left
+    double precision is refused by :func:`_check_finite` in one line, after which the warnings
+    would only be noise on stderr."""
+    with np.errstate(all="ignore"):
+        return summary(*args)
+
+
 def _main_dark_photon(args) -> int:
-    return _emit(dark_photon_summary(args.mass, args.eps, args.samples, args.seed,
-                                     args.form_factor), args)
+    return _emit(_computed(dark_photon_summary, args.mass, args.eps, args.samples, args.seed,
+                           args.form_factor), args)
 
 
 def _main_alp(args) -> int:
-    if not 0.0 <= args.br_product <= 1.0:  # NaN fails too
-        raise InputError(f"br-product: must be within [0, 1], got {args.br_product!r}")
-    return _emit(alp_summary(args.mass, args.ctau_m, args.lifetime_s, args.br_product,
-                             args.samples, args.seed), args)
+    return _emit(_computed(alp_summary, args.mass, args.ctau_m, args.lifetime_s,
+                           args.br_product, args.samples, args.seed), args)
 
 
 def _main_alp_gluon(args) -> int:
-    return _emit(alp_gluon_summary(args.mass, args.cgg, args.samples, args.seed), args)
+    return _emit(_computed(alp_gluon_summary, args.mass, args.cgg, args.samples, args.seed),
+                 args)
 
 
 def _main_dark_scalar(args) -> int:
-    return _emit(dark_scalar_summary(args.mass, args.sin2theta, args.samples, args.seed), args)
+    return _emit(_computed(dark_scalar_summary, args.mass, args.sin2theta, args.samples,
+                           args.seed), args)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from na62dump.commands._args import comma_list
+from na62dump.commands._args import check_writable_dir, comma_list
 
 _FORMATS = comma_list("format", "png,pdf", lower=True)
 
@@ -45,6 +45,10 @@ def register(subparsers) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     from na62dump import plotting
 
+    if args.out is None:
+        check_writable_dir(args.results, "--results")  # figures/ goes there
+    else:
+        check_writable_dir(args.out, "--out")
     made, skipped = plotting.plot_all(args.results, args.out, args.format, args.reference,
                                       workers=args.workers, earlier=args.earlier)
     figures = sorted({p.with_suffix("").name for p in made})

@@ -18,7 +18,12 @@ import logging
 import sys
 
 from na62dump import settings
-from na62dump.commands._args import comma_list, positive_int
+from na62dump.commands._args import (
+    check_writable_dir,
+    comma_list,
+    positive_float,
+    positive_int,
+)
 from na62dump.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -68,6 +73,13 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="address of a running dask scheduler, e.g. tcp://host:8786 (with --executor dask)",
     )
     p.add_argument(
+        "--scheduler-timeout",
+        type=positive_float,
+        default=settings.DEFAULT_SCHEDULER_TIMEOUT,
+        metavar="S",
+        help="seconds to wait for the --scheduler to answer (default: %(default)s)",
+    )
+    p.add_argument(
         "--chunksize",
         type=positive_int,
         default=settings.DEFAULT_CHUNKSIZE,
@@ -98,6 +110,7 @@ def main(args: argparse.Namespace) -> int:
 
     if args.scheduler is not None and args.executor != "dask":
         raise InputError(f"--scheduler {args.scheduler}: only meaningful with --executor dask")
+    check_writable_dir(args.out, "--out")  # now, not after all the processing
     if args.unblind:
         print(UNBLIND_WARNING, file=sys.stderr)
     kwargs = {} if args.preset is None else {"preset": args.preset}
@@ -112,6 +125,7 @@ def main(args: argparse.Namespace) -> int:
         executor=args.executor,
         workers=args.workers,
         scheduler=args.scheduler,
+        scheduler_timeout=args.scheduler_timeout,
         chunksize=args.chunksize,
         skip_bad_files=args.skip_bad_files,
         unblind=args.unblind,

@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from na62dump.atomic import write_json
-from na62dump.commands._args import non_negative_int, positive_int
+from na62dump.commands._args import check_writable_dir, non_negative_int, positive_int
 from na62dump.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -371,6 +371,8 @@ def main(args: argparse.Namespace) -> int:
     from na62dump.simulation.campaign import load_campaign
 
     campaign = load_campaign(args.config, preset=args.preset, data_dir=args.data_dir)
+    check_writable_dir(campaign.data_dir, "--data-dir" if args.data_dir else
+                       f"data_dir of {campaign.config}")
     if args.only:
         for name in args.only:
             campaign.get(name)  # InputError with close matches

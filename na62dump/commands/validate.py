@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from na62dump.commands._args import check_writable_dir
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -31,6 +34,8 @@ def register(subparsers) -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     from na62dump import atomic, validation
 
+    if args.out:
+        check_writable_dir(Path(args.out).absolute().parent, "--out")
     rows = [*validation.physics_rows(), *validation.results_rows(args.results)]
     command = "na62dump validate" + (f" --results {args.results}" if args.results else "") \
         + (f" --out {args.out}" if args.out else "")

@@ -137,6 +137,12 @@ THRESHOLD_MARGIN_GEV = 0.010
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "na62dump-manifest"
 MANIFEST_VERSION = 1
+#: Most files one dataset may have in a preset (ceil(size / per_file)). The packaged campaign
+#: needs at most 10 (the full preset); every file costs an input check and at least one chunk
+#: in ``na62dump run`` and a process start in ``simulate``, so ten thousand files of one
+#: dataset are a per_file mistyped by orders of magnitude (per_file: 1 for 1.4e17 POT would
+#: ask for 1.4e17 files and exhaust the memory listing them) rather than a campaign.
+MAX_FILES_PER_DATASET = 10_000
 
 #: Analysis channel reading each final state.
 FINAL_STATE_TO_ANALYSIS = {fs.key: fs.analysis for fs in SIGNAL_STATES}
@@ -240,7 +246,7 @@ class PerPreset(_Strict, Generic[T]):
         return getattr(self, preset)
 
 
-Positive = Annotated[float, Field(gt=0)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]  # .inf and .nan refused
 Count = Annotated[int, Field(gt=0)]
 
 
@@ -267,6 +273,21 @@ class MassSpec(_Strict):
         return value
 
 
+def _check_file_count(size: PerPreset, per_file: PerPreset | None) -> None:
+    """ValueError if a preset splits ``size`` into more than :data:`MAX_FILES_PER_DATASET`
+    files of ``per_file``."""
+    if per_file is None:
+        return
+    for preset in PRESETS:
+        n = math.ceil(size[preset] / per_file[preset] - 1e-9)
+        if n > MAX_FILES_PER_DATASET:
+            raise ValueError(
+                f"per_file: {preset} preset: size {size[preset]:g} / per_file "
+                f"{per_file[preset]:g} = {n:.3g} files, more than {MAX_FILES_PER_DATASET} "
+                "(a mistyped per_file?)"
+            )
+
+
 class RecipeSpec(_Strict):
     """How ``na62dump simulate`` makes a dataset's files (sizes per preset)."""
 
@@ -275,6 +296,11 @@ class RecipeSpec(_Strict):
     size: PerPreset[Positive]
     per_file: PerPreset[Positive] | None = None
     seed_offset: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _bounded_file_count(self) -> RecipeSpec:
+        _check_file_count(self.size, self.per_file)
+        return self
 
 
 class DatasetSpec(_Strict):
@@ -356,6 +382,7 @@ class GridSpec(_Strict):
 
     @model_validator(mode="after")
     def _range_within_reach(self) -> GridSpec:
+        _check_file_count(self.size, self.per_file)
         lo, hi = self.mass_range_gev
         if not lo < hi:
             raise ValueError(f"mass_range_gev: lower end {lo} must be below upper end {hi}")
@@ -745,7 +772,30 @@ def _validation_error(path: Path, err: ValidationError, raw: Any) -> InputError:
 
 class _Loader(yaml.SafeLoader):
     """Safe YAML loader that also reads ``1.4e17`` (no sign in the exponent, no dot) as a
-    float, as YAML 1.2 does; PyYAML's YAML 1.1 resolver would return the string."""
+    float, as YAML 1.2 does (PyYAML's YAML 1.1 resolver would return the string), and refuses
+    a key given twice in one mapping (YAML forbids it; PyYAML silently keeps the last value,
+    so a second ``size:`` would override the first unseen)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # "<<": merged, not repeated
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:  # an unhashable key: the base class reports it
+                    continue
+                if first is not key_node:
+                    raise yaml.constructor.ConstructorError(
+                        f"in the mapping starting at line {node.start_mark.line + 1}",
+                        node.start_mark,
+                        f"duplicate key {key!r} (first given at line "
+                        f"{first.start_mark.line + 1})",
+                        key_node.start_mark,
+                    )
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -782,7 +832,9 @@ def read_spec(path: str | os.PathLike | None = None) -> tuple[Path, CampaignSpec
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err)
-        raise InputError(f"{path}: YAML syntax error{where}: {problem}") from None
+        what = "YAML error" if isinstance(err, yaml.constructor.ConstructorError) else \
+            "YAML syntax error"
+        raise InputError(f"{path}: {what}{where}: {problem}") from None
     if not isinstance(raw, dict):
         raise InputError(f"{path}: expected a mapping with 'datasets' and/or 'grids' at top level")
     try:
