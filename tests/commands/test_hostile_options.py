@@ -149,7 +149,7 @@ def _stage_argv(config, where):
     return {
         "run": (["run", *cfg, "--executor", "iterative", "--out", where], "--out"),
         "background": (["background", *cfg, "--results", where], "--results"),
-        "limits": (["limits", *cfg, "--results", where], "--results"),
+        "limits": (["limits", "--results", where], "--results"),
         "plot": (["plot", "--out", where], "--out"),
         "hepdata": (["hepdata", "--out", where], "--out"),
         "all": (["all", *cfg, "--out", where], "--out"),
