@@ -18,6 +18,14 @@ again without ``--force``. Files ``<name>_NNN.root`` beyond the recipe's file co
 larger earlier recipe) are removed, so that the dataset's glob matches exactly what the recipe
 describes.
 
+Datasets made from other datasets
+---------------------------------
+A recipe whose generator reads another dataset's files (the ``combinatorial`` pseudo-events
+pair the single tracks of the Q1 control sample named by ``params.source``) is made after its
+source, from the source's files: in a second wave once the source's files are written, and
+again whenever the source is made again (its record holds the source's record, so a changed
+source recipe or seed remakes it too). Simulating it alone needs the source's files.
+
 Determinism
 -----------
 File ``i`` of dataset ``name`` is generated with
@@ -98,6 +106,8 @@ class FileJob:
     size: float
     entropy: tuple[int, ...]
     tree: str = "events"
+    #: the source dataset's ``{"files", "tree", "metadata"}`` (generators that read one)
+    source: dict[str, Any] | None = None
 
 
 def make_file(job: FileJob) -> tuple[Path, int, int]:
@@ -108,7 +118,7 @@ def make_file(job: FileJob) -> tuple[Path, int, int]:
     rng = np.random.default_rng(np.random.SeedSequence(list(job.entropy)))
     where = f"dataset {job.dataset!r} file {job.index}"
     try:
-        branches = generate(job.generator, job.params, job.size, rng)
+        branches = generate(job.generator, job.params, job.size, rng, source=job.source)
     except InputError as err:
         raise InputError(f"{where}: {err}") from None
     burst = np.asarray(branches["burst"])
@@ -142,14 +152,40 @@ def _record_path(dataset) -> Path:
     return dataset.directory / f".{dataset.name}.recipe.json"
 
 
-def _record(dataset, seed: int) -> dict[str, Any]:
-    return {
+def _record(dataset, seed: int, campaign=None) -> dict[str, Any]:
+    record = {
         "version": RECORD_VERSION,
         "dataset": dataset.name,
         "seed": seed,
         "recipe": dataset.recipe.model_dump(mode="json"),
         "tree": dataset.tree,
     }
+    source = _source_of(dataset, campaign)
+    if source is not None and source.recipe is not None:
+        record["source"] = _record(source, seed)
+    return record
+
+
+def _source_of(dataset, campaign):
+    """The dataset whose files ``dataset``'s generator reads (None for the others)."""
+    from na62dump.simulation.generators import GENERATORS
+
+    if campaign is None or dataset.recipe is None:
+        return None
+    if not GENERATORS[dataset.recipe.generator].needs_source:
+        return None
+    return campaign.get(dataset.recipe.params["source"])
+
+
+def _source_input(dataset, source, making: bool) -> dict[str, Any]:
+    """What a generator reading ``source`` gets: its files (those ``simulate`` writes, or the
+    existing ones for files made elsewhere), tree and metadata."""
+    files = [str(p) for p in source.output_paths()] or source.existing_files()
+    if not making and not all(os.path.isfile(f) for f in files) or not files:
+        raise InputError(
+            f"dataset {dataset.name!r} is made from the files of {source.name!r}, which are "
+            f"missing: simulate {source.name!r} first (na62dump simulate --only {source.name})")
+    return {"files": files, "tree": source.tree, "metadata": dict(source.metadata)}
 
 
 def _stale_files(dataset) -> list[Path]:
@@ -169,27 +205,35 @@ def plan(campaign, names: Iterable[str] | None = None, force: bool = False,
     seed = campaign.seed if seed is None else seed
     report = SimulationReport()
     jobs: list[FileJob] = []
-    for d in campaign.select(names):
+    # sources first, so that a dataset made from another one knows whether its source is
+    # being made now
+    selected = campaign.select(names)
+    selected.sort(key=lambda d: _source_of(d, campaign) is not None)
+    for d in selected:
         if d.recipe is None:
             report.no_recipe.append(d.name)
             continue
+        source = _source_of(d, campaign)
+        making_source = source is not None and any(j.dataset == source.name for j in jobs)
         record_file = _record_path(d)
-        redo = force
+        redo = force or making_source
         if not redo and record_file.is_file():
             try:
                 old = json.loads(record_file.read_text())
             except (OSError, json.JSONDecodeError):
                 old = None
-            if old != _record(d, seed):
+            if old != _record(d, seed, campaign):
                 log.info("%s: recipe or seed changed since its files were made: remaking", d.name)
                 redo = True
-        for i, (path, size) in enumerate(zip(d.output_paths(), d.recipe.file_sizes,
-                                             strict=True)):
-            if path.is_file() and not redo:
-                report.skipped.append(path)
-                continue
+        todo = [(i, path, size) for i, (path, size) in enumerate(
+            zip(d.output_paths(), d.recipe.file_sizes, strict=True))
+            if redo or not path.is_file()]  # fmt: skip
+        report.skipped.extend(p for p in d.output_paths() if p not in {t[1] for t in todo})
+        inputs = _source_input(d, source, making_source) if source and todo else None
+        for i, path, size in todo:
             jobs.append(FileJob(d.name, i, path, d.recipe.generator, dict(d.recipe.params),
-                                size, tuple(d.seed_sequence(seed, i).entropy), d.tree))
+                                size, tuple(d.seed_sequence(seed, i).entropy), d.tree,
+                                source=inputs))
     return jobs, report
 
 
@@ -225,11 +269,13 @@ def simulate_campaign(campaign, names: Sequence[str] | None = None, *, force: bo
             stale.unlink()
             report.removed.append(stale)
     touched = {j.dataset for j in jobs}
-    if jobs:
-        _run_jobs(jobs, report, workers=workers, progress=progress)
+    # two waves: the datasets made from others' files after every other file is written
+    for wave in ([j for j in jobs if j.source is None], [j for j in jobs if j.source]):
+        if wave:
+            _run_jobs(wave, report, workers=workers, progress=progress)
     for d in datasets:  # record what made the files of the datasets made now
         if d.name in touched and all(p.is_file() for p in d.output_paths()):
-            write_json(_record_path(d), _record(d, seed), indent=1, sort_keys=True)
+            write_json(_record_path(d), _record(d, seed, campaign), indent=1, sort_keys=True)
     report.seconds = time.perf_counter() - start
     return report
 
