@@ -839,6 +839,8 @@ def run(
         executor=executor,
         chunksize=chunksize,
         skipped_files=skipped_list,
+        datasets={name: entry.get("metadata") or {}
+                  for fs in filesets.values() for name, entry in fs.items()},
     )
     paths = write_outputs(out_dir, {c: r.output for c, r in results.items()}, summary)
     return RunResult(results, summary, skipped_list, paths)
@@ -881,11 +883,14 @@ def summarise(
     executor: str,
     chunksize: int,
     skipped_files: Sequence[SkippedFile] = (),
+    datasets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The content of ``summary.json`` (docs/artefacts.md), from ``{channel: {dataset: out}}``.
 
     ``CR``/``SR`` are the pseudo-data region counts, ``null`` while blinded and for samples
     without ``"regions"`` (simulated samples: their region content is in the histograms).
+    ``datasets``: the fileset metadata of every dataset processed, recorded as
+    ``{name: {"kind", "metadata"}}`` (what the later stages need: kinds, POT, weights).
     """
     channels = {}
     for channel, per_dataset in outputs.items():
@@ -902,6 +907,8 @@ def summarise(
         "executor": executor,
         "chunksize": int(chunksize),
         "skipped_files": [s.as_dict() for s in skipped_files],
+        "datasets": {name: {"kind": meta.get("kind"), "metadata": dict(meta)}
+                     for name, meta in (datasets or {}).items()},
         "channels": channels,
     }
 

@@ -31,7 +31,10 @@ def test_veto_nminusone_equals_the_run_without_vetoes(tiny_campaign, channel):
     for name in fileset:
         for state in proc_cls.states:
             s = state.name
-            step = (lambda x, s=s: f"{s}:{x}" if multi else x)
+
+            def step(x, s=s):
+                return f"{s}:{x}" if multi else x
+
             last = step("neutrals") if state.neutrals else step("veto")
             n1 = nominal[name]["nminusone"][s]["veto"]
             assert n1["selected"] == _counts(off[name], last)  # bit-identical, not approx
