@@ -182,7 +182,8 @@ def combinatorial_sample(
     *,
     max_pairs: int = DEFAULT_MAX_PAIRS,
 ) -> dict[str, Any]:
-    """The pseudo-events of a Q1 control sample (its ``files``), as ntuple branches with truth.
+    """The pseudo-events of a Q1 control sample (its ``files``) that fire the H2 trigger (the
+    others can never be selected), as ntuple branches with truth.
 
     ``source_metadata``: the Q1 dataset's metadata (``pot``, ``live_time_s_per_pot`` and
     optionally ``window_ns``, ``q1_downscale``). Every pseudo-event gets ``Truth_weight`` =
@@ -206,11 +207,15 @@ def combinatorial_sample(
         window_ns=window,
         downscale=int(source_metadata.get("q1_downscale", geometry.Q1_DOWNSCALE)),
     ) * per_pair
+    # only the pseudo-events that fire the H2 trigger can be selected (about half): the
+    # others are not written, as for every background sample
+    fired = np.asarray(pseudo["trig_H2"], dtype=bool)
+    pseudo = {k: v[fired] for k, v in pseudo.items()}
     n = len(pseudo["run"])
     for name, dtype in TRUTH_BRANCHES.items():
         pseudo[name] = np.zeros(n, dtype)
     pseudo["Truth_mode"] = np.full(n, int(Production.COMBINATORIAL), np.int8)
     pseudo["Truth_weight"] = np.full(n, weight, np.float64)
-    logger.info("combinatorial: %d single tracks -> %d pseudo-events of weight %.4g",
-                len(singles["trig_Q1"]), n, weight)
+    logger.info("combinatorial: %d single tracks -> %d pseudo-events (%d fire H2) of weight "
+                "%.4g", len(singles["trig_Q1"]), fired.size, n, weight)
     return pseudo

@@ -147,7 +147,7 @@ def test_chain_on_a_tiny_simulated_campaign(tmp_path, monkeypatch):
             comps = e["components"]
             assert comps["prompt"]["source"] == "MC dataset prompt"
             assert comps["combinatorial"]["source"] == "Q1 pseudo-events, dataset combinatorial"
-            assert comps["combinatorial"]["pseudo_events"] == 20000
+            assert 5000 < comps["combinatorial"]["pseudo_events"] < 20000  # those firing H2
             assert "published" not in json.dumps(comps)
     edges = bkg["_mass_hists"]["mumu"]["combinatorial"]["edges"]
     assert len(edges) == 401

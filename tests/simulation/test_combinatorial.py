@@ -120,7 +120,8 @@ def test_bad_combinatorial_recipes(config, old, new, message):
 
 def test_simulate_makes_the_pseudo_events_after_the_source(config, tmp_path, capsys):
     """Two workers, one wave each: the pseudo-events read the Q1 files written just before;
-    their Truth_weight is the pair weight x pairs per pseudo-event."""
+    their Truth_weight is the pair weight x pairs per drawn pair; only those that fire H2 are
+    written."""
     import uproot
 
     assert main(["simulate", "--config", str(config), "--preset", "tiny", "--workers", "2"]) == 0
@@ -132,7 +133,9 @@ def test_simulate_makes_the_pseudo_events_after_the_source(config, tmp_path, cap
         assert set(TRUTH_BRANCHES) <= set(t.keys())
         w = t["Truth_weight"].array(library="np")
         n_track = t["nTrack"].array(library="np")
-    assert len(w) == 400 and np.all(n_track == 2)  # max_pairs random pairs of two tracks
+        fired = t["trig_H2"].array(library="np")
+    # of max_pairs random pairs of two tracks, those that fire H2 (about half)
+    assert 100 < len(w) < 400 and np.all(n_track == 2) and np.all(fired)
     singles = C.single_track_events(C.read_branches(q1.existing_files(), "events"))
     charge = np.asarray([x[0] for x in singles["Track_charge"].tolist()])
     pairs = int((charge > 0).sum() * (charge < 0).sum())
