@@ -1380,6 +1380,8 @@ def summarise(
 
     ``CR``/``SR`` are the pseudo-data region counts, ``null`` while blinded and for samples
     without ``"regions"`` (simulated samples: their region content is in the histograms).
+    ``datasets``: the fileset metadata of every dataset processed, recorded as
+    ``{name: {"kind", "metadata"}}`` (what the later stages need: kinds, POT, weights).
     """
     channels = {}
     for channel, per_dataset in outputs.items():

@@ -40,6 +40,12 @@ The cutflow's ``weighted`` column, per kind:
   if given, else ``geometry.N_POT / metadata["pot"]`` (the POT scaling of the sample to the
   1.4e17 POT of 2021) if given, else 1.
 
+N-1 counts (``out["nminusone"]``, :meth:`TwoTrackProcessor._nminusone`): per state and per
+named cut after the common steps, the events passing every other cut, at the full selection
+and in the CR and SR; what the prompt background's region factors need, from the same pass
+(the N-1 count of ``veto`` is the selection with the vetoes switched off). Not for blinded
+pseudo-data.
+
 Blinding: for ``pseudo_data`` built without ``unblind=True``, an event whose selected
 candidate (full selection except the region) falls in the SR or the CR (or, in pi+pi-, the
 K_S mass window) is *masked*: it is removed from every count of the cutflow (``all``
@@ -421,6 +427,8 @@ class TwoTrackProcessor(processor.ProcessorABC):
                                      blind),  # fmt: skip
             "hists": self._fill_hists(sel, per_state, v, w_fired, keep),
         }
+        if not blind:  # blinded pseudo-data: N-1 counts would open the regions
+            out["nminusone"] = self._nminusone(sel, per_state, w_fired)
         if is_signal:
             out["signal"] = self._fill_signal(events.Truth, fired, per_state, weight)
         if kind == "pseudo_data" and not blind:
@@ -511,15 +519,18 @@ class TwoTrackProcessor(processor.ProcessorABC):
             with np.errstate(invalid="ignore", divide="ignore"):
                 z_tax, cda = pointing.pointing_to_tax(v["x"], v["y"], v["z"], px, py, pz)
             selected = sel.all(*steps)
-            sr = selected & regions.in_signal_region(z_tax, cda, cuts)
-            cr = selected & regions.in_control_region(z_tax, cda, cuts)
+            in_sr = regions.in_signal_region(z_tax, cda, cuts)
+            in_cr = regions.in_control_region(z_tax, cda, cuts)
+            sr = selected & in_sr
+            cr = selected & in_cr
             masked = sr | cr
             if s.kshort_mask:
                 masked = masked | (
                     selected & regions.in_kshort_window(mass, cuts.kshort_window_gev)
                 )
             per_state[s] = dict(steps=steps, selected=selected, sr=sr, cr=cr, masked=masked,
-                                mass=mass, z_tax=z_tax, cda=cda, pid=ok_pid)  # fmt: skip
+                                mass=mass, z_tax=z_tax, cda=cda, pid=ok_pid, in_sr=in_sr,
+                                in_cr=in_cr)  # fmt: skip
         return per_state
 
     def _cutflow(self, trigger, fired, sel, per_state, weight, w_fired, keep, blind):
@@ -547,6 +558,32 @@ class TwoTrackProcessor(processor.ProcessorABC):
                 count(self._prefix(s, "CR"), d["cr"])
                 count(self._prefix(s, "SR"), d["sr"])
         return cf
+
+    @staticmethod
+    def _nminusone(sel, per_state, w_fired):
+        """N-1 counts ``{state: {cut: {"selected" | "CR" | "SR": [events, weighted]}}}``.
+
+        For every named cut of a state after the common steps (``pid``, ``veto`` and, with
+        neutrals, ``neutrals``): the events of the ``fired`` ones (weights ``w_fired``)
+        passing every step of the state's selection but that cut, at the full selection
+        (``selected``) and in the CR and SR. The N-1 count of ``veto`` is what a run with the
+        LAV and ANTI0 vetoes switched off counts at the full selection and in the regions (the
+        prompt background's region factors, :mod:`na62dump.backgrounds`); not computed for
+        blinded pseudo-data.
+        """
+        n_common = len(COMMON_STEPS)
+        out = {}
+        for s, d in per_state.items():
+            per_cut = {}
+            for step in d["steps"][n_common:]:
+                others = sel.all(*(x for x in d["steps"] if x != step))
+                per_cut[step.split("_")[0]] = {
+                    name: np.array([float(np.count_nonzero(m)), float(w_fired[m].sum())])
+                    for name, m in (("selected", others), ("CR", others & d["in_cr"]),
+                                    ("SR", others & d["in_sr"]))
+                }  # fmt: skip
+            out[s.name] = per_cut
+        return out
 
     def _fill_hists(self, sel, per_state, v, weight, keep):
         fills = Fills()
@@ -632,6 +669,12 @@ def finalize(out, proc):
             "unweighted": [int(round(cf[k][0])) for k in names],
             "weighted": [float(cf[k][1]) for k in names],
         }
+    if "nminusone" in out:
+        out["nminusone"] = {
+            state: {cut: {where: [int(round(c[0])), float(c[1])] for where, c in counts.items()}
+                    for cut, counts in cuts.items()}
+            for state, cuts in out["nminusone"].items()
+        }  # fmt: skip
     if kind == "pseudo_data":
         out["unblinded"] = bool(proc.unblind)
         if not proc.unblind:

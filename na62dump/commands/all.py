@@ -227,10 +227,8 @@ def _stage_run(ctx) -> list[Path]:
 def _stage_background(ctx) -> list[Path]:
     from na62dump import backgrounds
 
-    # the library directly, for the same reason (the combinatorial estimate reads the Q1 files)
-    result = backgrounds.estimate_backgrounds(ctx.out, ctx.campaign,
-                                              n_pe=ctx.n_pe,
-                                              executor="iterative")
+    # from the run's artefacts only
+    result = backgrounds.estimate_backgrounds(ctx.out, n_pe=ctx.n_pe)
     return [Path(backgrounds.write_background(ctx.out, result))]
 
 

@@ -1,12 +1,17 @@
 """``na62dump background``: expected backgrounds per channel and region (stage 3).
 
-Reads ``DIR/run/<channel>.coffea`` (stage 2) and the campaign, and writes
-``DIR/background.json`` (docs/artefacts.md): per final state and region the median and
-log-normal ``k`` the limits use, the mean, the 68% and 90% intervals and the components
-(prompt, combinatorial, upstream). Method: :mod:`na62dump.backgrounds`. Examples::
+Reads the artefacts of ``na62dump run`` only, ``DIR/run/<channel>.coffea`` and
+``DIR/summary.json`` (never the campaign or a ROOT file), and writes ``DIR/background.json``
+(docs/artefacts.md): per final state and region the median and log-normal ``k`` the limits
+use, the mean, the 68% and 90% intervals and the components (prompt, combinatorial,
+upstream). A sample the run lacks (no prompt MC, no combinatorial pseudo-events, no upstream
+sample where one is needed) is an error saying so; ``--published-background`` takes the
+published value instead, flagged in the output. Method: :mod:`na62dump.backgrounds`.
+Examples::
 
-    na62dump background                               # results/, packaged campaign
-    na62dump background --results out --preset tiny --pseudo-experiments 100000
+    na62dump background                               # results/
+    na62dump background --results out --pseudo-experiments 100000
+    na62dump background --results out --published-background
 """
 
 from __future__ import annotations
@@ -29,9 +34,6 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--results", metavar="DIR", default="results",
                    help="results directory of `na62dump run` (default: %(default)s)")
-    p.add_argument("--config", metavar="FILE", help="datasets.yaml (default: the packaged one)")
-    p.add_argument("--preset", metavar="NAME", default="default",
-                   help="campaign preset of datasets.yaml (default: %(default)s)")
     p.add_argument("--pseudo-experiments", type=int_at_least(1000), metavar="N",
                    default=settings.DEFAULT_PSEUDO_EXPERIMENTS,
                    help="pseudo-experiments per estimate (default: %(default)s)")
@@ -39,8 +41,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="seed of the pseudo-experiments and pairings (default: %(default)s)")
     p.add_argument("--prior", choices=("uniform", "jeffreys"), default="uniform",
                    help="beta prior of the rejection factors (default: %(default)s)")
-    p.add_argument("--max-pairs", type=int_at_least(1), default=500_000, metavar="N",
-                   help="combinatorial pseudo-events drawn at most (default: %(default)s)")
+    p.add_argument("--published-background", action="store_true",
+                   help="use the published value of a component whose sample the run lacks "
+                        "(flagged \"source\": \"published\" in background.json)")
     p.set_defaults(func=main)
     return p
 
@@ -52,14 +55,12 @@ def _fmt(x: float) -> str:
 def main(args: argparse.Namespace) -> int:
     """Estimate the backgrounds and write ``DIR/background.json``."""
     from na62dump import backgrounds
-    from na62dump.simulation.campaign import load_campaign
 
     check_writable_dir(args.results, "--results")  # background.json goes there
-    campaign = load_campaign(args.config, preset=args.preset)
     prior = backgrounds.UNIFORM_PRIOR if args.prior == "uniform" else backgrounds.JEFFREYS_PRIOR
     result = backgrounds.estimate_backgrounds(
-        args.results, campaign, n_pe=args.pseudo_experiments, seed=args.seed, prior=prior,
-        max_pairs=args.max_pairs,
+        args.results, n_pe=args.pseudo_experiments, seed=args.seed, prior=prior,
+        published=args.published_background,
     )
     path = backgrounds.write_background(args.results, result)
     print(f"{'state':<11} {'region':<6} {'median':>9} {'k':>6} {'68% interval':<22} components")

@@ -27,6 +27,14 @@ run, files of unknown origin), its files are made again without ``--force``. Fil
 ``<name>_NNN.root`` beyond the recipe's file count (left by a larger earlier recipe) are
 removed, so that the dataset's directory holds exactly what its manifest describes.
 
+Datasets made from other datasets
+---------------------------------
+A recipe whose generator reads another dataset's files (the ``combinatorial`` pseudo-events
+pair the single tracks of the Q1 control sample named by ``params.source``) is made after its
+source, from the source's files: in a second wave once the source's files are written, and
+again whenever the source is made again (its record holds the source's record, so a changed
+source recipe or seed remakes it too). Simulating it alone needs the source's files.
+
 Determinism
 -----------
 File ``i`` of dataset ``name`` is generated with
@@ -106,6 +114,8 @@ class FileJob:
     size: float
     entropy: tuple[int, ...]
     tree: str = "events"
+    #: the source dataset's ``{"files", "tree", "metadata"}`` (generators that read one)
+    source: dict[str, Any] | None = None
 
 
 def make_file(job: FileJob) -> tuple[Path, int, int]:
@@ -116,7 +126,7 @@ def make_file(job: FileJob) -> tuple[Path, int, int]:
     rng = np.random.default_rng(np.random.SeedSequence(list(job.entropy)))
     where = f"dataset {job.dataset!r} file {job.index}"
     try:
-        branches = generate(job.generator, job.params, job.size, rng)
+        branches = generate(job.generator, job.params, job.size, rng, source=job.source)
     except InputError as err:
         raise InputError(f"{where}: {err}") from None
     burst = np.asarray(branches["burst"])
@@ -149,12 +159,16 @@ class SimulationReport:
 
 
 #: The entries of a manifest that say how its files were made: a change remakes them.
-_MADE_BY = ("format", "version", "dataset", "kind", "tree", "seed", "recipe")
+_MADE_BY = ("format", "version", "dataset", "kind", "tree", "seed", "recipe", "source")
 
 
-def _made_by(dataset, seed: int) -> dict[str, Any]:
+def _made_by(dataset, seed: int, campaign=None) -> dict[str, Any]:
+    """What made ``dataset``'s files (the manifest entries :data:`_MADE_BY`); for a dataset
+    made from another one's files, ``source`` holds its source's (so a changed source remakes
+    it), else None."""
     from na62dump.simulation.campaign import MANIFEST_FORMAT, MANIFEST_VERSION
 
+    source = _source_of(dataset, campaign)
     return {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
@@ -163,7 +177,31 @@ def _made_by(dataset, seed: int) -> dict[str, Any]:
         "tree": dataset.tree,
         "seed": seed,
         "recipe": dataset.recipe.model_dump(mode="json"),
+        "source": (_made_by(source, seed) if source is not None and source.recipe is not None
+                   else None),
     }
+
+
+def _source_of(dataset, campaign):
+    """The dataset whose files ``dataset``'s generator reads (None for the others)."""
+    from na62dump.simulation.generators import GENERATORS
+
+    if campaign is None or dataset.recipe is None:
+        return None
+    if not GENERATORS[dataset.recipe.generator].needs_source:
+        return None
+    return campaign.get(dataset.recipe.params["source"])
+
+
+def _source_input(dataset, source, making: bool) -> dict[str, Any]:
+    """What a generator reading ``source`` gets: its files (those ``simulate`` writes, or the
+    existing ones for files made elsewhere), tree and metadata."""
+    files = [str(p) for p in source.output_paths()] or source.existing_files()
+    if not making and not all(os.path.isfile(f) for f in files) or not files:
+        raise InputError(
+            f"dataset {dataset.name!r} is made from the files of {source.name!r}, which are "
+            f"missing: simulate {source.name!r} first (na62dump simulate --only {source.name})")
+    return {"files": files, "tree": source.tree, "metadata": dict(source.metadata)}
 
 
 def _read_manifest(dataset) -> dict[str, Any] | None:
@@ -174,7 +212,7 @@ def _read_manifest(dataset) -> dict[str, Any] | None:
     return old if isinstance(old, dict) else None
 
 
-def manifest(dataset, seed: int, entries: Sequence[int]) -> dict[str, Any]:
+def manifest(dataset, seed: int, entries: Sequence[int], campaign=None) -> dict[str, Any]:
     """The manifest of ``dataset`` made with base seed ``seed``, whose files hold ``entries``
     events each (docs/artefacts.md).
 
@@ -193,7 +231,7 @@ def manifest(dataset, seed: int, entries: Sequence[int]) -> dict[str, Any]:
                                                 entries, strict=True))
     ]
     return {
-        **_made_by(dataset, seed),
+        **_made_by(dataset, seed, campaign),
         "generator": recipe.generator,
         "params": dict(recipe.params),
         "na62dump_version": na62dump.__version__,
@@ -232,27 +270,35 @@ def plan(campaign, names: Iterable[str] | None = None, force: bool = False,
     seed = campaign.seed if seed is None else seed
     report = SimulationReport()
     jobs: list[FileJob] = []
-    for d in campaign.select(names):
+    # sources first, so that a dataset made from another one knows whether its source is
+    # being made now
+    selected = campaign.select(names)
+    selected.sort(key=lambda d: _source_of(d, campaign) is not None)
+    for d in selected:
         if d.recipe is None:
             report.no_recipe.append(d.name)
             continue
         old = _read_manifest(d)
         report.manifests[d.name] = old
-        redo = force
+        source = _source_of(d, campaign)
+        making_source = source is not None and any(j.dataset == source.name for j in jobs)
+        redo = force or making_source
         if not redo and old is None and any(p.is_file() for p in d.output_paths()):
             log.info("%s: files without a manifest (origin unknown): remaking", d.name)
             redo = True
         elif not redo and old is not None and {k: old.get(k) for k in _MADE_BY} != _made_by(
-                d, seed):
+                d, seed, campaign):
             log.info("%s: recipe or seed changed since its files were made: remaking", d.name)
             redo = True
-        for i, (path, size) in enumerate(zip(d.output_paths(), d.recipe.file_sizes,
-                                             strict=True)):
-            if path.is_file() and not redo:
-                report.skipped.append(path)
-                continue
+        todo = [(i, path, size) for i, (path, size) in enumerate(
+            zip(d.output_paths(), d.recipe.file_sizes, strict=True))
+            if redo or not path.is_file()]  # fmt: skip
+        report.skipped.extend(p for p in d.output_paths() if p not in {t[1] for t in todo})
+        inputs = _source_input(d, source, making_source) if source and todo else None
+        for i, path, size in todo:
             jobs.append(FileJob(d.name, i, path, d.recipe.generator, dict(d.recipe.params),
-                                size, tuple(d.seed_sequence(seed, i).entropy), d.tree))
+                                size, tuple(d.seed_sequence(seed, i).entropy), d.tree,
+                                source=inputs))
     return jobs, report
 
 
@@ -292,8 +338,10 @@ def simulate_campaign(campaign, names: Sequence[str] | None = None, *, force: bo
         if d.name in touched:
             d.manifest_path.unlink(missing_ok=True)
     entries: dict[Path, int] = {}
-    if jobs:
-        entries = _run_jobs(jobs, report, workers=workers, progress=progress)
+    # two waves: the datasets made from others' files after every other file is written
+    for wave in ([j for j in jobs if j.source is None], [j for j in jobs if j.source]):
+        if wave:
+            entries.update(_run_jobs(wave, report, workers=workers, progress=progress))
     for d in datasets:  # the manifest last, once every file is complete
         if d.recipe is None or not all(p.is_file() for p in d.output_paths()):
             continue
@@ -301,7 +349,7 @@ def simulate_campaign(campaign, names: Sequence[str] | None = None, *, force: bo
         if d.name in touched or old is None:
             counts = [entries[p] if p in entries else _entries(p, d.tree, old)
                       for p in d.output_paths()]
-            write_json(d.manifest_path, manifest(d, seed, counts), indent=1)
+            write_json(d.manifest_path, manifest(d, seed, counts, campaign), indent=1)
     report.seconds = time.perf_counter() - start
     return report
 

@@ -49,7 +49,7 @@ prompt e+e- in FV after PID, no vetoes    58-61                       59.9 +- 6.
   ... surviving LAV and ANTI0             0.3-0.5 (0.5-0.9%)          0.72 (1.2 +2.0-0.8%)
 pseudo-data mu+mu- outside CR             24-26                       26.3 +- 3.4
 pseudo-data mu+mu- CR / SR                0.2-0.5 / 0                 0.17 / 0.016
-Q1 pseudo-pairs (backgrounds.py) mu+mu-   CR 0.10, SR 0.02            CR 0.17, SR 0.016
+Q1 pseudo-pairs (combinatorial)  mu+mu-   CR 0.10, SR 0.02            CR 0.17, SR 0.016
 upstream K3pi pi+pi- in FV, no vetoes     ~5                          5.6 +- 2.8
 pseudo-data e+e-, pi+pi-, hadronic CR/SR  0 / 0                       0 / 0 (observed)
 ========================================  ==========================  ====================
@@ -268,10 +268,12 @@ def combinatorial_pair_weight(pot, cfg: HaloConfig = HALO):
     ``D^2 * 2 window / T`` with ``D`` the Q1 downscaling and ``T = live_time_s_per_pot * POT``:
     the probability that two muons fall within +-window of each other, times the D^2 muons each
     Q1 pair stands for. With ``N_Q1`` events the pair sum estimates :func:`expected_overlaps`
-    times the pair selection efficiency.
+    times the pair selection efficiency (:func:`na62dump.simulation.combinatorial.
+    combinatorial_pair_weight` with this configuration's live time).
     """
-    live = cfg.live_time_s_per_pot * pot
-    return g.Q1_DOWNSCALE**2 * 2.0 * g.COMBINATORIAL_WINDOW_NS * 1e-9 / live
+    from na62dump.simulation.combinatorial import combinatorial_pair_weight as weight
+
+    return weight(pot, cfg.live_time_s_per_pot)
 
 
 # ---------------------------------------------------------------------------------------------

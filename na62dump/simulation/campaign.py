@@ -28,7 +28,8 @@ a mapping with exactly the keys ``tiny``, ``default`` and ``full``.
 An explicit dataset::
 
     - name: prompt
-      kind: prompt                   # signal | prompt | q1_control | upstream | pseudo_data
+      kind: prompt                   # signal | prompt | q1_control | combinatorial | upstream
+                                     # | pseudo_data
       channels: all                  # analysis channels that read it: list or "all"
       files: prompt/*.root           # optional, only without a recipe: a glob or a list of
                                      # files, relative to data_dir (default: <name>/*.root)
@@ -52,6 +53,17 @@ A grid (signal) expands into datasets named ``<prefix>_<channel>_m<MeV, 4 digits
       masses: {tiny: {values: [0.05, 0.3]}, default: {n: 20}, full: {n: 40}}
       size: {tiny: 300, default: 2000, full: 20000}
       per_file: {tiny: 300, default: 2000, full: 10000}
+
+A dataset made from another one's files names it in its recipe: the combinatorial
+pseudo-events pair the Q1 control sample's single tracks (``na62dump simulate`` makes them after
+the source; their size and ``pot`` are the source's, so ``size`` and ``per_file`` are left
+out; one file)::
+
+    - name: combinatorial
+      kind: combinatorial
+      channels: [ee, mumu]
+      recipe:
+        params: {source: q1_control, max_pairs: 500000}
 
 Per channel the masses are ``n`` points spaced logarithmically (``spacing: linear`` for
 linear) from ``max(mass_range_gev[0], threshold + 10 MeV)`` to ``mass_range_gev[1]``, where the
@@ -123,7 +135,7 @@ log = logging.getLogger(__name__)
 
 PRESETS = ("tiny", "default", "full")
 #: Dataset kinds (the generator kinds of na62dump.simulation.generators).
-KINDS = ("signal", "prompt", "q1_control", "upstream", "pseudo_data")
+KINDS = ("signal", "prompt", "q1_control", "combinatorial", "upstream", "pseudo_data")
 #: Analysis channels, one processor each (na62dump.finalstates.ANALYSES).
 ALL_CHANNELS = tuple(a.name for a in ANALYSES)
 #: The packaged campaign (a link to the repository's ``datasets.yaml``).
@@ -276,7 +288,7 @@ class MassSpec(_Strict):
 def _check_file_count(size: PerPreset, per_file: PerPreset | None) -> None:
     """ValueError if a preset splits ``size`` into more than :data:`MAX_FILES_PER_DATASET`
     files of ``per_file``."""
-    if per_file is None:
+    if size is None or per_file is None:
         return
     for preset in PRESETS:
         n = math.ceil(size[preset] / per_file[preset] - 1e-9)
@@ -291,9 +303,10 @@ def _check_file_count(size: PerPreset, per_file: PerPreset | None) -> None:
 class RecipeSpec(_Strict):
     """How ``na62dump simulate`` makes a dataset's files (sizes per preset)."""
 
-    generator: Literal["signal", "prompt", "q1_control", "upstream", "pseudo_data"] | None = None
+    generator: Literal["signal", "prompt", "q1_control", "combinatorial", "upstream",
+                       "pseudo_data"] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
-    size: PerPreset[Positive]
+    size: PerPreset[Positive] | None = None  #: required but for combinatorial (its source's)
     per_file: PerPreset[Positive] | None = None
     seed_offset: Annotated[int, Field(ge=0)] = 0
 
@@ -305,7 +318,7 @@ class RecipeSpec(_Strict):
 
 class DatasetSpec(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-    kind: Literal["signal", "prompt", "q1_control", "upstream", "pseudo_data"]
+    kind: Literal["signal", "prompt", "q1_control", "combinatorial", "upstream", "pseudo_data"]
     channels: Literal["all"] | tuple[str, ...]
     files: str | tuple[Annotated[str, Field(min_length=1)], ...] | None = None
     tree: str = DEFAULT_TREE
@@ -906,8 +919,7 @@ def load_campaign(
         recipe = None
         if entry.recipe is not None:
             r = entry.recipe
-            size = r.size[preset]
-            per_file = r.per_file[preset] if r.per_file is not None else size
+            size, per_file = _recipe_size(path, entry, preset, spec)
             integer = entry.kind == "signal"
             if integer and (size != int(size) or per_file != int(per_file)):
                 raise InputError(
@@ -975,6 +987,35 @@ def load_campaign(
 def _absolute(root: Path, name: str, preset: str) -> str:
     name = name.replace("{preset}", preset)
     return str(name if os.path.isabs(name) else root / name)
+
+
+def _recipe_size(path: Path, entry: DatasetSpec, preset: str,
+                 spec: CampaignSpec) -> tuple[float, float]:
+    """``(size, per_file)`` of an explicit dataset's recipe for ``preset``.
+
+    A dataset made from another one's files (combinatorial) has its source's size (POT) in
+    one file; every other recipe gives its ``size``.
+    """
+    r = entry.recipe
+    generator = r.generator or entry.kind
+    where = f"{path}: dataset {entry.name!r}"
+    if generator != "combinatorial":
+        if r.size is None:
+            raise InputError(f"{where}: field 'recipe.size': missing")
+        size = r.size[preset]
+        return size, (r.per_file[preset] if r.per_file is not None else size)
+    if r.size is not None or r.per_file is not None:
+        raise InputError(f"{where}: field 'recipe.size': a combinatorial dataset has its "
+                         "source's size; leave 'size' and 'per_file' out")
+    name = r.params.get("source")
+    source = next((d for d in spec.datasets if d.name == name), None)
+    if source is None or source.kind != "q1_control":
+        raise InputError(f"{where}: field 'recipe.params.source': {name!r} is not a "
+                         "q1_control dataset of the campaign")
+    if source.recipe is None or source.recipe.size is None:
+        raise InputError(f"{where}: source {name!r} has no recipe (its POT is unknown)")
+    size = source.recipe.size[preset]
+    return size, size
 
 
 def _make_dataset(path, root, name, kind, files, tree, channels, meta, recipe, preset,

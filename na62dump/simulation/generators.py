@@ -23,6 +23,10 @@ Kinds and parameters
     ``process``: ``k3pi`` | ``ks`` | ``interaction``.
 ``pseudo_data`` (``size`` = POT)
     no parameters; every background at its physical rate, shuffled, without truth.
+``combinatorial`` (``size`` = the POT of its source)
+    ``source``: the Q1 control dataset whose files it pairs (``na62dump simulate`` hands them
+    over as ``source=``, after writing them); optional ``max_pairs``. Pseudo-events of two
+    single tracks, the pair weight in ``Truth_weight`` (:mod:`na62dump.simulation.combinatorial`).
 
 For the background kinds the number of events follows from the rates per POT of
 :mod:`na62dump.simulation.background_gen` (Poisson-fluctuated) and only triggered events are
@@ -73,6 +77,9 @@ class Generator:
     make: Callable[[Mapping[str, Any], float, np.random.Generator], dict]
     metadata: Callable[[Mapping[str, Any]], dict]
     truth: bool
+    #: made from the files of another dataset (``params["source"]``), handed to ``make`` as
+    #: ``source={"files", "tree", "metadata"}``
+    needs_source: bool = False
 
 
 def _signal(params, size, rng):
@@ -128,6 +135,27 @@ def _upstream_meta(params):
     return {"production_code": int(code), "size_unit": "pot"}
 
 
+def _combinatorial(params, size, rng, source):
+    from na62dump.simulation.combinatorial import DEFAULT_MAX_PAIRS, combinatorial_sample
+
+    out = combinatorial_sample(source["files"], source["tree"], source["metadata"], rng,
+                               max_pairs=int(params.get("max_pairs", DEFAULT_MAX_PAIRS)))
+    for key in ("run", "burst", "event"):  # numbered like every sample (generate)
+        out.pop(key)
+    return out
+
+
+def _combinatorial_meta(params):
+    max_pairs = params.get("max_pairs", 1)
+    if isinstance(max_pairs, bool) or not isinstance(max_pairs, int) or max_pairs < 1:
+        raise InputError(f"combinatorial parameter 'max_pairs': {max_pairs!r} is not a "
+                         "positive integer")
+    if not isinstance(params.get("source"), str):
+        raise InputError("combinatorial parameter 'source': the name of the Q1 control dataset")
+    return {"production_code": int(Production.COMBINATORIAL), "size_unit": "pot",
+            "source": params["source"]}
+
+
 GENERATORS: dict[str, Generator] = {
     "signal": Generator("signal", "events", ("model", "production", "channel", "mass_gev",
                                              "angular"),
@@ -144,6 +172,8 @@ GENERATORS: dict[str, Generator] = {
     "pseudo_data": Generator("pseudo_data", "pot", (), (),
                              lambda p, s, r: bg.pseudo_data_sample(s, r),
                              lambda p: {"size_unit": "pot"}, False),
+    "combinatorial": Generator("combinatorial", "pot", ("source", "max_pairs"), ("source",),
+                               _combinatorial, _combinatorial_meta, True, needs_source=True),
 }
 
 
@@ -169,9 +199,17 @@ def sample_metadata(kind: str, params: Mapping[str, Any]) -> dict:
 
 
 def generate(kind: str, params: Mapping[str, Any], size: int | float,
-             rng: np.random.Generator) -> dict[str, np.ndarray | ak.Array]:
-    """Generate one sample of ``kind`` (see the module documentation for ``params``)."""
+             rng: np.random.Generator,
+             source: Mapping[str, Any] | None = None) -> dict[str, np.ndarray | ak.Array]:
+    """Generate one sample of ``kind`` (see the module documentation for ``params``).
+
+    ``source``: for kinds made from another dataset's files (``combinatorial``), that
+    dataset's ``{"files": [...], "tree": ..., "metadata": {...}}``.
+    """
     gen = _check(kind, params)
+    if gen.needs_source and source is None:
+        raise InputError(f"{kind} generator: needs the files of its source dataset "
+                         f"{params.get('source')!r}")
     params = dict(params or {})
     try:
         size_f = float(size)
@@ -189,7 +227,8 @@ def generate(kind: str, params: Mapping[str, Any], size: int | float,
         if params.get("angular") == "transverse" and len(
                 Channel.from_name(params["channel"]).daughters) != 2:
             raise InputError("signal parameter 'angular': 'transverse' needs a two-body channel")
-    out = gen.make(params, size_f, rng)
+    out = gen.make(params, size_f, rng, source) if gen.needs_source else gen.make(
+        params, size_f, rng)
     n = len(out["trig_H2"])
     run = _run_number(kind, params)
     idx = np.arange(n, dtype=np.int64)
@@ -209,7 +248,7 @@ def _run_number(kind, params) -> int:
     if kind == "signal":
         meta = _signal_meta(params)
         return 1000 + 100 * meta["model_code"] + meta["production_code"]
-    if kind == "q1_control":
+    if kind in ("q1_control", "combinatorial"):  # control data, and pairs of it
         return PSEUDO_DATA_RUN
     if kind == "upstream":
         return 1000 + _upstream_meta(params)["production_code"]

@@ -1,23 +1,18 @@
-"""``na62dump background``: published fall-backs (fast) and the full chain on a tiny campaign."""
+"""``na62dump background``: from the run's artefacts only; a missing sample is an error, the
+published values only when asked; the full chain on a tiny campaign."""
 
 from __future__ import annotations
 
 import json
+import shutil
+
+import numpy as np
 
 import pytest
 from coffea.util import save
 
 from na62dump import backgrounds as B
 from na62dump import cli, geometry
-
-DATA_ONLY_YAML = """
-data_dir: {data}
-datasets:
-  - name: data
-    kind: pseudo_data
-    channels: all
-    metadata: {{pot: 1.4e17}}
-"""
 
 
 def _data_output():
@@ -26,22 +21,42 @@ def _data_output():
             "cutflow": {"names": ["all"], "unweighted": [5], "weighted": [5.0]}}
 
 
-def test_published_fallbacks_without_background_samples(tmp_path, capsys):
-    """No prompt, Q1 or upstream sample: e+e- prompt from the published MC counts, mu+mu-
-    combinatorial from the published value, both flagged as published."""
-    (tmp_path / "datasets.yaml").write_text(DATA_ONLY_YAML.format(data=tmp_path / "data"))
+@pytest.fixture
+def data_only(tmp_path):
+    """A run of pseudo-data alone (ee, mumu): no prompt, combinatorial or upstream sample."""
     results = tmp_path / "results"
     (results / "run").mkdir(parents=True)
     for channel in ("ee", "mumu"):
         save({"data": _data_output()}, str(results / "run" / f"{channel}.coffea"))
-    status = cli.main(["background", "--results", str(results), "--config",
-                       str(tmp_path / "datasets.yaml"), "--preset", "tiny",
+    (results / "summary.json").write_text(json.dumps({
+        "unblinded": False, "skipped_files": [],
+        "datasets": {"data": {"kind": "pseudo_data", "metadata": {"pot": 1.4e17}}},
+        "channels": {"ee": {}, "mumu": {}}}))
+    return results
+
+
+def test_missing_prompt_mc_is_an_error_saying_what_to_do(data_only, capsys):
+    status = cli.main(["background", "--results", str(data_only), "--pseudo-experiments",
+                       "1000"])
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "no prompt MC output for channel 'ee'" in err and "summary.json" in err
+    assert "--published-background" in err and "na62dump run" in err
+    assert not (data_only / B.BACKGROUND_NAME).exists()
+
+
+def test_published_values_only_when_asked(data_only, capsys):
+    """--published-background: e+e- prompt from the published MC counts, mu+mu-
+    combinatorial from the published value, both flagged as published."""
+    status = cli.main(["background", "--results", str(data_only), "--published-background",
                        "--pseudo-experiments", "100000", "--seed", "3"])
     assert status == 0
     text = capsys.readouterr().out
     assert "published" in text and "written" in text
-    bkg = B.read_background(results)
+    bkg = B.read_background(data_only)
     assert set(bkg) == {"ee", "mumu", "_meta"}
+    assert bkg["_meta"]["published_background"] is True
     ee = bkg["ee"]["SR"]
     assert ee["components"]["prompt"]["source"] == "published"
     # the published e+e- inputs: median 1.7e-2 with the uniform prior (module docstring)
@@ -58,12 +73,19 @@ def test_published_fallbacks_without_background_samples(tmp_path, capsys):
 
 
 def test_no_stage2_output_is_an_input_error(tmp_path, capsys):
-    (tmp_path / "datasets.yaml").write_text(DATA_ONLY_YAML.format(data=tmp_path / "data"))
-    status = cli.main(["background", "--results", str(tmp_path / "nothing"), "--config",
-                       str(tmp_path / "datasets.yaml"), "--preset", "tiny",
+    status = cli.main(["background", "--results", str(tmp_path / "nothing"),
                        "--pseudo-experiments", "1000"])
     assert status == 2
     assert "na62dump run" in capsys.readouterr().err
+
+
+def test_summary_without_datasets_record_is_an_input_error(data_only, capsys):
+    summary = json.loads((data_only / "summary.json").read_text())
+    del summary["datasets"]
+    (data_only / "summary.json").write_text(json.dumps(summary))
+    assert cli.main(["background", "--results", str(data_only), "--published-background",
+                     "--pseudo-experiments", "1000"]) == 2
+    assert "'datasets'" in capsys.readouterr().err
 
 
 def test_too_few_pseudo_experiments_is_a_usage_error(tmp_path):
@@ -87,28 +109,37 @@ datasets:
     kind: q1_control
     channels: [ee, mumu]
     recipe: {{size: 1.4e16, per_file: 1.4e16}}
+  - name: combinatorial
+    kind: combinatorial
+    channels: [ee, mumu]
+    recipe:
+      params: {{source: q1_control, max_pairs: 20000}}
 """
 
 
 @pytest.mark.slow
-def test_chain_on_a_tiny_simulated_campaign(tmp_path):
-    """simulate (generators + writer) -> run (ee, mumu) -> background: every component is
-    estimated from our samples (prompt re-run without vetoes, Q1 pseudo-events)."""
-    from na62dump import runner
-    from na62dump.commands.simulate import simulate_campaign
-    from na62dump.simulation.campaign import load_campaign
-
-    (tmp_path / "datasets.yaml").write_text(CHAIN_YAML.format(data=tmp_path / "data"))
-    campaign = load_campaign(tmp_path / "datasets.yaml", preset="tiny")
-    simulate_campaign(campaign)  # the files and their manifests, which `run` reads
+def test_chain_on_a_tiny_simulated_campaign(tmp_path, monkeypatch):
+    """simulate -> run (ee, mumu; futures executor) -> background: every component from our
+    samples (prompt N-1 counts, the combinatorial dataset), from the artefacts alone: the same
+    result with the data directory deleted and from another working directory."""
+    config = tmp_path / "datasets.yaml"
+    config.write_text(CHAIN_YAML.format(data=tmp_path / "data"))
     results = tmp_path / "results"
-    runner.run(campaign, ["ee", "mumu"], executor="iterative", out_dir=results)
-    status = cli.main(["background", "--results", str(results), "--config",
-                       str(tmp_path / "datasets.yaml"), "--preset", "tiny",
-                       "--pseudo-experiments", "20000", "--max-pairs", "20000"])
-    assert status == 0
+    assert cli.main(["simulate", "--config", str(config), "--preset", "tiny"]) == 0
+    assert cli.main(["run", "--config", str(config), "--preset", "tiny", "--channels",
+                     "ee,mumu", "--executor", "futures", "--workers", "2", "--out",
+                     str(results)]) == 0
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["executor"] == "futures"
+    comb = summary["datasets"]["combinatorial"]
+    assert comb["kind"] == "combinatorial" and comb["metadata"]["pot"] == 1.4e16
+    for channel in ("ee", "mumu"):  # processed like any dataset, by the chosen executor
+        assert summary["channels"][channel]["combinatorial"]["cutflow"]["unweighted"][0] > 0
+    argv = ["background", "--results", str(results), "--pseudo-experiments", "20000"]
+    assert cli.main(argv) == 0
     bkg = json.loads((results / "background.json").read_text())
     assert bkg["_meta"]["n_pot"] == pytest.approx(1.4e15)
+    assert bkg["_meta"]["published_background"] is False
     for state in ("ee", "mumu"):
         for region in B.REGIONS:
             e = bkg[state][region]
@@ -116,11 +147,38 @@ def test_chain_on_a_tiny_simulated_campaign(tmp_path):
             assert e["k"] >= 1 and e["median"] >= 0
             comps = e["components"]
             assert comps["prompt"]["source"] == "MC dataset prompt"
-            assert comps["combinatorial"]["source"] == "Q1 pseudo-events"
-            assert comps["combinatorial"]["pseudo_events"] > 0
-    # deterministic for a given seed
+            assert comps["combinatorial"]["source"] == "Q1 pseudo-events, dataset combinatorial"
+            assert 5000 < comps["combinatorial"]["pseudo_events"] < 20000  # those firing H2
+            assert "published" not in json.dumps(comps)
+    edges = bkg["_mass_hists"]["mumu"]["combinatorial"]["edges"]
+    assert len(edges) == 401
+    # deterministic for a given seed, and read from the artefacts alone: no data directory,
+    # another working directory
     first = (results / "background.json").read_text()
-    cli.main(["background", "--results", str(results), "--config",
-              str(tmp_path / "datasets.yaml"), "--preset", "tiny",
-              "--pseudo-experiments", "20000", "--max-pairs", "20000"])
+    shutil.rmtree(tmp_path / "data")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert cli.main(argv) == 0
     assert (results / "background.json").read_text() == first
+
+
+def test_prompt_component_matches_a_run_without_vetoes(tiny_campaign):
+    """The prompt inputs from the N-1 counts equal the counts of the former second pass over
+    the prompt MC with the LAV and ANTI0 vetoes switched off."""
+    from na62dump import runner
+    from processors import PROCESSORS
+
+    fileset = {k: v for k, v in tiny_campaign.fileset(["mumu"]).items() if k == "prompt"}
+    cuts = PROCESSORS["mumu"].cuts_class().model_copy(
+        update={"veto_lav": False, "veto_anti0": False})
+    with runner.open_executor("iterative") as exe:
+        out, _ = runner.run_processor(fileset, PROCESSORS["mumu"](), exe)
+        off, _ = runner.run_processor(fileset, PROCESSORS["mumu"](cuts=cuts), exe)
+    inputs = B.prompt_inputs_from_outputs(out["prompt"], "mumu")
+    assert inputs.in_fv == B.cutflow_count(off["prompt"], "veto", "no vetoes")
+    assert inputs.after_vetoes == B.cutflow_count(out["prompt"], "veto", "nominal")
+    for r in B.REGIONS:
+        assert inputs.regions[r] == B.cutflow_count(off["prompt"], r, "no vetoes")
+    assert inputs.in_fv.sum_w > inputs.after_vetoes.sum_w
+    assert np.isfinite(inputs.in_fv.n_eff)

@@ -24,7 +24,8 @@ CASES = [
 
 
 def test_registry_kinds():
-    assert set(GENERATORS) == {"signal", "prompt", "q1_control", "upstream", "pseudo_data"}
+    assert set(GENERATORS) == {"signal", "prompt", "q1_control", "combinatorial", "upstream",
+                               "pseudo_data"}
 
 
 @pytest.mark.parametrize(("kind", "params", "size"), CASES)
