@@ -48,9 +48,15 @@ pseudo-data.
 
 Blinding: for ``pseudo_data`` built without ``unblind=True``, an event whose selected
 candidate (full selection except the region) falls in the SR or the CR (or, in pi+pi-, the
-K_S mass window) is *masked*: it is removed from every count of the cutflow (``all``
-included) and from every histogram, and ``regions`` holds ``None``. Monte Carlo is never
-blinded.
+K_S mass window) is *masked*: it is left out of each final state's last selection step (the
+count of selected candidates) and of every histogram filled with selected candidates, no SR or
+CR count is made and ``regions`` holds ``None``. The earlier steps (``all`` up to the step
+before the last) count every event, masked ones included, as the files do: a count from which
+the masked events had been removed at every step would give their number by subtraction from
+the entries of the files (which the manifests and the run report state). So the number of
+masked events enters only the difference between the last two steps, together with the
+rejection of the last cut, which nothing written while blind states (no N-1 counts are made for
+blinded pseudo-data). Monte Carlo is never blinded.
 """
 
 from __future__ import annotations
@@ -535,25 +541,29 @@ class TwoTrackProcessor(processor.ProcessorABC):
 
     def _cutflow(self, trigger, fired, sel, per_state, weight, w_fired, keep, blind):
         """``{step: [events, weighted]}``: ``all`` and ``trigger`` over the chunk (``weight``),
-        the later steps over the ``fired`` events (``w_fired``, ``sel``, ``per_state``,
-        ``keep``)."""
+        the later steps over the ``fired`` events (``w_fired``, ``sel``, ``per_state``); the
+        blinding (``keep``: not masked) applies to each state's last step only (module
+        docstring)."""
         cf = {}
 
         def count(name, mask, w=w_fired, keep=keep):
             m = mask & keep
             cf[name] = np.array([float(np.count_nonzero(m)), float(w[m].sum())])
 
-        keep_all = np.ones(len(weight), bool)
-        keep_all[fired] = keep
-        count("all", keep_all, weight, keep_all)
-        count("trigger", trigger, weight, keep_all)
+        every = np.ones(len(weight), bool)
+        every_fired = np.ones(len(fired), bool)
+        count("all", every, weight, every)
+        count("trigger", trigger, weight, every)
         for i, step in enumerate(COMMON_STEPS[1:], start=2):
-            count(step, sel.all(*COMMON_STEPS[:i]))
+            count(step, sel.all(*COMMON_STEPS[:i]), keep=every_fired)
         for s, d in per_state.items():
             n_common = len(COMMON_STEPS)
-            for k, step in enumerate(d["steps"][n_common:]):
-                label = step.split("_")[0]
-                count(self._prefix(s, label), sel.all(*d["steps"][: n_common + k + 1]))
+            state_steps = d["steps"][n_common:]
+            for k, step in enumerate(state_steps):
+                last = k == len(state_steps) - 1  # the selected candidates: blinded
+                count(self._prefix(s, step.split("_")[0]),
+                      sel.all(*d["steps"][: n_common + k + 1]),
+                      keep=keep if last else every_fired)
             if not blind:
                 count(self._prefix(s, "CR"), d["cr"])
                 count(self._prefix(s, "SR"), d["sr"])
@@ -587,7 +597,8 @@ class TwoTrackProcessor(processor.ProcessorABC):
 
     def _fill_hists(self, sel, per_state, v, weight, keep):
         fills = Fills()
-        vtx_mask = keep & sel.all("trigger", "two_tracks", "vertex")
+        # before the state selection: every event, as the cutflow counts it (see _cutflow)
+        vtx_mask = sel.all("trigger", "two_tracks", "vertex")
         for s, d in per_state.items():
             m = keep & d["selected"]
             w = weight[m]
