@@ -381,6 +381,7 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
         n_exp, masses, coupling, sigma_m_gev=sigma, backgrounds=backgrounds, observed=obs,
         systematics={"production_rel": PRODUCTION_REL}, method=method, n_toys=n_toys,
         rng=rng, cl=CL, workspace_dir=_out_dir(results_dir, "workspaces", observed_source),
+        blinded=blinded,
         workspace_prefix=f"{model}_{name}", progress=sys.stderr.isatty(),
     )
     _write_patchset(model, name, n_exp, sigma, backgrounds, obs, masses, coupling,
@@ -413,7 +414,8 @@ def _write_patchset(model: str, name: str, n_exp, sigma, backgrounds, obs, masse
     bkg_spec, ps = patchset.build_patchset(
         n_exp, sigma, backgrounds, obs, masses, coupling, coupling_name=coupling_name,
         measurement=f"NA62_{model}_{name}", systematics={"production_rel": PRODUCTION_REL},
-        metadata={**meta, "cl": CL, "model": model, "channel": name})
+        metadata={**meta, "cl": CL, "model": model, "channel": name},
+        blinded=bool(meta["blinded"]))
     if ps is None:  # a tiny sample, or no acceptance
         logger.warning("%s %s: no hypothesis with >= %g signal events: no patchset written",
                        model, name, patchset.PATCH_MIN_YIELD)
@@ -443,6 +445,7 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
         observed={key: (observed.get(state, []) if not blinded else 0) or 0},
         systematics={"production_rel": PRODUCTION_REL}, method=method, n_toys=n_toys,
         rng=rng, cl=CL, workspace_dir=_out_dir(results_dir, "workspaces", observed_source),
+        blinded=blinded,
         workspace_prefix=f"alp_{state}", progress=sys.stderr.isatty(),
     )
     d = res.to_dict()

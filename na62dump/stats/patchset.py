@@ -49,7 +49,12 @@ from pathlib import Path
 import numpy as np
 
 from na62dump.errors import InputError
-from na62dump.stats.workspace import POI, build_channel_workspace, validate_workspace
+from na62dump.stats.workspace import (
+    POI,
+    blinded_workspace,
+    build_channel_workspace,
+    validate_workspace,
+)
 
 __all__ = [
     "PATCH_MIN_YIELD",
@@ -129,7 +134,8 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
                    observed: Mapping, mass_gev, couplings, *, coupling_name: str,
                    measurement: str, systematics: Mapping | None = None,
                    metadata: Mapping | None = None,
-                   hepdata_record: str | None = None) -> tuple[dict, dict]:
+                   hepdata_record: str | None = None,
+                   blinded: bool = False) -> tuple[dict, dict]:
     """Background-only workspace and PatchSet over the grid ``mass_gev x couplings``; the
     PatchSet is None when no hypothesis carries >= :data:`PATCH_MIN_YIELD` signal events
     inside a channel's mass range (nothing to publish).
@@ -138,7 +144,9 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
     ``sigma_m_gev``: ``{channel: array (n_mass, n_coupling)}`` (GeV); ``backgrounds``,
     ``observed``, ``systematics``: as for
     :func:`na62dump.stats.workspace.build_channel_workspace` (one entry per channel).
-    ``measurement`` names the measurement (unique per model and channel).
+    ``measurement`` names the measurement (unique per model and channel). ``blinded``: the
+    workspace and every patch carry the background-only Asimov observations and the
+    measurement name is marked (:func:`na62dump.stats.workspace.blinded_workspace`).
 
     >>> m, eps = np.array([0.1, 0.2]), np.array([1e-7, 1e-6])
     >>> n = {"ee": {"brems": np.array([[0.001, 3.0], [2.0, 0.5]])}}
@@ -175,6 +183,8 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
             "poi": POI, "parameters": [{"name": POI, "bounds": [[0.0, MU_BOUND_MIN]]}]}}],
         "version": "1.0.0",
     }
+    if blinded:
+        bkg_spec = blinded_workspace(bkg_spec)
     patches = []
     for i, mass in enumerate(masses):
         for j, coupling in enumerate(cpl):
@@ -192,6 +202,8 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
                 s_ij = float(sig[i, j] if sig.ndim == 2 else sig[i])
                 spec = build_channel_workspace(mass, per_ch[c], s_ij, backgrounds[c],
                                                observed[c], c, systematics)
+                if blinded:
+                    spec = blinded_workspace(spec)
                 ops.append({"op": "replace", "path": f"/channels/{k}",
                             "value": spec["channels"][0]})
                 ops.append({"op": "replace", "path": f"/observations/{k}",

@@ -275,6 +275,7 @@ def scan_yields(
     couplings: Mapping | None = None,
     s_grid: tuple[float, float, float] = S_GRID,
     workspace_dir: str | os.PathLike | None = None,
+    blinded: bool = False,
     workspace_prefix: str = "scan",
     progress: bool = False,
 ) -> ScanResult:
@@ -312,6 +313,10 @@ def scan_yields(
     workspace_dir : path, optional
         Save each mass's workspace (nominal signal 1 event at the central channel fraction)
         as ``<workspace_prefix>_m<MeV>.json``.
+    blinded : bool
+        The pseudo-data are blinded: the saved workspaces carry the background-only Asimov
+        observations and a marked measurement name
+        (:func:`na62dump.stats.workspace.blinded_workspace`), never the 0 the scan uses.
     progress : bool
         Show a rich progress bar.
 
@@ -420,7 +425,7 @@ def scan_yields(
                                          cl=cl, s_grid=s_grid, validate=False))
             if workspace_dir is not None and len(node_curves) == (len(nodes) + 1) // 2:
                 save_workspace(spec, Path(workspace_dir)
-                               / f"{workspace_prefix}_m{1000 * mass:.1f}.json")
+                               / f"{workspace_prefix}_m{1000 * mass:.1f}.json", blinded=blinded)
         curves.append({"fraction_nodes": nodes, "curves": node_curves,
                        "mode_shares": mode_frac})
         # Map every coupling at this mass.

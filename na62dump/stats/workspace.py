@@ -41,6 +41,7 @@ systematics=None, ...) -> dict`` (a pyhf workspace spec);
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "BACKGROUND_FLOOR",
     "BACKGROUND_MODELS",
+    "BLINDED_SUFFIX",
     "BIN_FLOOR",
     "CHANNELS",
     "DEFAULT_SYSTEMATICS",
@@ -65,6 +67,7 @@ __all__ = [
     "POI",
     "ChannelConfig",
     "background_pdf_fractions",
+    "blinded_workspace",
     "build_channel_workspace",
     "combine_workspaces",
     "make_model",
@@ -441,9 +444,55 @@ def make_model(spec: Mapping, validate: bool = True, **kwargs):
     return model, ws.data(model)
 
 
-def save_workspace(spec: Mapping, path: str | os.PathLike) -> Path:
-    """Validate and write ``spec`` as JSON atomically (temporary file, then rename)."""
+#: Suffix of the measurement names of a blinded workspace (:func:`blinded_workspace`).
+BLINDED_SUFFIX = "_BLINDED_asimov"
+
+
+def blinded_workspace(spec: Mapping) -> dict:
+    """``spec`` as it may be written while the pseudo-data are blinded.
+
+    A workspace must carry observations (pyhf's schema), and a blinded one must not let a
+    reader take them for data: a 0 there is indistinguishable from a real zero. So the
+    observations become the background-only Asimov data (the sum of the samples without the
+    signal strength, per bin: non-integer, never a count) and every measurement name gets
+    :data:`BLINDED_SUFFIX`. The expected limits are unchanged (they do not use the
+    observations); the observed ones are not computed while blind.
+
+    >>> spec = {"channels": [{"name": "ee", "samples": [
+    ...     {"name": "signal", "data": [1.0], "modifiers": [
+    ...         {"name": "mu", "type": "normfactor", "data": None}]},
+    ...     {"name": "background", "data": [0.0094], "modifiers": []}]}],
+    ...     "observations": [{"name": "ee", "data": [0.0]}],
+    ...     "measurements": [{"name": "NA62", "config": {"poi": "mu", "parameters": []}}],
+    ...     "version": "1.0.0"}
+    >>> b = blinded_workspace(spec)
+    >>> b["observations"], b["measurements"][0]["name"]
+    ([{'name': 'ee', 'data': [0.0094]}], 'NA62_BLINDED_asimov')
+    """
+    out = json.loads(json.dumps(spec))  # a deep copy of plain JSON types
+    asimov = {}
+    for ch in out["channels"]:
+        n_bins = len(ch["samples"][0]["data"])
+        total = np.zeros(n_bins)
+        for sample in ch["samples"]:
+            if not any(m["type"] == "normfactor" and m["name"] == POI
+                       for m in sample["modifiers"]):
+                total += np.asarray(sample["data"], dtype=float)
+        asimov[ch["name"]] = total.tolist()
+    out["observations"] = [{"name": o["name"], "data": asimov[o["name"]]}
+                           for o in out["observations"]]
+    for meas in out["measurements"]:
+        if not meas["name"].endswith(BLINDED_SUFFIX):
+            meas["name"] += BLINDED_SUFFIX
+    return out
+
+
+def save_workspace(spec: Mapping, path: str | os.PathLike, *, blinded: bool = False) -> Path:
+    """Validate and write ``spec`` as JSON atomically (temporary file, then rename);
+    ``blinded``: as :func:`blinded_workspace` (Asimov observations, marked)."""
     from na62dump.atomic import write_json
 
+    if blinded:
+        spec = blinded_workspace(spec)
     validate_workspace(spec)
     return write_json(path, spec, indent=1, sort_keys=True)

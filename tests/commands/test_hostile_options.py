@@ -148,7 +148,7 @@ def _stage_argv(config, where):
     cfg = ["--config", str(config), "--preset", "tiny"]
     return {
         "run": (["run", *cfg, "--executor", "iterative", "--out", where], "--out"),
-        "background": (["background", *cfg, "--results", where], "--results"),
+        "background": (["background", "--results", where], "--results"),
         "limits": (["limits", "--results", where], "--results"),
         "plot": (["plot", "--out", where], "--out"),
         "hepdata": (["hepdata", "--out", where], "--out"),
