@@ -99,7 +99,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from na62dump import atomic, geometry
+from na62dump import artefacts, atomic, geometry, provenance
 from na62dump.errors import InputError
 from na62dump.settings import DEFAULT_PSEUDO_EXPERIMENTS
 
@@ -113,7 +113,7 @@ JEFFREYS_PRIOR = (0.5, 0.5)
 NFV_MODELS = ("gauss", "gamma")
 
 
-BACKGROUND_NAME = "background.json"
+BACKGROUND_NAME = artefacts.BACKGROUND_NAME
 REGIONS = ("CR", "SR")
 
 
@@ -390,8 +390,8 @@ def total_summary(components: Sequence[Component]) -> dict[str, Any]:
 # Output
 # --------------------------------------------------------------------------------------------
 def read_background(results_dir: str | os.PathLike) -> dict[str, Any]:
-    """Read ``DIR/background.json`` and check its structure (docs/artefacts.md)."""
-    path = Path(results_dir) / BACKGROUND_NAME
+    """Read ``DIR/background/background.json`` and check its structure (docs/artefacts.md)."""
+    path = artefacts.background_path(results_dir)
     data = atomic.read_json(path, "run `na62dump background` first")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected an object of channels")
@@ -915,6 +915,24 @@ def published_prompt_check(n_pe, seed, prior=UNIFORM_PRIOR, nfv_model="gamma") -
     return out
 
 
+def background_record(results_dir: str | os.PathLike, campaign, *, n_pe: int, seed: int,
+                      prior: tuple[float, float], max_pairs: int, nfv_model: str = "gamma",
+                      executor: str = "iterative") -> dict[str, Any]:
+    """The provenance record of the background stage (:mod:`na62dump.provenance`): its
+    options and seed, and the digest of the run set's record it reads."""
+    return provenance.record(
+        "background", campaign=campaign,
+        options={"pseudo_experiments": int(n_pe), "prior": list(prior),
+                 "max_pairs": int(max_pairs), "nfv_model": nfv_model, "executor": executor},
+        seeds={"background": int(seed)},
+        inputs={"run": provenance.input_digest(artefacts.run_dir(results_dir))})
+
+
 def write_background(results_dir: str | os.PathLike, payload: Mapping[str, Any]) -> Path:
-    """Write ``DIR/background.json`` atomically."""
-    return atomic.write_json(Path(results_dir) / BACKGROUND_NAME, payload)
+    """Write the background set ``DIR/background/`` (``background.json``, and its
+    ``"_provenance"`` record as ``provenance.json``), replacing the previous set whole."""
+    with artefacts.StageSet(artefacts.background_dir(results_dir)) as staging:
+        atomic.write_json(staging / BACKGROUND_NAME, payload)
+        if payload.get("_provenance"):
+            provenance.write_record(staging, payload["_provenance"])
+    return artefacts.background_path(results_dir)

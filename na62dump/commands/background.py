@@ -1,7 +1,7 @@
 """``na62dump background``: expected backgrounds per channel and region (stage 3).
 
 Reads ``DIR/run/<channel>.coffea`` (stage 2) and the campaign, and writes
-``DIR/background.json`` (docs/artefacts.md): per final state and region the median and
+``DIR/background/background.json`` (docs/artefacts.md): per final state and region the median and
 log-normal ``k`` the limits use, the mean, the 68% and 90% intervals and the components
 (prompt, combinatorial, upstream). Method: :mod:`na62dump.backgrounds`. Examples::
 
@@ -50,7 +50,7 @@ def _fmt(x: float) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Estimate the backgrounds and write ``DIR/background.json``."""
+    """Estimate the backgrounds and write ``DIR/background/background.json``."""
     from na62dump import backgrounds
     from na62dump.simulation.campaign import load_campaign
 
@@ -60,6 +60,9 @@ def main(args: argparse.Namespace) -> int:
         args.results, campaign, n_pe=args.pseudo_experiments, seed=args.seed, prior=prior,
         max_pairs=args.max_pairs,
     )
+    result["_provenance"] = backgrounds.background_record(
+        args.results, campaign, n_pe=args.pseudo_experiments, seed=args.seed, prior=prior,
+        max_pairs=args.max_pairs)
     path = backgrounds.write_background(args.results, result)
     print(f"{'state':<11} {'region':<6} {'median':>9} {'k':>6} {'68% interval':<22} components")
     for state, regions in result.items():

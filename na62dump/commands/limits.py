@@ -48,6 +48,7 @@ the combinations of :func:`combinations` (one likelihood product, N_POT shared):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import logging
 import math
@@ -58,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from na62dump import atomic, geometry, settings
+from na62dump import artefacts, atomic, geometry, provenance, settings
 from na62dump.commands._args import comma_list, int_at_least
 from na62dump.errors import InputError
 from na62dump.physics.bmesons import B_PER_POT_REL_UNC
@@ -185,7 +186,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 # Inputs
 # --------------------------------------------------------------------------------------------
 def read_summary(results_dir: Path) -> dict[str, Any]:
-    path = results_dir / "summary.json"
+    path = artefacts.summary_path(results_dir)
     data = atomic.read_json(path, "run `na62dump run` first")
     if not isinstance(data, dict) or not isinstance(data.get("unblinded"), bool):
         raise InputError(f"{path}: no boolean 'unblinded' entry")
@@ -346,8 +347,8 @@ def _finish(result_dict: dict, blinded: bool, extra: Mapping[str, Any]) -> dict:
 
 
 def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping, *, bkg,
-                   observed, blinded, method, n_toys, seed, results_dir: Path, n_pot: float,
-                   observed_source: str, coupling_name: str) -> Path:
+                   observed, blinded, method, n_toys, seed, set_dir: Path, n_pot: float,
+                   observed_source: str, coupling_name: str, record: Mapping) -> Path:
     """Scan (M, coupling) for one channel or a combination of final states."""
     from na62dump.stats.scan import scan_dark_photon
 
@@ -367,12 +368,13 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
     res = scan_dark_photon(
         n_exp, masses, coupling, sigma_m_gev=sigma, backgrounds=backgrounds, observed=obs,
         systematics={"production_rel": PRODUCTION_REL}, method=method, n_toys=n_toys,
-        rng=rng, cl=CL, workspace_dir=_out_dir(results_dir, "workspaces", observed_source),
+        rng=rng, cl=CL, workspace_dir=_out_dir(set_dir, "workspaces"),
         workspace_prefix=f"{model}_{name}", progress=sys.stderr.isatty(),
     )
     _write_patchset(model, name, n_exp, sigma, backgrounds, obs, masses, coupling,
-                    coupling_name, _out_dir(results_dir, "workspaces", observed_source),
-                    {"observed_source": observed_source, "blinded": blinded, "n_pot": n_pot})
+                    coupling_name, _out_dir(set_dir, "workspaces"),
+                    {"observed_source": observed_source, "blinded": blinded, "n_pot": n_pot,
+                     "provenance": dict(record)})
     d = res.to_dict()
     if coupling_name != "eps":
         d[coupling_name] = d.pop("eps")
@@ -384,9 +386,9 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
                              "background_source": sources,
                              "observed_source": observed_source,
                              "observed_sr_masses_gev": None if blinded else
-                             {s: observed.get(s, []) for s in states}})
-    path = atomic.write_json(_out_dir(results_dir, "limits", observed_source)
-                             / f"{model}_{name}.json", d)
+                             {s: observed.get(s, []) for s in states},
+                             "provenance": dict(record)})
+    path = atomic.write_json(_out_dir(set_dir, "limits") / f"{model}_{name}.json", d)
     _report(model, name, res, coupling_name, blinded, d["contours"]["open_at"],
             observed_source)
     return path
@@ -409,8 +411,8 @@ def _write_patchset(model: str, name: str, n_exp, sigma, backgrounds, obs, masse
 
 
 def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed,
-              results_dir: Path, n_pot: float, observed_source: str,
-              n_couplings: int) -> Path:
+              set_dir: Path, n_pot: float, observed_source: str,
+              n_couplings: int, record: Mapping) -> Path:
     from na62dump.stats.scan import scan_alp
 
     key = state
@@ -429,7 +431,7 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
         sigma_m_gev={key: sigma}, backgrounds={key: background},
         observed={key: (observed.get(state, []) if not blinded else 0) or 0},
         systematics={"production_rel": PRODUCTION_REL}, method=method, n_toys=n_toys,
-        rng=rng, cl=CL, workspace_dir=_out_dir(results_dir, "workspaces", observed_source),
+        rng=rng, cl=CL, workspace_dir=_out_dir(set_dir, "workspaces"),
         workspace_prefix=f"alp_{state}", progress=sys.stderr.isatty(),
     )
     d = res.to_dict()
@@ -449,9 +451,9 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
     d = _finish(d, blinded, {"model": "alp", "channel": state, "n_pot": n_pot,
                              "ctau_m": table.coupling.tolist(), "background_source": source,
                              "yield_coverage": dict(table.coverage),
-                             "observed_source": observed_source})
-    path = atomic.write_json(_out_dir(results_dir, "limits", observed_source)
-                             / f"alp_{state}.json", d)
+                             "observed_source": observed_source,
+                             "provenance": dict(record)})
+    path = atomic.write_json(_out_dir(set_dir, "limits") / f"alp_{state}.json", d)
     open_at = {}
     for r in per_mass:
         for key, edges in (("observed", r["contours"]["open_at"]["observed"]),
@@ -465,13 +467,10 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
     return path
 
 
-def _out_dir(results_dir: Path, kind: str, observed_source: str) -> Path:
-    """``DIR/<kind>`` for the pseudo-data, ``DIR/<kind>/published`` for NA62's observations,
-    ``DIR/<kind>/projection`` for a projection (:func:`projection_context`)."""
-    base = results_dir / kind
-    if observed_source == "pseudo-data":
-        return base
-    return base / (PROJECTION_SOURCE if observed_source == PROJECTION_SOURCE else "published")
+def _out_dir(set_dir: Path, kind: str) -> Path:
+    """Where ``kind`` (``limits``, ``workspaces``, ``yields``) goes in the limit set being
+    written (:mod:`na62dump.artefacts`): the limit files at its top, the others below."""
+    return set_dir if kind == "limits" else set_dir / kind
 
 
 def _report(model: str, name: str, res, coupling_name: str, blinded: bool,
@@ -514,7 +513,7 @@ def _observation_contexts(args, results_dir: Path, campaign) -> list[dict[str, A
                        observed={s: published.sr_masses(s) for s in published.OBSERVATIONS})
             print(f"limits: observations {ctx['observed_source']} with the published SR "
                   f"backgrounds, N_POT {ctx['n_pot']:.3g}; written to "
-                  f"{_out_dir(results_dir, 'limits', 'published')} beside the pseudo-data "
+                  f"{artefacts.limits_dir(results_dir, 'published')} beside the pseudo-data "
                   "limits")
         else:
             summary = read_summary(results_dir)
@@ -580,7 +579,7 @@ def projection_context(results_dir: Path, pot: float | None) -> dict[str, Any]:
     factor = pot / n_pot
     print(f"limits: projection to {pot:.3g} POT (x{factor:.3g} the campaign's {n_pot:.3g}): "
           "expected limits only, backgrounds scaled by the POT ratio; written to "
-          f"{_out_dir(results_dir, 'limits', PROJECTION_SOURCE)}")
+          f"{artefacts.limits_dir(results_dir, PROJECTION_SOURCE)}")
     return dict(observed_source=PROJECTION_SOURCE, bkg=scale_backgrounds(bkg, factor),
                 n_pot=float(pot), blinded=True, observed={})
 
@@ -602,7 +601,6 @@ def main(args: argparse.Namespace) -> int:
     The yield tables are computed once and scanned with each requested observation source
     (``--observed pseudo-data,published``), so the published limits cost only their scans.
     """
-    from na62dump import yields
     from na62dump.simulation.campaign import load_campaign
 
     results_dir = Path(args.results)
@@ -619,10 +617,70 @@ def main(args: argparse.Namespace) -> int:
         contexts = _observation_contexts(args, results_dir, campaign)
     # tables at the first source's exposure, rescaled for the others
     n_pot = contexts[0]["n_pot"]
+    records = stage_records(args, results_dir, campaign,
+                            {_source_key(c["observed_source"]): c["blinded"] for c in contexts})
+    with contextlib.ExitStack() as stack:
+        # each source's limit set written aside, replacing the previous one only once every
+        # file of it is written (na62dump.artefacts)
+        for ctx in contexts:
+            key = _source_key(ctx["observed_source"])
+            ctx["set_dir"] = stack.enter_context(
+                artefacts.StageSet(artefacts.limits_dir(results_dir, key)))
+            ctx["record"] = records[key]
+        written = _compute(args, results_dir, campaign, contexts, n_pot)
+        for ctx in contexts:
+            provenance.write_record(ctx["set_dir"], ctx["record"])
+    committed = {c["set_dir"]: artefacts.limits_dir(results_dir, _source_key(
+        c["observed_source"])) for c in contexts}
+    for p in written:  # where the file is now: in the committed set
+        print(f"written: {committed[p.parent] / p.name}")
+    return 0
+
+
+def _source_key(observed_source: str) -> str:
+    """``pseudo-data``, ``published`` or ``projection`` (the key of its limit set)."""
+    return artefacts._source_key(observed_source)
+
+
+def stage_records(args: argparse.Namespace, results_dir: Path, campaign,
+                  blinded: Mapping[str, bool]) -> dict[str, dict[str, Any]]:
+    """The provenance record of each limit set this invocation writes (``{source key:
+    record}``, :mod:`na62dump.provenance`): the options of the scans, the seed, the blinding
+    and the digests of the run and background sets read (the published set reads no
+    background). ``na62dump all`` compares them with the existing sets' records."""
+    projection = bool(getattr(args, "projection", False))
+    options = {"models": list(args.models), "channels": args.channels,
+               "masses": args.masses, "hadronic_masses": args.hadronic_masses,
+               "couplings": args.couplings,
+               "method": "asymptotic" if args.asymptotic else "toys",
+               "toys": None if args.asymptotic else args.toys,
+               "form_factor": args.form_factor, "observed": list(args.observed),
+               "projection_pot": getattr(args, "pot", None) if projection else None}
+    run = provenance.input_digest(artefacts.run_dir(results_dir))
+    bkg = provenance.input_digest(artefacts.background_dir(results_dir))
+    out = {}
+    for key, is_blinded in blinded.items():
+        inputs = {"run": run} if key == "published" else {"run": run, "background": bkg}
+        out[key] = provenance.record(
+            "limits", campaign=campaign, options={**options, "source": key},
+            seeds={"limits": args.seed}, blinding={"blinded": bool(is_blinded)},
+            inputs=inputs)
+    return out
+
+
+def _compute(args, results_dir: Path, campaign, contexts, n_pot: float) -> list[Path]:
+    """Yield tables and scans of every requested model and channel, written into the limit
+    sets being made (``ctx["set_dir"]``); returns the limit files written."""
+    from na62dump import yields
+
     # published only, or a projection: limits only (the 2021 yield tables stay as they are)
     write_yields = "pseudo-data" in args.observed and not getattr(args, "projection", False)
+    pseudo = next((c for c in contexts if c["observed_source"] == "pseudo-data"), None)
+    write_yields = write_yields and pseudo is not None
+    yields_dir = _out_dir(pseudo["set_dir"], "yields") if write_yields else None
+    yields_record = pseudo["record"] if write_yields else None
     method = "asymptotic" if args.asymptotic else "toys"
-    scan_args = dict(method=method, n_toys=args.toys, seed=args.seed, results_dir=results_dir)
+    scan_args = dict(method=method, n_toys=args.toys, seed=args.seed)
     unknown_models = set(args.models) - {"dark_photon", "alp", "dark_scalar", "alp_gluon"}
     if unknown_models:
         raise InputError(f"--models: unknown {sorted(unknown_models)}; "
@@ -671,7 +729,7 @@ def main(args: argparse.Namespace) -> int:
             masses = yields.mass_grid(by_state[state], n_masses)
             tables[state] = table_fn(by_state[state], state, masses, couplings, n_pot)
             if write_yields:
-                yields.write_table(results_dir, tables[state])
+                yields.write_table(yields_dir, tables[state], yields_record)
         scans = [(state, [state], tables) for state in sorted(tables) if wanted(state)]
         for name, states in combos.items():
             lo = min(s.mass_gev for st in states for s in by_state[st])
@@ -703,7 +761,7 @@ def main(args: argparse.Namespace) -> int:
                 continue
             table = yields.alp_table(by_state[state], state, ctau, n_pot)
             if write_yields:
-                yields.write_table(results_dir, table)
+                yields.write_table(yields_dir, table, yields_record)
             for ctx in contexts:
                 written.append(_alp_scan(state, _at_pot(table, ctx["n_pot"]), **ctx,
                                          **scan_args, n_couplings=args.couplings))
@@ -711,6 +769,4 @@ def main(args: argparse.Namespace) -> int:
     if not written:
         raise InputError(f"{results_dir}: no signal samples for the requested channels/models "
                          f"({requested or 'all'}; {args.models})")
-    for p in written:
-        print(f"written: {p}")
-    return 0
+    return written
