@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -68,26 +69,40 @@ def file_mode() -> int:
     return 0o666 & ~umask()
 
 
-def write_via(path: str | os.PathLike, writer: Callable[[Path], Any]) -> Path:
+def write_via(path: str | os.PathLike, writer: Callable[[Path], Any], *,
+              keep_name: bool = False) -> Path:
     """Have ``writer(tmp_path)`` write the file, then move it onto ``path``; return ``path``.
 
     For writers that take a path (``coffea.util.save``, ``uproot.recreate``,
     ``Figure.savefig``). The parent directory is created; on any exception (an interrupt
     included) the temporary file is removed and ``path`` is left as it was.
+
+    ``keep_name``: the temporary file has ``path``'s own base name, inside a private
+    temporary directory next to it (``.<name>.<random>.tmp/<name>``): for formats that store
+    their file name (ROOT files), so that the bytes do not depend on a random suffix.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmpdir = None
+    if keep_name:
+        tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX,
+                                       dir=path.parent))
+        tmp = tmpdir / path.name
+    else:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX,
+                                    dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
     try:
-        os.chmod(tmp, file_mode())  # mkstemp makes it private; artefacts are ordinary files
         writer(tmp)
-        os.chmod(tmp, file_mode())  # in case the writer recreated the file
+        os.chmod(tmp, file_mode())  # mkstemp makes it private; artefacts are ordinary files
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
     return path
 
 

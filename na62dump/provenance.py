@@ -18,13 +18,14 @@ holds:
   mode, grid sizes, formats, ...); ``seeds``; ``blinding``;
 - ``inputs``: per artefact set the stage read, the :func:`digest` of that set's record, so
   provenance chains: a changed cut changes the run record, hence the digest the background
-  and limits records name, hence theirs;
-- ``created`` (UTC time).
+  and limits records name, hence theirs.
+
+No time stamp: the same inputs give the same bytes (the files' mtimes say when).
 
 ``na62dump all`` decides "up to date" with :func:`differences`: a stage is up to date when
-its set exists and its record equals the one the stage would write now, ``created`` and
-``git`` aside (a commit that changes no source file changes no result; the ``code`` hash
-does change with any edit).
+its set exists and its record equals the one the stage would write now, ``git`` aside (a
+commit that changes no source file changes no result; the ``code`` hash does change with any
+edit).
 
 >>> a = record("limits", options={"toys": 200})
 >>> b = record("limits", options={"toys": 300})
@@ -39,7 +40,6 @@ import hashlib
 import json
 import os
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -51,7 +51,7 @@ from na62dump import artefacts, atomic
 #: The scientific stack whose versions every record names (and ``na62dump --version`` prints).
 STACK = ("coffea", "awkward", "uproot", "hist", "pyhf", "numpy", "dask", "vector", "mplhep")
 #: Record fields :func:`differences` does not compare (they change without changing a result).
-NOT_COMPARED = ("created", "git")
+NOT_COMPARED = ("git",)
 #: Version of the record's layout.
 SCHEMA = 1
 
@@ -167,7 +167,6 @@ def record(stage: str, *, campaign=None, cuts: Mapping | None = None,
         "seeds": dict(seeds or {}),
         "blinding": dict(blinding or {}),
         "inputs": dict(sorted((inputs or {}).items())),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return _canonical(rec)
 

@@ -654,7 +654,7 @@ def stage_records(args: argparse.Namespace, results_dir: Path, campaign,
                "couplings": args.couplings,
                "method": "asymptotic" if args.asymptotic else "toys",
                "toys": None if args.asymptotic else args.toys,
-               "form_factor": args.form_factor, "observed": list(args.observed),
+               "form_factor": args.form_factor,
                "projection_pot": getattr(args, "pot", None) if projection else None}
     run = provenance.input_digest(artefacts.run_dir(results_dir))
     bkg = provenance.input_digest(artefacts.background_dir(results_dir))

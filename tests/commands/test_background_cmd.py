@@ -114,7 +114,7 @@ def test_chain_on_a_tiny_simulated_campaign(tmp_path):
                        str(tmp_path / "datasets.yaml"), "--preset", "tiny",
                        "--pseudo-experiments", "20000", "--max-pairs", "20000"])
     assert status == 0
-    bkg = json.loads((results / "background.json").read_text())
+    bkg = json.loads((results / "background" / "background.json").read_text())
     assert bkg["_meta"]["n_pot"] == pytest.approx(1.4e15)
     for state in ("ee", "mumu"):
         for region in B.REGIONS:
@@ -126,8 +126,8 @@ def test_chain_on_a_tiny_simulated_campaign(tmp_path):
             assert comps["combinatorial"]["source"] == "Q1 pseudo-events"
             assert comps["combinatorial"]["pseudo_events"] > 0
     # deterministic for a given seed
-    first = (results / "background.json").read_text()
+    first = (results / "background" / "background.json").read_text()
     cli.main(["background", "--results", str(results), "--config",
               str(tmp_path / "datasets.yaml"), "--preset", "tiny",
               "--pseudo-experiments", "20000", "--max-pairs", "20000"])
-    assert (results / "background.json").read_text() == first
+    assert (results / "background" / "background.json").read_text() == first

@@ -18,11 +18,11 @@ def results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hepdata")
     res = make_results(tmp, unblinded=True, candidates=[0.1])
     # the run stage records every dataset's cutflow in summary.json (signal samples too)
-    summary = json.loads((res / "summary.json").read_text())
+    summary = json.loads((res / "run" / "summary.json").read_text())
     flow = summary["channels"]["ee"]["data"]["cutflow"]
     summary["channels"]["ee"]["dp_brems_ee_m0050"] = {
         "cutflow": {"names": flow["names"], "unweighted": [4000], "weighted": [4000.0]}}
-    (res / "summary.json").write_text(json.dumps(summary))
+    (res / "run" / "summary.json").write_text(json.dumps(summary))
     assert _run(res, "--toys", "100", "--observed", "pseudo-data,published") == 0
     return res
 
