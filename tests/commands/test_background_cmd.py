@@ -42,7 +42,9 @@ def test_published_fallbacks_without_background_samples(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "published" in text and "written" in text
     bkg = B.read_background(results)
-    assert set(bkg) == {"ee", "mumu", "_meta"}
+    assert set(bkg) == {"ee", "mumu", "_meta", "_provenance"}
+    assert bkg["_provenance"]["stage"] == "background"
+    assert bkg["_provenance"]["seeds"] == {"background": 3}  # --seed 3
     ee = bkg["ee"]["SR"]
     assert ee["components"]["prompt"]["source"] == "published"
     # the published e+e- inputs: median 1.7e-2 with the uniform prior (module docstring)

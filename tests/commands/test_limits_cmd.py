@@ -264,10 +264,11 @@ def test_model_states_leave_out_final_states_without_a_branching_ratio():
 
 def test_projection_is_expected_only_and_written_apart(tmp_path, capsys):
     """``--projection --pot 1e18``: yields x (1e18 / N_POT), backgrounds x the same ratio,
-    expected only, in DIR/limits/projection/ (the 2021 limits and yields untouched)."""
+    expected only, in its own set DIR/limits_projection/ (the 2021 limits and yields
+    untouched)."""
     results = make_results(tmp_path, unblinded=True)
     assert _run(results, "--toys", "100") == 0
-    ours = {p: p.read_bytes() for sub in ("limits", "yields")
+    ours = {p: p.read_bytes() for sub in ("limits", "limits/yields")
             for p in (results / sub).glob("*.json")}
     capsys.readouterr()
     assert _run(results, "--toys", "100", "--projection", "--pot", "1e18") == 0
@@ -279,7 +280,7 @@ def test_projection_is_expected_only_and_written_apart(tmp_path, capsys):
     assert proj["cls_observed"] is None and proj["n_pot"] == 1e18
     factor = 1e18 / geometry.N_POT
     assert proj["background_source"]["ee"].endswith(f"x {factor:.4g}")
-    assert sorted((results / "limits" / "workspaces" / "projection").glob("dark_photon_ee_m*.json"))
+    assert sorted((results / "limits_projection" / "workspaces").glob("dark_photon_ee_m*.json"))
     # more protons: the expected median excludes at least what the 2021 exposure does
     exp_p = np.asarray(proj["cls_expected"]["0"]) < 0.1
     exp_b = np.asarray(base["cls_expected"]["0"]) < 0.1
