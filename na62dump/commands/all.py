@@ -457,7 +457,7 @@ def _model_limits(files, lines: list[str]):
 
 
 def _published_lines(out: Path) -> list[str]:
-    """Summary lines of ``DIR/limits/published/*.json``: the observed contour extents."""
+    """Summary lines of ``DIR/limits_published/*.json``: the observed contour extents."""
     files = sorted(_limit_files(out, "published"), key=_file_order)
     if not files:
         return []

@@ -1,11 +1,13 @@
 """``na62dump limits``: signal yields, pyhf workspaces and CLs limits (stage 4).
 
 Reads the stage-2 outputs (``DIR/run/*.coffea``: signal truth histograms, SR candidates of the
-pseudo-data), ``DIR/summary.json`` (blinded or not) and ``DIR/background.json`` (stage 3), and
-writes (docs/artefacts.md):
+pseudo-data), ``DIR/run/summary.json`` (blinded or not) and ``DIR/background/background.json``
+(stage 3), and writes the limit set ``DIR/limits/`` (docs/artefacts.md; replaced whole, so no
+file of an earlier grid or channel list survives; every file carries the provenance record,
+also in ``DIR/limits/provenance.json``):
 
-- ``DIR/yields/<model>_<channel>.json``: N_exp tables (:mod:`na62dump.yields`);
-- ``DIR/workspaces/<model>_<channel>_m<MeV>.json``: the pyhf workspace of each mass;
+- ``DIR/limits/yields/<model>_<channel>.json``: N_exp tables (:mod:`na62dump.yields`);
+- ``DIR/limits/workspaces/<model>_<channel>_m<MeV>.json``: the pyhf workspace of each mass;
 - ``DIR/limits/dark_photon_<channel>.json`` over (M, eps), ``alp_<channel>.json`` over
   (tau_a, BR x BR) per ALP mass, ``dark_scalar_<channel>.json`` over (M, sin2theta),
   ``alp_gluon_<channel>.json`` over (M, cgg = c_GG / Lambda in GeV^-1, BC11): ``mass_gev``,
@@ -16,15 +18,15 @@ writes (docs/artefacts.md):
 - with ``--observed published`` (or ``pseudo-data,published``: both sets from the same
   yields, computed once): the same limit files and workspaces computed with NA62's
   published observations and background models (:mod:`na62dump.stats.published`) instead of
-  the pseudo-data, in ``DIR/limits/published/`` and ``DIR/workspaces/published/``, beside the
+  the pseudo-data, in the set ``DIR/limits_published/`` (and its ``workspaces/``), beside the
   pseudo-data ones (never over them), with ``"observed_source": "published (arXiv
   2312.12055)"`` (``"pseudo-data"`` otherwise). This mode reads neither the pseudo-data nor
   ``background.json`` and needs no unblinding; it uses the published exposure
   (``geometry.N_POT``), and alone it writes no yield tables.
 
 - with ``--projection --pot N`` (e.g. ``1e18``, a Run-2 exposure): expected limits only at
-  ``N`` protons on target, written to ``DIR/limits/projection/`` and
-  ``DIR/workspaces/projection/`` apart from the 2021 results (``"observed_source":
+  ``N`` protons on target, written to the set ``DIR/limits_projection/`` (and its
+  ``workspaces/``) apart from the 2021 results (``"observed_source":
   "projection"``, no yield tables written). The signal yields are proportional to N_POT;
   every background component is scaled by the POT ratio ``N / n_pot`` of background.json
   (prompt and upstream: protons on target at fixed selection; combinatorial: accidental pairs
@@ -170,12 +172,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--observed", type=_OBSERVED, default=["pseudo-data"], metavar="LIST",
                    help="observations in the likelihood, comma-separated: pseudo-data "
                         "(default) and/or published (NA62's observations with the published "
-                        "backgrounds, written to DIR/limits/published/, beside the pseudo-data "
+                        "backgrounds, written to DIR/limits_published/, beside the pseudo-data "
                         "limits); the yields are computed once for all")
     proj = p.add_argument_group("projection (expected limits at another exposure)")
     proj.add_argument("--projection", action="store_true",
                       help="expected limits only at --pot protons on target, backgrounds "
-                           "scaled by the POT ratio, written to DIR/limits/projection/")
+                           "scaled by the POT ratio, written to DIR/limits_projection/")
     proj.add_argument("--pot", type=float, metavar="N",
                       help="protons on target of the projection, e.g. 1e18 (with --projection)")
     p.set_defaults(func=main)

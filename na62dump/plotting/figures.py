@@ -49,7 +49,7 @@ OBSERVED_FILL = "tab:blue"
 #: The median expected limit: dashed, dark red, so that it shows where it coincides with the
 #: observed one (zero background and zero observed events).
 EXPECTED_COLOR = "#b00000"
-#: The observed contour with NA62's published observations (``DIR/limits/published/``).
+#: The observed contour with NA62's published observations (``DIR/limits_published/``).
 PUBLISHED_COLOR = "#7a3db8"
 PUBLISHED_LABEL = "observed (NA62 published observations)"
 
@@ -382,7 +382,7 @@ def plot_exclusion(
     with nothing excluded at all, the plot says "Nothing excluded".
 
     ``published``: the same model's limit file computed with NA62's published observations
-    (``DIR/limits/published/<name>.json``); its observed contour is drawn dash-dotted in
+    (``DIR/limits_published/<name>.json``); its observed contour is drawn dash-dotted in
     :data:`PUBLISHED_COLOR`, labelled :data:`PUBLISHED_LABEL`.
 
     ``limits`` follows ``DIR/limits/dark_photon_<channel>.json``: ``mass_gev``, ``eps`` (or
@@ -528,7 +528,7 @@ def plot_projection(limits: Mapping, projection: Mapping, *, ax=None, title: str
                     coupling_label: str = "ε (kinetic mixing)",
                     mass_label: str = r"$M_{A'}$ [MeV]"):
     """The 2021 result beside a projection to another exposure (``na62dump limits
-    --projection --pot N``, ``DIR/limits/projection/<name>.json``): the 2021 observed
+    --projection --pot N``, ``DIR/limits_projection/<name>.json``): the 2021 observed
     (solid, shaded) and expected (dashed) contours and the projection's expected median
     (blue, dash-dotted) with its +-1 sigma band (or its collapse onto the median said in the
     legend), the earlier experiments below."""
