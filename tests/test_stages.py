@@ -273,9 +273,9 @@ def test_a_cut_change_reruns_run_and_everything_that_read_it(tmp_path):
     ``all`` compares (the run record, and the digests the later stages name)."""
     from na62dump import runner
     from na62dump.commands import all as all_cmd
-    from processors import PROCESSORS
     from na62dump.selection.config import EECuts
     from na62dump.settings import DEFAULT_CHUNKSIZE
+    from processors import PROCESSORS
 
     ctx = _tiny_ctx(tmp_path)
     stages = (all_cmd._run_expected, all_cmd._background_expected, all_cmd._limits_expected,
