@@ -21,10 +21,10 @@ and the key where it sits.
 >>> p = write_json(d / "x.json", {"b": 1, "a": [1.5]})
 >>> json.loads(p.read_text()) == {"b": 1, "a": [1.5]}, sorted(q.name for q in d.iterdir())
 (True, ['x.json'])
->>> write_json(d / "y.json", {"a": {"b": [1.0, float("nan")]}})
+>>> write_json(d / "y.json", {"a": {"b": [1.0, float("nan")]}})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: ...y.json: not finite at a.b[1] (nan): JSON has no NaN or infinity
+ValueError: /.../y.json: not finite at a.b[1] (nan): JSON has no NaN or infinity
 """
 
 from __future__ import annotations
