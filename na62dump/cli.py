@@ -29,9 +29,24 @@ class _Parser(argparse.ArgumentParser):
     """argparse exits with status 2 on usage errors already; keep its one-line message."""
 
 
+class _Version(argparse.Action):
+    """``--version``: version, git commit and stack versions (computed only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from na62dump.provenance import version_text
+
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="na62dump", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument("--version", action=_Version,
+                        help="print the version, git commit and stack versions, and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"na62dump.commands.{name}").register(sub)

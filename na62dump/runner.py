@@ -11,9 +11,12 @@ executor and writes, only if everything succeeded:
 
 - ``DIR/run/<channel>.coffea``: ``{dataset: processor output}`` (read it back with
   :func:`load_output`);
-- ``DIR/summary.json``: cutflows and region counts per channel and dataset, the executor, the
-  chunk size, whether the run was unblinded, which files were skipped, and per dataset what
-  was processed (``datasets``: kind, metadata, files, normalisation).
+- ``DIR/run/summary.json``: cutflows and region counts per channel and dataset, the executor,
+  the chunk size, whether the run was unblinded, which files were skipped, per dataset what
+  was processed (``datasets``: kind, metadata, files, normalisation), and the provenance
+  record (:func:`run_record`, :mod:`na62dump.provenance`), also in ``DIR/run/provenance.json``.
+
+The run set replaces the previous one whole (:mod:`na62dump.artefacts`).
 
 Executors
 ---------
@@ -48,11 +51,9 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import json
 import logging
 import math
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ from coffea import processor
 from coffea.util import load as _coffea_load
 from coffea.util import save as _coffea_save
 
+from na62dump import artefacts, atomic, provenance
 from na62dump.errors import InputError
 from na62dump.settings import (
     DEFAULT_CHUNKSIZE,
@@ -80,9 +82,8 @@ logger = logging.getLogger(__name__)
 # in na62dump.settings, cheap to import for the command line; re-exported here.
 #: Name of the TTree in every ntuple (docs/ntuple.md).
 TREE = "events"
-#: Where the outputs of ``na62dump run`` go, relative to the results directory.
-RUN_SUBDIR = "run"
-SUMMARY_NAME = "summary.json"
+#: Where the outputs of ``na62dump run`` go: the run set ``DIR/run/`` (na62dump.artefacts).
+SUMMARY_NAME = artefacts.SUMMARY_NAME
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,7 +93,7 @@ SUMMARY_NAME = "summary.json"
 
 def output_path(results_dir: str | os.PathLike, channel: str) -> Path:
     """Path of the saved accumulator of ``channel``: ``results_dir/run/<channel>.coffea``."""
-    return Path(results_dir) / RUN_SUBDIR / f"{channel}.coffea"
+    return artefacts.output_path(results_dir, channel)
 
 
 def load_output(results_dir: str | os.PathLike, channel: str) -> dict[str, dict]:
@@ -127,34 +128,6 @@ def load_output(results_dir: str | os.PathLike, channel: str) -> dict[str, dict]
         return _coffea_load(str(path))
     except Exception as err:  # a truncated or foreign file: say which one
         raise InputError(f"{path}: cannot be read as a coffea output ({err})") from err
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def _atomic_write_bytes(path: Path, writer) -> Path:
-    """Write through ``writer(tmp_path)`` to a temporary name in ``path``'s directory.
-
-    Returns the temporary path; the caller renames it (so that several outputs can be
-    committed together once all of them were written).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; outputs are ordinary files
-    try:
-        writer(tmp)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return Path(tmp)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1243,8 +1216,9 @@ def run(
     unblind : bool
         Open the signal and control regions of pseudo-data (recorded in every output).
     out_dir : path
-        Results directory: writes ``out_dir/run/<channel>.coffea`` and
-        ``out_dir/summary.json``, all of them only once every channel ran.
+        Results directory: writes the run set ``out_dir/run/`` (``<channel>.coffea``,
+        ``summary.json``, ``provenance.json``), replacing the previous set whole once every
+        channel ran.
     status : bool
         Show coffea's progress bars.
 
@@ -1302,6 +1276,9 @@ def run(
                 skipped.setdefault((s.dataset, s.file), s)
             checked = normalise_fileset(checked, declared, bad, cache)
             plans[channel] = (PROCESSORS[channel](cuts=None, unblind=unblind), checked)
+        record = run_record(campaign, {c: proc.cuts for c, (proc, _) in plans.items()},
+                            channels=channels, executor=executor, chunksize=chunksize,
+                            skip_bad_files=skip_bad_files, unblind=unblind)
 
         # 3. processing
         for channel, (proc, fileset) in plans.items():
@@ -1328,6 +1305,7 @@ def run(
         skipped_files=skipped_list,
         datasets=dataset_records({c: fs for c, (_, fs) in plans.items()}, declared,
                                  skipped_list),
+        provenance=record,
     )
     paths = write_outputs(out_dir, {c: r.output for c, r in results.items()}, summary)
     return RunResult(results, summary, skipped_list, paths)
@@ -1371,12 +1349,14 @@ def summarise(
     chunksize: int,
     skipped_files: Sequence[SkippedFile] = (),
     datasets: Mapping[str, Mapping[str, Any]] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The content of ``summary.json`` (docs/artefacts.md), from ``{channel: {dataset: out}}``.
 
     ``datasets`` is the record of what was processed (:func:`dataset_records`), from which the
     later stages take each dataset's kind, model, mass, production, final state and
-    normalisation instead of re-reading ``datasets.yaml``.
+    normalisation instead of re-reading ``datasets.yaml``. ``provenance``: the run stage's
+    record (:func:`run_record`), kept under ``"provenance"``.
 
     ``CR``/``SR`` are the pseudo-data region counts, ``null`` while blinded and for samples
     without ``"regions"`` (simulated samples: their region content is in the histograms).
@@ -1400,6 +1380,7 @@ def summarise(
         "skipped_files": [s.as_dict() for s in skipped_files],
         "datasets": _jsonable(dict(datasets or {})),
         "channels": channels,
+        **({"provenance": dict(provenance)} if provenance else {}),
     }
 
 
@@ -1408,26 +1389,37 @@ def write_outputs(
     outputs: Mapping[str, Mapping[str, Any]],
     summary: Mapping[str, Any],
 ) -> dict[str, Path]:
-    """Write every channel's ``.coffea`` and ``summary.json``: all to temporary names first,
-    then renamed, so an error leaves no partial set of new files."""
+    """Write the run set: every channel's ``.coffea``, ``summary.json`` and (from
+    ``summary["provenance"]``) ``provenance.json``, into a fresh version of ``DIR/run/``
+    that replaces the previous set in one step (:class:`na62dump.artefacts.StageSet`): an
+    error or interrupt leaves the previous set, and no channel of an earlier run survives
+    that this summary does not describe."""
     results_dir = Path(results_dir)
-    targets = {c: output_path(results_dir, c) for c in outputs}
-    targets["summary"] = results_dir / SUMMARY_NAME
-    tmps: dict[str, Path] = {}
-    try:
+    with artefacts.StageSet(artefacts.run_dir(results_dir)) as staging:
         for channel, out in outputs.items():
-            tmps[channel] = _atomic_write_bytes(
-                targets[channel], lambda tmp, out=out: _coffea_save(out, tmp)
-            )
-        text = json.dumps(_jsonable(summary), indent=2) + "\n"
-        tmps["summary"] = _atomic_write_bytes(
-            targets["summary"], lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
-        )
-    except BaseException:
-        for tmp in tmps.values():
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-        raise
-    for key, tmp in tmps.items():
-        os.replace(tmp, targets[key])
+            atomic.write_via(staging / f"{channel}.coffea",
+                             lambda tmp, out=out: _coffea_save(out, str(tmp)))
+        atomic.write_json(staging / artefacts.SUMMARY_NAME, _jsonable(summary))
+        if summary.get("provenance"):
+            provenance.write_record(staging, summary["provenance"])
+    targets = {c: output_path(results_dir, c) for c in outputs}
+    targets["summary"] = artefacts.summary_path(results_dir)
     return targets
+
+
+def run_record(campaign, cuts: Mapping[str, Any], *, channels: Sequence[str], executor: str,
+               chunksize: int, skip_bad_files: bool, unblind: bool) -> dict[str, Any]:
+    """The provenance record of the run stage (:mod:`na62dump.provenance`): the campaign, the
+    cut objects per channel, the options, the blinding and a fingerprint of the input files.
+
+    ``na62dump all`` calls it with the same arguments as :func:`run` to tell whether the run
+    set is up to date."""
+    files = [p for ch in channels for e in campaign.fileset(channels=[ch]).values()
+             for p, _ in _files(e)]
+    return provenance.record(
+        "run", campaign=campaign, cuts=cuts,
+        options={"channels": list(channels), "executor": executor, "chunksize": int(chunksize),
+                 "skip_bad_files": bool(skip_bad_files)},
+        seeds={"simulation": int(campaign.seed)},
+        blinding={"unblinded": bool(unblind)},
+        inputs={"data": provenance.files_fingerprint(files)})

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from na62dump import artefacts
 from na62dump.errors import InputError
 
 
@@ -258,11 +259,12 @@ def lower_edge(limits: Mapping, mass: float, kind: str = "observed") -> float | 
 
 
 def _limit_files(results: Path, observed: str) -> Path:
-    return results / "limits" / ("published" if observed == "published" else "")
+    return artefacts.limits_dir(results, "published" if observed == "published" else
+                                "pseudo-data")
 
 
 def background_rows(results: Path) -> list[Row]:
-    bkg = _read(results / "background.json") or {}
+    bkg = _read(artefacts.background_path(results)) or {}
     rows = []
     for (state, region, comp), (ref, src) in PUBLISHED_BACKGROUNDS.items():
         entry = (bkg.get(state) or {}).get(region) or {}
@@ -367,7 +369,7 @@ def _loglog_at(x_grid, y_grid, values, x, y) -> float:
 
 
 def _meson_to_brems_rows(results: Path) -> list[Row]:
-    table = _read(results / "yields" / "dark_photon_ee.json")
+    table = _read(artefacts.yields_dir(results) / "dark_photon_ee.json")
     if table is None or "brems" not in table.get("n_exp", {}):
         return []
     m, eps = 0.2, 4.6e-7
@@ -382,7 +384,7 @@ def _meson_to_brems_rows(results: Path) -> list[Row]:
     # diagnostic: the yields at the published lower edges, against the n = 0 limit (about 2.5
     # events): where brems alone reaches it, the published edge is the brems-only one
     for channel, edges in PUBLISHED_LOWER_EDGE.items():
-        t = _read(results / "yields" / f"dark_photon_{channel}.json")
+        t = _read(artefacts.yields_dir(results) / f"dark_photon_{channel}.json")
         if t is None:
             continue
         for m, (eps_pub, _) in edges.items():

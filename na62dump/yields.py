@@ -49,13 +49,12 @@ from typing import Any
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from na62dump import atomic, geometry, settings
+from na62dump import artefacts, atomic, geometry, settings
 from na62dump.errors import InputError
 from na62dump.physics.decay import forced_decay_weight_binned
 
 logger = logging.getLogger(__name__)
 
-YIELDS_SUBDIR = "yields"
 #: ``log A`` floor used in the interpolation (A below it counts as 0).
 _LOG_FLOOR = -700.0
 #: Number of c tau values reweighted at once (bounds the memory of the vectorised sum).
@@ -643,14 +642,19 @@ def lifetime_yields(
 
 
 def yields_path(results_dir: str | os.PathLike, model: str, channel: str) -> Path:
-    return Path(results_dir) / YIELDS_SUBDIR / f"{model}_{channel}.json"
+    """``DIR/limits/yields/<model>_<channel>.json`` (:func:`na62dump.artefacts.yields_dir`)."""
+    return artefacts.yields_dir(results_dir) / f"{model}_{channel}.json"
 
 
-def write_table(results_dir: str | os.PathLike, table: YieldTable) -> Path:
-    """Write ``DIR/yields/<model>_<channel>.json`` atomically."""
-
-    return atomic.write_json(yields_path(results_dir, table.model, table.channel),
-                             table.to_json())
+def write_table(directory: str | os.PathLike, table: YieldTable,
+                record: Mapping[str, Any] | None = None) -> Path:
+    """Write ``directory/<model>_<channel>.json`` atomically, with the provenance ``record``
+    of the stage that computed it (``"provenance"``); ``directory`` is the yields directory
+    of the limit set being written (``<set>/yields``)."""
+    payload = table.to_json()
+    if record:
+        payload["provenance"] = dict(record)
+    return atomic.write_json(Path(directory) / f"{table.model}_{table.channel}.json", payload)
 
 
 # --------------------------------------------------------------------------------------------
@@ -670,7 +674,9 @@ def processed_datasets(results_dir: str | os.PathLike) -> dict[str, dict[str, An
         No ``summary.json``, or one without a ``datasets`` record (written by an older
         na62dump): rerun ``na62dump run``.
     """
-    path = Path(results_dir) / "summary.json"
+    from na62dump import artefacts
+
+    path = artefacts.summary_path(results_dir)
     summary = atomic.read_json(path, "run `na62dump run` first")
     records = summary.get("datasets") if isinstance(summary, Mapping) else None
     if not isinstance(records, Mapping):

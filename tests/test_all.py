@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -23,7 +22,7 @@ def tiny(tmp_path_factory, tiny_campaign):
 def test_all_tiny_end_to_end(tiny):
     out, data, _ = tiny
     assert list(data.rglob("*.root"))
-    assert (out / "background.json").is_file()
+    assert (out / "background" / "background.json").is_file()
     limits = sorted(p.name for p in (out / "limits").glob("*.json"))
     assert {"dark_photon_ee.json", "dark_photon_mumu.json", "dark_photon_combined.json"} <= set(
         limits)
@@ -31,7 +30,7 @@ def test_all_tiny_end_to_end(tiny):
     assert combined["cls_observed"] is not None  # `all` unblinds by default, and says so
     record = json.loads((out / "all.json").read_text())
     assert record["unblinded"] is True and "unblind" in record["blinding_note"]
-    assert json.loads((out / "summary.json").read_text())["unblinded"] is True
+    assert json.loads((out / "run" / "summary.json").read_text())["unblinded"] is True
     figures = {p.name for p in (out / "figures").glob("*.png")}
     for name in ("exclusion_dark_photon_combined.png", "pointing_ee_data.png",
                  "vertex_ee_data.png", "mass_ee.png", "efficiency_dark_photon_ee.png"):
@@ -58,23 +57,6 @@ def test_all_second_run_reuses_everything(tiny, capsys):
     record = json.loads((out / "all.json").read_text())
     assert sum(record["seconds"].values()) == 0.0
     assert record["wall_seconds"] < max(0.25 * first_seconds, 20.0)
-
-
-def test_stale_reason(tmp_path):
-    inp, outp = tmp_path / "in.txt", tmp_path / "out.txt"
-    inp.write_text("a")
-    outp.write_text("b")
-    params = {"preset": "tiny"}
-    assert all_cmd.stale_reason(tmp_path, "run", params, [inp]) == "never run here"
-    all_cmd._write_record(tmp_path, "run", params, [outp], 1.0)
-    assert all_cmd.stale_reason(tmp_path, "run", params, [inp]) is None
-    assert "parameters changed (preset)" in all_cmd.stale_reason(
-        tmp_path, "run", {"preset": "default"}, [inp])
-    later = all_cmd._record_path(tmp_path, "run").stat().st_mtime + 10
-    os.utime(inp, (later, later))
-    assert "changed since" in all_cmd.stale_reason(tmp_path, "run", params, [inp])
-    outp.unlink()
-    assert "missing output" in all_cmd.stale_reason(tmp_path, "run", params, [inp])
 
 
 def test_excluded_ranges_expected_when_blinded():
@@ -120,25 +102,28 @@ def _args(*extra):
 
 
 def test_observed_choice_is_part_of_the_limits_record(tmp_path):
+    from na62dump import artefacts, provenance
+
     ctx = all_cmd._Context(_args("--out", str(tmp_path)))
     assert ctx.observed == "pseudo-data"
-    params = dict(ctx.plan()[3][2])
-    assert params["observed"] == "pseudo-data"
-    limits_out = tmp_path / "limits" / "dark_photon_ee.json"
-    limits_out.parent.mkdir(parents=True)
-    limits_out.write_text("{}")
-    all_cmd._write_record(tmp_path, "limits", params, [limits_out], 1.0)
-    assert all_cmd.stale_reason(tmp_path, "limits", params, []) is None
-    published = dict(all_cmd._Context(_args("--out", str(tmp_path), "--observed",
-                                            "published")).plan()[3][2])
-    assert published["observed"] == "published"
-    assert "parameters changed (observed)" in all_cmd.stale_reason(
-        tmp_path, "limits", published, [])
-    # the plot stage reruns when a published limit file changes
-    pub = tmp_path / "limits" / "published" / "dark_photon_ee.json"
-    pub.parent.mkdir()
-    pub.write_text("{}")
-    assert pub in ctx.plan()[4][3]
+    expected = all_cmd._limits_expected(ctx)
+    assert list(expected) == [artefacts.limits_dir(tmp_path)]
+    record = expected[artefacts.limits_dir(tmp_path)]
+    # a limits set with that record is up to date
+    with artefacts.StageSet(artefacts.limits_dir(tmp_path)) as d:
+        provenance.write_record(d, record)
+    assert all_cmd.stale_reason(expected) is None
+    published = all_cmd._limits_expected(all_cmd._Context(_args(
+        "--out", str(tmp_path), "--observed", "published")))
+    assert all_cmd.stale_reason(published) == f"no {artefacts.limits_dir(tmp_path, 'published')}"
+    # the plot stage reruns when the published limits change: their digest is an input
+    before = all_cmd._plot_expected(ctx)[artefacts.figures_dir(tmp_path)]
+    with artefacts.StageSet(artefacts.limits_dir(tmp_path, "published")) as d:
+        provenance.write_record(d, published[artefacts.limits_dir(tmp_path, "published")])
+    after = all_cmd._plot_expected(ctx)[artefacts.figures_dir(tmp_path)]
+    assert provenance.differences(before, after) == ["input limits_published changed"]
+    # and, not asked for, a published set makes the limits stage rerun (it removes it)
+    assert "not asked" in str(all_cmd._limits_expected(ctx))
 
 
 def test_summary_prints_published_extents_and_open_edges(tmp_path):
@@ -148,12 +133,13 @@ def test_summary_prints_published_extents_and_open_edges(tmp_path):
            "contours": {"observed": [[[0.1, 1.5e-7], [0.15, 1e-7]]],
                         "open_at": {"observed": ["mass min", "coupling min"],
                                     "expected": {"0": []}}}}
-    (tmp_path / "limits" / "published").mkdir(parents=True)
+    (tmp_path / "limits_published").mkdir(parents=True)
+    (tmp_path / "limits").mkdir(exist_ok=True)
     (tmp_path / "limits" / "dark_photon_ee.json").write_text(json.dumps(lim))
     pub = {**lim, "observed_source": "published (arXiv 2312.12055)"}
     pub["contours"] = {**lim["contours"],
                        "observed": [[[0.12, 2e-7], [0.48, 7e-7], [0.2, 4.6e-7]]]}
-    (tmp_path / "limits" / "published" / "dark_photon_ee.json").write_text(json.dumps(pub))
+    (tmp_path / "limits_published" / "dark_photon_ee.json").write_text(json.dumps(pub))
     text = all_cmd.summary_text(tmp_path)
     ours = next(line for line in text.splitlines() if line.startswith("  A'     ee"))
     assert "open at mass min, coupling min" in ours

@@ -149,13 +149,15 @@ def test_scale_to_pot():
 
 def test_write_and_read_background_json(tmp_path):
     payload = {"ee": {r: {"median": 0.01, "k": 4.0} for r in B.REGIONS}}
-    write_json(tmp_path / B.BACKGROUND_NAME, payload)
+    path = B.write_background(tmp_path, payload)
+    assert path == tmp_path / "background" / B.BACKGROUND_NAME
     assert B.read_background(tmp_path) == payload
-    assert [p.name for p in tmp_path.iterdir()] == [B.BACKGROUND_NAME]
-    (tmp_path / B.BACKGROUND_NAME).write_text(json.dumps({"ee": {"SR": {"median": -1, "k": 1}}}))
+    assert [p.name for p in path.parent.iterdir()] == [B.BACKGROUND_NAME]
+    path.unlink()
+    path.write_text(json.dumps({"ee": {"SR": {"median": -1, "k": 1}}}))
     with pytest.raises(InputError, match="CR"):
         B.read_background(tmp_path)
-    (tmp_path / B.BACKGROUND_NAME).write_text("{not json")
+    path.write_text("{not json")
     with pytest.raises(InputError, match="JSON"):
         B.read_background(tmp_path)
     with pytest.raises(InputError, match="missing"):

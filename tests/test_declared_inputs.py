@@ -77,7 +77,7 @@ def copy(made, tmp_path) -> tuple[Path, Path]:
 
 
 def summary(out: Path) -> dict:
-    return json.loads((out / "summary.json").read_text())
+    return json.loads((out / "run" / "summary.json").read_text())
 
 
 def run_cli(config, out, *extra) -> int:
@@ -195,6 +195,6 @@ def test_later_stages_describe_the_datasets_from_the_run(made, tmp_path):
     # a summary without the record (an older na62dump) is refused, not guessed from elsewhere
     old = summary(out)
     del old["datasets"]
-    (out / "summary.json").write_text(json.dumps(old))
+    (out / "run" / "summary.json").write_text(json.dumps(old))
     with pytest.raises(InputError, match=r"summary\.json: no 'datasets' record.*na62dump run"):
         described()

@@ -117,7 +117,7 @@ def test_truncated_file_is_skipped_and_reported(config, tmp_path, executor, caps
 
     assert run_cli(copy, out, executor, "--skip-bad-files") == 0
     assert f"skipped {bad} (dataset sig_ee): truncated" in capsys.readouterr().err
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "run" / "summary.json").read_text())
     assert [(s["dataset"], s["file"]) for s in summary["skipped_files"]] == [
         ("sig_ee", str(bad))
     ]

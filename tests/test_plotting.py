@@ -219,9 +219,10 @@ def test_published_observed_contour_beside_ours(tmp_path):
     assert plotting.PUBLISHED_LABEL not in [t.get_text() for t in
                                             plain.axes[0].get_legend().get_texts()]
     # plot_all finds DIR/limits/published/<name>.json next to DIR/limits/<name>.json
-    (tmp_path / "limits" / "published").mkdir(parents=True)
+    (tmp_path / "limits_published").mkdir(parents=True)
+    (tmp_path / "limits").mkdir(exist_ok=True)
     (tmp_path / "limits" / "dark_photon_ee.json").write_text(json.dumps(ours))
-    (tmp_path / "limits" / "published" / "dark_photon_ee.json").write_text(json.dumps(pub))
+    (tmp_path / "limits_published" / "dark_photon_ee.json").write_text(json.dumps(pub))
     made, _ = plotting.plot_all(tmp_path, formats=("png",))
     names = [p.name for p in made]
     assert "exclusion_dark_photon_ee.png" in names
@@ -329,9 +330,10 @@ def test_projection_figure_beside_the_2021_result(tmp_path):
     texts = _legend_texts(fig)
     assert "projection, expected (1e+18 POT)" in texts and "2021 observed (1.4e+17 POT)" in texts
     _assert_image(_save(fig, tmp_path, "projection")[0])
-    (tmp_path / "limits" / "projection").mkdir(parents=True)
+    (tmp_path / "limits_projection").mkdir(parents=True)
+    (tmp_path / "limits").mkdir(exist_ok=True)
     (tmp_path / "limits" / "dark_photon_ee.json").write_text(json.dumps(ours))
-    (tmp_path / "limits" / "projection" / "dark_photon_ee.json").write_text(json.dumps(proj))
+    (tmp_path / "limits_projection" / "dark_photon_ee.json").write_text(json.dumps(proj))
     made, _ = plotting.plot_all(tmp_path, formats=("png",))
     assert sorted(p.name for p in made) == ["exclusion_dark_photon_ee.png",
                                             "projection_dark_photon_ee.png"]

@@ -193,9 +193,8 @@ def test_write_outputs_is_all_or_nothing(tmp_path):
     outputs = {"ee": {"d": {"x": 1}}, "mumu": {"d": {"x": Unpicklable()}}}
     with pytest.raises(TypeError):
         runner.write_outputs(tmp_path, outputs, {"channels": {}})
-    assert not (tmp_path / "summary.json").exists()
-    assert not (tmp_path / "run" / "ee.coffea").exists()
-    assert os.listdir(tmp_path / "run") == []  # no temporary left behind
+    assert not (tmp_path / "run").exists()
+    assert os.listdir(tmp_path) == []  # no temporary left behind
     paths = runner.write_outputs(tmp_path, {"ee": {"d": {"x": 1}}}, {"channels": {}})
     assert runner.load_output(tmp_path, "ee") == {"d": {"x": 1}}
     assert json.loads(paths["summary"].read_text()) == {"channels": {}}
@@ -351,12 +350,13 @@ def assert_identical_outputs(a, b):
 
 def test_reference_run_writes_the_documented_artefacts(reference, campaign):
     out, result = reference
-    assert sorted(p.name for p in (out / "run").iterdir()) == ["ee.coffea", "mumu.coffea"]
+    assert sorted(p.name for p in (out / "run").iterdir()) == [
+        "ee.coffea", "mumu.coffea", "provenance.json", "summary.json"]
     ee = runner.load_output(out, "ee")
     assert sorted(ee) == ["data", "prompt", "sig_ee"]
     assert_identical_outputs(ee, result.channels["ee"].output)
     assert sorted(runner.load_output(out, "mumu")) == ["data", "prompt", "sig_mumu"]
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "run" / "summary.json").read_text())
     assert summary["executor"] == "iterative" and summary["chunksize"] == CHUNK
     assert summary["unblinded"] is False and summary["skipped_files"] == []
     sig = summary["channels"]["ee"]["sig_ee"]
@@ -383,8 +383,8 @@ def test_every_executor_gives_identical_results(reference, campaign, executor, t
         assert_identical_outputs(
             runner.load_output(tmp_path, channel), runner.load_output(ref_dir, channel)
         )
-    text = (tmp_path / "summary.json").read_bytes()
-    ref_text = (ref_dir / "summary.json").read_bytes()
+    text = (tmp_path / "run" / "summary.json").read_bytes()
+    ref_text = (ref_dir / "run" / "summary.json").read_bytes()
     # byte-identical but for the one entry that says which executor ran
     assert text.replace(f'"executor": "{executor}"'.encode(), b'"executor": "iterative"') == (
         ref_text
@@ -393,7 +393,7 @@ def test_every_executor_gives_identical_results(reference, campaign, executor, t
 
 def test_blinding_holds_end_to_end(reference, campaign, tmp_path):
     ref_dir, ref = reference
-    blinded = json.loads((ref_dir / "summary.json").read_text())
+    blinded = json.loads((ref_dir / "run" / "summary.json").read_text())
     data = blinded["channels"]["ee"]["data"]
     assert data["CR"] is None and data["SR"] is None
     assert "SR" not in data["cutflow"]["names"] and "CR" not in data["cutflow"]["names"]
@@ -401,7 +401,7 @@ def test_blinding_holds_end_to_end(reference, campaign, tmp_path):
 
     result = runner.run(campaign, ["ee"], executor="iterative", chunksize=CHUNK,
                         unblind=True, out_dir=tmp_path)  # fmt: skip
-    opened = json.loads((tmp_path / "summary.json").read_text())
+    opened = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert opened["unblinded"] is True
     data_u = opened["channels"]["ee"]["data"]
     out_u = runner.load_output(tmp_path, "ee")["data"]
@@ -451,7 +451,7 @@ def test_corrupt_file_stops_the_run_or_is_skipped(campaign_config, reference, tm
 
     result = runner.run(camp, ["ee"], executor="iterative", chunksize=CHUNK,
                         skip_bad_files=True, out_dir=out)  # fmt: skip
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "run" / "summary.json").read_text())
     assert [(s["dataset"], s["file"]) for s in summary["skipped_files"]] == [("sig_ee", bad)]
     assert "cannot be read" in summary["skipped_files"][0]["reason"]
     assert [s.file for s in result.skipped_files] == [bad]

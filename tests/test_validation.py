@@ -67,8 +67,8 @@ def test_results_rows_read_a_results_directory(tmp_path):
                            {"ee": {"brems": 0.5, "mesons": 0.5}}],
            "contours": {"observed": [[[0.1, 4e-7], [0.3, 6e-7], [0.2, 1e-5], [0.1, 1e-5]]],
                         "expected": {}}}
-    (tmp_path / "limits" / "published").mkdir(parents=True)
-    (tmp_path / "limits" / "published" / "dark_photon_ee.json").write_text(json.dumps(lim))
+    (tmp_path / "limits_published").mkdir(parents=True)
+    (tmp_path / "limits_published" / "dark_photon_ee.json").write_text(json.dumps(lim))
     rows = {r.quantity: r for r in V.results_rows(tmp_path)}
     assert rows["90% CL signal limit at n = 0, e+e-, brems-dominated masses (min; 2 masses)"
                 ].passed is True
@@ -95,7 +95,8 @@ def test_background_rows_sum_the_parts_of_a_component(tmp_path):
         "prompt": {"value": 0.001}, "upstream_ks": {"value": 0.004},
         "upstream_k3pi": {"value": 0.002}}}},
         "ee": {"SR": {"median": 0.0094, "components": {}}}}
-    (tmp_path / "background.json").write_text(json.dumps(bkg))
+    (tmp_path / "background").mkdir()
+    (tmp_path / "background" / "background.json").write_text(json.dumps(bkg))
     rows = {r.quantity: r for r in V.background_rows(tmp_path)}
     assert rows["pipi SR upstream"].ours == pytest.approx(0.006)
     assert rows["ee SR total"].ratio == pytest.approx(1.0)

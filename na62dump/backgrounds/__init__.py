@@ -61,7 +61,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from na62dump import atomic, geometry
+from na62dump import artefacts, atomic, geometry, provenance
 from na62dump.backgrounds.posterior import (
     JEFFREYS_PRIOR,
     NFV_MODELS,
@@ -93,7 +93,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BACKGROUND_NAME = "background.json"
+BACKGROUND_NAME = artefacts.BACKGROUND_NAME
 
 #: Channels whose combinatorial background is estimated from the Q1 control sample (the
 #: analyses with ``combinatorial`` final states in na62dump.finalstates).
@@ -108,8 +108,8 @@ _HOW = ("add one to datasets.yaml, `na62dump simulate` and `na62dump run` it, or
 # Output
 # --------------------------------------------------------------------------------------------
 def read_background(results_dir: str | os.PathLike) -> dict[str, Any]:
-    """Read ``DIR/background.json`` and check its structure (docs/artefacts.md)."""
-    path = Path(results_dir) / BACKGROUND_NAME
+    """Read ``DIR/background/background.json`` and check its structure (docs/artefacts.md)."""
+    path = artefacts.background_path(results_dir)
     data = atomic.read_json(path, "run `na62dump background` first")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected an object of channels")
@@ -127,9 +127,28 @@ def read_background(results_dir: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
+def background_record(results_dir: str | os.PathLike, *, n_pe: int, seed: int,
+                      prior: tuple[float, float], nfv_model: str = "gamma",
+                      published: bool = False) -> dict[str, Any]:
+    """The provenance record of the background stage (:mod:`na62dump.provenance`): its
+    options and seed, and the digest of the run set's record it reads (it reads nothing
+    else: no campaign, no ROOT file)."""
+    return provenance.record(
+        "background",
+        options={"pseudo_experiments": int(n_pe), "prior": list(prior),
+                 "nfv_model": nfv_model, "published_background": bool(published)},
+        seeds={"background": int(seed)},
+        inputs={"run": provenance.input_digest(artefacts.run_dir(results_dir))})
+
+
 def write_background(results_dir: str | os.PathLike, payload: Mapping[str, Any]) -> Path:
-    """Write ``DIR/background.json`` atomically."""
-    return atomic.write_json(Path(results_dir) / BACKGROUND_NAME, payload)
+    """Write the background set ``DIR/background/`` (``background.json``, and its
+    ``"_provenance"`` record as ``provenance.json``), replacing the previous set whole."""
+    with artefacts.StageSet(artefacts.background_dir(results_dir)) as staging:
+        atomic.write_json(staging / BACKGROUND_NAME, payload)
+        if payload.get("_provenance"):
+            provenance.write_record(staging, payload["_provenance"])
+    return artefacts.background_path(results_dir)
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,10 +280,9 @@ def prompt_inputs_from_outputs(
 # --------------------------------------------------------------------------------------------
 def read_run_datasets(results_dir: str | os.PathLike) -> tuple[dict[str, Any], list[str]]:
     """The ``datasets`` record (``{name: {"kind", "metadata"}}``) and the channels of
-    ``DIR/summary.json``."""
-    from na62dump import runner
+    ``DIR/run/summary.json``."""
 
-    path = Path(results_dir) / runner.SUMMARY_NAME
+    path = artefacts.summary_path(results_dir)
     summary = atomic.read_json(path, "run `na62dump run` first")
     datasets = summary.get("datasets") if isinstance(summary, dict) else None
     if not isinstance(datasets, dict) or not all(
@@ -316,7 +334,7 @@ def estimate_backgrounds(
     if n_pe < 1000:
         raise InputError(f"--pseudo-experiments {n_pe}: at least 1000 are needed")
     records, channels_run = read_run_datasets(results_dir)
-    summary_path = results_dir / runner.SUMMARY_NAME
+    summary_path = artefacts.summary_path(results_dir)
     kinds = {name: r.get("kind") for name, r in records.items()}
     meta = {name: r.get("metadata") or {} for name, r in records.items()}
     data = [name for name, kind in kinds.items() if kind == "pseudo_data"]

@@ -11,13 +11,17 @@ combined, and where the files are. Examples::
     na62dump all --force limits                    # redo limits and plot, reuse the rest
     na62dump all --observed published              # also NA62's published observations
 
-Make-like reuse
----------------
-Each stage leaves a record ``DIR/.all/<stage>.json`` (its parameters and the files it wrote).
-A stage reruns when a file it wrote is missing, when one of its inputs (the campaign file, the
-simulated files, the previous stage's artefacts) is newer than its record, or when its
-parameters (preset, config, data directory, blinding, toys, formats, ...) differ from the
-record; then every later stage reruns too. ``simulate`` itself only makes missing files.
+Make-like reuse, from provenance
+--------------------------------
+Every stage set carries the provenance record of the stage that wrote it
+(``<set>/provenance.json``, :mod:`na62dump.provenance`): the code hash, the campaign file's
+hash, preset and data directory, the cut objects, the options, seeds and blinding, and the
+digests of the records of the sets it read. At its turn, each stage builds the record it would
+write now and compares it with its set's (:func:`stale_reason`); it reruns only when they
+differ, and says what changed (``cuts of ee changed``, ``code changed``, ``input run
+changed``, ``options changed (toys)``). A changed cut therefore reruns run and, through the
+digests, background, limits and plot; a changed limits option reruns limits and plot only.
+``simulate`` runs when a campaign file is missing, and itself only makes missing files.
 
 Blinding
 --------
@@ -31,10 +35,10 @@ Published observations
 ----------------------
 ``--observed published`` adds, beside the pseudo-data limits (``DIR/limits/*.json``), the
 limits computed with NA62's published observations and backgrounds (``na62dump limits
---observed published``: ``DIR/limits/published/*.json``); the plot stage draws their observed
-contour on the dark-photon exclusion figures, and the summary prints their extents. The
-default, ``--observed pseudo-data``, computes the pseudo-data limits only. The choice is part
-of the limits stage's record.
+--observed published``: the set ``DIR/limits_published/``); the plot stage draws their
+observed contour on the dark-photon exclusion figures, and the summary prints their extents.
+The default, ``--observed pseudo-data``, computes the pseudo-data limits only and removes a
+published set left by an earlier run. The choice is part of the limits stage's record.
 
 Speed
 -----
@@ -50,9 +54,10 @@ import argparse
 import importlib
 import json
 import logging
+import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +78,7 @@ STATS_BY_PRESET = {
 }
 #: Background pseudo-experiments per preset (the ``background`` command's default is 1e6).
 PSEUDO_EXPERIMENTS = {"tiny": 20_000, "default": 200_000, "full": 1_000_000}
+#: Where older versions kept their make-like records (removed: provenance decides now).
 RECORD_DIR = ".all"
 UNBLIND_NOTE = (
     "NOTE: `na62dump all` opens the signal and control regions of the pseudo-data (unblinded) "
@@ -135,56 +141,21 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 # --------------------------------------------------------------------------------------------
-# Make-like records
+# Up to date, from provenance
 # --------------------------------------------------------------------------------------------
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return float("inf")  # a missing input makes everything downstream stale
+def stale_reason(expected: Mapping[Path, Mapping]) -> str | None:
+    """Why a stage must rerun (a short text), or None when each of its sets exists with the
+    record the stage would write now (``expected``: ``{set directory: record}``)."""
+    from na62dump import provenance
 
-
-def _newest(paths: Iterable[Path]) -> float:
-    return max((_mtime(p) for p in paths), default=0.0)
-
-
-def _record_path(out: Path, stage: str) -> Path:
-    return out / RECORD_DIR / f"{stage}.json"
-
-
-def _read_record(out: Path, stage: str) -> dict | None:
-    try:
-        return json.loads(_record_path(out, stage).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def _write_record(out: Path, stage: str, params: Mapping, outputs: Iterable[Path],
-                  seconds: float) -> None:
-
-    atomic.write_json(_record_path(out, stage), {
-        "params": params, "outputs": sorted(str(p) for p in outputs), "seconds": seconds,
-    })
-
-
-def stale_reason(out: Path, stage: str, params: Mapping, inputs: Iterable[Path]) -> str | None:
-    """Why ``stage`` must rerun (a short text), or None when its outputs are up to date."""
-    record = _read_record(out, stage)
-    if record is None:
-        return "never run here"
-    if record.get("params") != json.loads(json.dumps(params)):
-        changed = sorted(k for k in set(record.get("params", {})) | set(params)
-                         if record.get("params", {}).get(k) != params.get(k))
-        return f"parameters changed ({', '.join(changed)})"
-    outputs = [Path(p) for p in record.get("outputs", [])]
-    missing = [p for p in outputs if not p.exists()]
-    if missing or not outputs:
-        return f"missing output {missing[0] if missing else '(none recorded)'}"
-    finished = _mtime(_record_path(out, stage))
-    newer = [p for p in inputs if _mtime(p) > finished]
-    if newer:
-        return f"input {newer[0]} changed since the last run"
-    return None
+    reasons: list[str] = []
+    for set_dir, record in expected.items():
+        if not set_dir.exists():
+            reasons.append(f"no {set_dir}")
+            continue
+        reasons += [r for r in provenance.differences(provenance.read_record(set_dir), record)
+                    if r not in reasons]
+    return "; ".join(reasons) if reasons else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,7 +169,7 @@ def _command_args(name: str, argv: list[str]) -> argparse.Namespace:
     return parser.parse_args([name, *argv])
 
 
-def _stage_simulate(ctx) -> list[Path]:
+def _stage_simulate(ctx) -> None:
     argv = ["--preset", ctx.preset]
     if ctx.config:
         argv += ["--config", ctx.config]
@@ -210,10 +181,14 @@ def _stage_simulate(ctx) -> list[Path]:
     if missing:
         raise InputError(f"simulate: {len(missing)} campaign files still missing, e.g. "
                          f"{missing[0]}")
-    return ctx.data_files()
 
 
-def _stage_run(ctx) -> list[Path]:
+def _simulate_expected(ctx) -> str | None:
+    missing = [p for p in ctx.data_files() if not p.is_file()]
+    return f"{len(missing)} campaign files missing, e.g. {missing[0]}" if missing else None
+
+
+def _stage_run(ctx) -> None:
     from na62dump import runner
 
     # the library directly: `na62dump run` has no --data-dir, the campaign object carries it
@@ -221,46 +196,109 @@ def _stage_run(ctx) -> list[Path]:
                         unblind=ctx.unblind, out_dir=ctx.out, status=ctx.tty)
     for name, ch in result.channels.items():
         print(f"  {name}: {len(ch.output)} datasets, {ch.events} events in {ch.seconds:.1f} s")
-    return [Path(p) for p in result.paths.values()]
 
 
-def _stage_background(ctx) -> list[Path]:
+def _run_expected(ctx) -> dict[Path, dict]:
+    from na62dump import artefacts, runner
+    from processors import PROCESSORS
+
+    record = runner.run_record(
+        ctx.campaign, {c: p(cuts=None).cuts for c, p in PROCESSORS.items()},
+        channels=list(PROCESSORS), executor=ctx.executor, chunksize=settings.DEFAULT_CHUNKSIZE,
+        skip_bad_files=False, unblind=ctx.unblind)
+    return {artefacts.run_dir(ctx.out): record}
+
+
+def _background_args(ctx) -> argparse.Namespace:
+    """The ``background`` command's options (its defaults) for this chain."""
+    return _command_args("background", ["--results", str(ctx.out),
+                                        "--pseudo-experiments", str(ctx.n_pe)])
+
+
+def _background_record(ctx) -> dict:
+    from na62dump import backgrounds
+
+    a = _background_args(ctx)
+    prior = backgrounds.UNIFORM_PRIOR if a.prior == "uniform" else backgrounds.JEFFREYS_PRIOR
+    return backgrounds.background_record(ctx.out, n_pe=a.pseudo_experiments, seed=a.seed,
+                                         prior=prior, published=a.published_background)
+
+
+def _stage_background(ctx) -> None:
     from na62dump import backgrounds
 
     # from the run's artefacts only
-    result = backgrounds.estimate_backgrounds(ctx.out, n_pe=ctx.n_pe)
-    return [Path(backgrounds.write_background(ctx.out, result))]
+    a = _background_args(ctx)
+    prior = backgrounds.UNIFORM_PRIOR if a.prior == "uniform" else backgrounds.JEFFREYS_PRIOR
+    result = backgrounds.estimate_backgrounds(ctx.out, n_pe=a.pseudo_experiments, seed=a.seed,
+                                              prior=prior, published=a.published_background)
+    result["_provenance"] = _background_record(ctx)
+    backgrounds.write_background(ctx.out, result)
 
 
-def _stage_limits(ctx) -> list[Path]:
-    # the signal datasets are described by the run's summary.json, not by datasets.yaml
+def _background_expected(ctx) -> dict[Path, dict]:
+    from na62dump import artefacts
+
+    return {artefacts.background_dir(ctx.out): _background_record(ctx)}
+
+
+def _limits_args(ctx) -> argparse.Namespace:
+    """The ``limits`` command's options for this chain (per-preset grid and toys); the signal
+    datasets are described by the run's summary.json, not by datasets.yaml."""
     argv = ["--results", str(ctx.out),
             "--masses", str(ctx.stats["masses"]),
             "--hadronic-masses", str(ctx.stats["hadronic_masses"]),
             "--couplings", str(ctx.stats["couplings"])]
     argv += ["--asymptotic"] if ctx.asymptotic else ["--toys", str(ctx.stats["toys"])]
     argv += ["--form-factor", ctx.form_factor]
-    for sub in ("limits", "yields", "workspaces", "limits/published", "workspaces/published"):
-        # a previous grid's (or a previous --observed choice's) files must not linger
-        for old in (ctx.out / sub).glob("*.json"):
-            old.unlink()
     # with --observed published, the published limits beside the pseudo-data ones (never
     # over them), from the same yields
     sources = "pseudo-data" + (",published" if ctx.observed == "published" else "")
-    _call(_command_args("limits", [*argv, "--observed", sources]))
-    return sorted((ctx.out / "limits").glob("*.json")) + sorted(
-        (ctx.out / "limits" / "published").glob("*.json")) + sorted(
-        (ctx.out / "yields").glob("*.json"))
+    return _command_args("limits", [*argv, "--observed", sources])
 
 
-def _stage_plot(ctx) -> list[Path]:
+def _stage_limits(ctx) -> None:
+    from na62dump import artefacts
+
+    _call(_limits_args(ctx))
+    if ctx.observed != "published":  # an earlier run's published set does not describe this
+        artefacts.remove_set(artefacts.limits_dir(ctx.out, "published"))
+
+
+def _limits_expected(ctx) -> dict[Path, dict]:
+    from na62dump import artefacts
+    from na62dump.commands import limits
+
+    summary = artefacts.summary_path(ctx.out)
+    try:
+        blinded = not json.loads(summary.read_text())["unblinded"]
+    except (OSError, ValueError, KeyError, TypeError):
+        blinded = not ctx.unblind
+    wanted = {"pseudo-data": blinded}
+    if ctx.observed == "published":
+        wanted["published"] = False
+    records = limits.stage_records(_limits_args(ctx), ctx.out, wanted)
+    expected = {artefacts.limits_dir(ctx.out, k): r for k, r in records.items()}
+    published = artefacts.limits_dir(ctx.out, "published")
+    if ctx.observed != "published" and published.exists():
+        expected[published] = {"stage": "none: not asked (--observed pseudo-data)"}
+    return expected
+
+
+def _stage_plot(ctx) -> None:
     from na62dump import plotting
 
-    made, skipped = plotting.plot_all(ctx.out, None, ctx.formats, ctx.references,
-                                      workers=ctx.workers)
+    _, skipped = plotting.plot_all(ctx.out, None, ctx.formats, ctx.references,
+                                   workers=ctx.workers)
     for what, why in skipped:
         print(f"  skipped {what}: {why}")
-    return made
+
+
+def _plot_expected(ctx) -> dict[Path, dict]:
+    from na62dump import artefacts, plotting
+
+    return {artefacts.figures_dir(ctx.out):
+            plotting.plot_record(ctx.out, ctx.formats, ctx.references)}
 
 
 def _call(args: argparse.Namespace) -> None:
@@ -315,33 +353,15 @@ class _Context:
             files += d.output_paths() if d.recipe is not None else map(Path, d.existing_files())
         return files
 
-    def run_files(self) -> list[Path]:
-        from na62dump.runner import SUMMARY_NAME
-
-        return sorted((self.out / "run").glob("*.coffea")) + [self.out / SUMMARY_NAME]
-
-    def plan(self) -> list[tuple[str, Callable, dict, list[Path]]]:
-        """(stage, function, parameters, inputs) in order."""
-        base = {"preset": self.preset, "config": str(self.config_path),
-                "data_dir": str(self.campaign.data_dir)}
-        limits = self.out / "limits"
+    def plan(self) -> list[tuple[str, Callable, Callable]]:
+        """(stage, function, expected) in order: ``expected(ctx)`` is the reason to run
+        (simulate) or ``{set: record}`` the stage would write now (the others)."""
         return [
-            ("simulate", _stage_simulate, base, [self.config_path]),
-            ("run", _stage_run, {**base, "unblind": self.unblind, "executor": self.executor},
-             [self.config_path, *self.data_files()]),
-            ("background", _stage_background,
-             {**base, "pseudo_experiments": self.n_pe}, self.run_files()),
-            ("limits", _stage_limits,
-             {**base, "asymptotic": self.asymptotic, "form_factor": self.form_factor,
-              "observed": self.observed, **self.stats},
-             [*self.run_files(), self.out / "background.json"]),
-            ("plot", _stage_plot,
-             {"formats": list(self.formats),
-              "references": [str(Path(r).resolve()) for r in self.references]},
-             [*self.run_files(), *sorted(limits.glob("*.json")),
-              *sorted((limits / "published").glob("*.json")),
-              *sorted((self.out / "yields").glob("*.json")),
-              *[Path(r) for r in self.references]]),
+            ("simulate", _stage_simulate, _simulate_expected),
+            ("run", _stage_run, _run_expected),
+            ("background", _stage_background, _background_expected),
+            ("limits", _stage_limits, _limits_expected),
+            ("plot", _stage_plot, _plot_expected),
         ]
 
 
@@ -431,8 +451,8 @@ def _model_limits(files, lines: list[str]):
 
 
 def _published_lines(out: Path) -> list[str]:
-    """Summary lines of ``DIR/limits/published/*.json``: the observed contour extents."""
-    files = sorted((out / "limits" / "published").glob("*.json"), key=_file_order)
+    """Summary lines of ``DIR/limits_published/*.json``: the observed contour extents."""
+    files = sorted(_limit_files(out, "published"), key=_file_order)
     if not files:
         return []
     source = json.loads(files[0].read_text()).get("observed_source", "published")
@@ -451,6 +471,14 @@ def _published_lines(out: Path) -> list[str]:
     return lines
 
 
+def _limit_files(out: Path, source: str) -> list[Path]:
+    """The limit files of a limit set (its ``provenance.json`` aside)."""
+    from na62dump import artefacts
+
+    return [p for p in artefacts.limits_dir(out, source).glob("*.json")
+            if p.name != artefacts.PROVENANCE_NAME]
+
+
 def _file_order(path: Path) -> tuple:
     """Summary order: the dark photon combined, ee, mumu first, then the rest by name."""
     first = {"dark_photon_combined": 0, "dark_photon_ee": 1, "dark_photon_mumu": 2}
@@ -459,10 +487,10 @@ def _file_order(path: Path) -> tuple:
 
 def summary_text(out: Path) -> str:
     """The terminal summary of a results directory (also written to ``DIR/summary.txt``)."""
-    from na62dump.runner import SUMMARY_NAME
+    from na62dump import artefacts
 
     lines = []
-    summary_path = out / SUMMARY_NAME
+    summary_path = artefacts.summary_path(out)
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     unblinded = bool(summary.get("unblinded"))
     lines.append(f"Pseudo-data {'UNBLINDED' if unblinded else 'blinded'} "
@@ -478,7 +506,7 @@ def summary_text(out: Path) -> str:
                     lines.append(f"  {channel:<9} {name:<10} CR blinded   SR blinded")
                 continue
             lines.append(f"  {channel:<9} {name:<10} CR {d['CR']:<8}   SR {d['SR']}")
-    bkg_path = out / "background.json"
+    bkg_path = artefacts.background_path(out)
     if bkg_path.is_file():
         bkg = json.loads(bkg_path.read_text())
         lines.append("Expected background (median [68% interval]):")
@@ -493,7 +521,7 @@ def summary_text(out: Path) -> str:
                     parts.append(f"{region} {_fmt(e['median']):>8} [{_fmt(lo)}, {_fmt(hi)}]"
                                  .ljust(30))
             lines.append(f"  {state:<11} " + " ".join(parts).rstrip())
-    files = sorted((out / "limits").glob("*.json"), key=_file_order)
+    files = sorted(_limit_files(out, "pseudo-data"), key=_file_order)
     if files:
         lines.append("Excluded at 90% CL (observed; expected median while blinded), "
                      "within the scanned grid:")
@@ -513,13 +541,14 @@ def summary_text(out: Path) -> str:
                 f"{1e3 * r['mass_gev'][1]:.0f} MeV, {unit} {r['coupling'][0]:.2g}-"
                 f"{r['coupling'][1]:.2g} {scanned}{_open_note(limits)}")
     lines += _published_lines(out)
-    figures = out / "figures"
-    lines.append("Files:")
-    lines.append(f"  run outputs   {out / 'run'}/*.coffea, {summary_path}")
+    figures = artefacts.figures_dir(out)
+    lines.append("Files (each stage set with its provenance.json):")
+    lines.append(f"  run outputs   {artefacts.run_dir(out)}/*.coffea, {summary_path}")
     lines.append(f"  backgrounds   {bkg_path}")
-    lines.append(f"  limits        {out / 'limits'}/*.json (workspaces: {out / 'workspaces'})")
-    if (out / "limits" / "published").is_dir():
-        lines.append(f"  published     {out / 'limits' / 'published'}/*.json "
+    lines.append(f"  limits        {artefacts.limits_dir(out)}/*.json (yields: "
+                 f"{artefacts.yields_dir(out)}, workspaces: {artefacts.workspaces_dir(out)})")
+    if artefacts.limits_dir(out, "published").is_dir():
+        lines.append(f"  published     {artefacts.limits_dir(out, 'published')}/*.json "
                      "(NA62's observations)")
     n_fig = len(list(figures.glob("*.png"))) if figures.is_dir() else 0
     lines.append(f"  figures       {figures}/ ({n_fig} PNG, with PDF and cutflow tables)")
@@ -561,29 +590,26 @@ def main(args: argparse.Namespace) -> int:
         print(UNBLIND_NOTE, file=sys.stderr)
     ctx.out.mkdir(parents=True, exist_ok=True)
     forced = STAGES.index(args.force) if args.force else len(STAGES)
-    rerun_from = None
+    shutil.rmtree(ctx.out / RECORD_DIR, ignore_errors=True)  # records of older versions
     timings: dict[str, float] = {}
     tic_all = time.perf_counter()
-    for i, (stage, func, params, inputs) in enumerate(ctx.plan()):
+    for i, (stage, func, expected) in enumerate(ctx.plan()):
+        # at the stage's turn: its inputs' records are those of the stages just run
         if i >= forced:
             reason = "--force"
-        elif rerun_from is not None:
-            reason = f"{rerun_from} reran"
+        elif stage == "simulate":
+            reason = expected(ctx)
         else:
-            reason = stale_reason(ctx.out, stage, params, inputs)
+            reason = stale_reason(expected(ctx))
         if reason is None:
             print(f"[{i + 1}/{len(STAGES)}] {stage}: up to date")
             timings[stage] = 0.0
             continue
         print(f"[{i + 1}/{len(STAGES)}] {stage}: running ({reason})", flush=True)
         tic = time.perf_counter()
-        outputs = func(ctx)
-        # parameters depend on the campaign (data_dir), recompute after simulate
-        params = dict(ctx.plan()[i][2])
+        func(ctx)
         timings[stage] = time.perf_counter() - tic
-        _write_record(ctx.out, stage, params, outputs, timings[stage])
         print(f"[{i + 1}/{len(STAGES)}] {stage}: done in {timings[stage]:.1f} s", flush=True)
-        rerun_from = rerun_from or stage
     text = summary_text(ctx.out)
     atomic.write_text(ctx.out / "summary.txt", text)
     atomic.write_json(ctx.out / "all.json", {

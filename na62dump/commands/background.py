@@ -1,10 +1,10 @@
 """``na62dump background``: expected backgrounds per channel and region (stage 3).
 
 Reads the artefacts of ``na62dump run`` only, ``DIR/run/<channel>.coffea`` and
-``DIR/summary.json`` (never the campaign or a ROOT file), and writes ``DIR/background.json``
-(docs/artefacts.md): per final state and region the median and log-normal ``k`` the limits
-use, the mean, the 68% and 90% intervals and the components (prompt, combinatorial,
-upstream). A sample the run lacks (no prompt MC, no combinatorial pseudo-events, no upstream
+``DIR/run/summary.json`` (never the campaign or a ROOT file), and writes
+``DIR/background/background.json`` (docs/artefacts.md): per final state and region the
+median and log-normal ``k`` the limits use, the mean, the 68% and 90% intervals and the
+components (prompt, combinatorial, upstream). A sample the run lacks (no prompt MC, no combinatorial pseudo-events, no upstream
 sample where one is needed) is an error saying so; ``--published-background`` takes the
 published value instead, flagged in the output. Method: :mod:`na62dump.backgrounds`.
 Examples::
@@ -53,15 +53,18 @@ def _fmt(x: float) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Estimate the backgrounds and write ``DIR/background.json``."""
+    """Estimate the backgrounds and write ``DIR/background/background.json``."""
     from na62dump import backgrounds
 
-    check_writable_dir(args.results, "--results")  # background.json goes there
+    check_writable_dir(args.results, "--results")  # the background set goes there
     prior = backgrounds.UNIFORM_PRIOR if args.prior == "uniform" else backgrounds.JEFFREYS_PRIOR
     result = backgrounds.estimate_backgrounds(
         args.results, n_pe=args.pseudo_experiments, seed=args.seed, prior=prior,
         published=args.published_background,
     )
+    result["_provenance"] = backgrounds.background_record(
+        args.results, n_pe=args.pseudo_experiments, seed=args.seed, prior=prior,
+        published=args.published_background)
     path = backgrounds.write_background(args.results, result)
     print(f"{'state':<11} {'region':<6} {'median':>9} {'k':>6} {'68% interval':<22} components")
     for state, regions in result.items():

@@ -1,7 +1,9 @@
 """``na62dump hepdata``: a HEPData submission of the results (``hepdata_lib``).
 
-Reads a results directory of ``na62dump limits`` (``limits/``, ``yields/``,
-``workspaces/*_bkgonly.json`` and ``*_patchset.json``, ``background.json``, ``summary.json``)
+Reads a results directory of ``na62dump limits`` (``limits/``, ``limits/yields/``,
+``limits/workspaces/*_bkgonly.json`` and ``*_patchset.json``, ``background/background.json``,
+``run/summary.json``, and each set's ``provenance.json``: the records go into the submission
+as a ``provenance.json`` resource, and its comment names the version and code hash)
 and writes ``OUT/`` (``submission.yaml``, one YAML per table, the patchsets and
 background-only workspaces as additional resources, and ``submission.tar.gz``, the archive to
 upload), both the directory and the archive validated by ``hepdata-validator`` (offline: the
@@ -33,11 +35,13 @@ import contextlib
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from na62dump import atomic
+from na62dump import artefacts, atomic, provenance
 from na62dump.commands._args import check_writable_dir
 from na62dump.errors import InputError
 
@@ -216,6 +220,28 @@ def _resources(ws_dir: Path, tmp: Path, inspire: str | None,
     return out
 
 
+def provenance_records(results: Path) -> dict[str, Any]:
+    """``{set: record}`` of the stage sets a submission is built from (those present)."""
+    sets = {"run": artefacts.run_dir(results), "background": artefacts.background_dir(results),
+            "limits": artefacts.limits_dir(results),
+            "limits_published": artefacts.limits_dir(results, "published")}
+    return {name: rec for name, d in sets.items()
+            if (rec := provenance.read_record(d)) is not None}
+
+
+def provenance_note(records: Mapping[str, Any]) -> str:
+    """One sentence for the submission comment: the na62dump version and code hash of the
+    limits, and where the full records are."""
+    rec = records.get("limits") or next(iter(records.values()), None)
+    if rec is None:
+        return "No provenance record was found in the results."
+    git = rec.get("git") or {}
+    commit = f", git {git['commit'][:12]}{' (dirty)' if git.get('dirty') else ''}" \
+        if git.get("commit") else ""
+    return (f"Made with na62dump {rec.get('na62dump')} (code sha256 {rec.get('code', '')[:16]}"
+            f"{commit}); the full provenance records are in provenance.json.")
+
+
 def build_submission(results: str | Path, out: str | Path, inspire: str | None = None) -> Path:
     """Write and validate the submission in ``out`` (replaced atomically); returns ``out``."""
     from hepdata_lib import Submission
@@ -224,18 +250,24 @@ def build_submission(results: str | Path, out: str | Path, inspire: str | None =
     results, out = Path(results), Path(out)
     if inspire is not None and not re.fullmatch(r"ins[0-9]{7}", inspire):
         raise InputError(f"--inspire {inspire!r}: expected ins followed by 7 digits")
-    limits = sorted(p for p in (results / "limits").glob("*.json"))
+    def limit_files(source: str) -> list[Path]:
+        return sorted(p for p in artefacts.limits_dir(results, source).glob("*.json")
+                      if p.name != artefacts.PROVENANCE_NAME)
+
+    limits = limit_files("pseudo-data")
     if not limits:
-        raise InputError(f"{results / 'limits'}: no limit files (run `na62dump limits`)")
+        raise InputError(f"{artefacts.limits_dir(results)}: no limit files (run `na62dump "
+                         "limits`)")
     tables = [t for p in limits for t in limit_tables(p)]
-    tables += [t for p in sorted((results / "limits" / "published").glob("*.json"))
+    tables += [t for p in limit_files("published")
                for t in limit_tables(p, " (published obs.)")]
-    tables += [t for p in sorted((results / "yields").glob("*.json")) for t in yield_tables(p)
-               if atomic.read_json(p).get("model") in COUPLINGS]
-    if (results / "summary.json").exists():
-        tables += cutflow_tables(atomic.read_json(results / "summary.json"))
-    if (results / "background.json").exists():
-        tables += background_table(atomic.read_json(results / "background.json"))
+    tables += [t for p in sorted(artefacts.yields_dir(results).glob("*.json"))
+               for t in yield_tables(p) if atomic.read_json(p).get("model") in COUPLINGS]
+    if artefacts.summary_path(results).exists():
+        tables += cutflow_tables(atomic.read_json(artefacts.summary_path(results)))
+    if artefacts.background_path(results).exists():
+        tables += background_table(atomic.read_json(artefacts.background_path(results)))
+    records = provenance_records(results)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -244,12 +276,16 @@ def build_submission(results: str | Path, out: str | Path, inspire: str | None =
         sub = Submission()
         sub.comment = ("na62dump: an open reproduction of the NA62 2021 beam-dump searches "
                        "(NA62, PRL 133 (2024) 111802, arXiv 2312.12055; JHEP 09 (2023) 035), "
-                       "from simulated pseudo-data unless the limits say otherwise.")
+                       "from simulated pseudo-data unless the limits say otherwise. "
+                       + provenance_note(records))
         for t in tables:
             sub.add_table(t)
-        res = _resources(results / "workspaces", res_dir, inspire)
-        res += _resources(results / "workspaces" / "published", res_dir, inspire,
+        res = _resources(artefacts.workspaces_dir(results), res_dir, inspire)
+        res += _resources(artefacts.workspaces_dir(results, "published"), res_dir, inspire,
                           prefix="published_", tag=" (published observations)")
+        res.append(("provenance records of the na62dump stage sets these tables come from "
+                    "(na62dump.provenance)",
+                    atomic.write_json(res_dir / "provenance.json", records, sort_keys=True)))
         for desc, path in res:
             sub.add_additional_resource(desc, str(path), copy_file=True, file_type="json")
         stage = tmp / "submission"

@@ -1,12 +1,15 @@
 """``na62dump limits``: signal yields, pyhf workspaces and CLs limits (stage 4).
 
 Reads the stage-2 outputs (``DIR/run/*.coffea``: signal truth histograms, SR candidates of the
-pseudo-data), ``DIR/summary.json`` (blinded or not, and its ``datasets`` record: each signal
-dataset's model, production, final state and mass, so that ``datasets.yaml`` is not read
-again) and ``DIR/background.json`` (stage 3), and writes (docs/artefacts.md):
+pseudo-data), ``DIR/run/summary.json`` (blinded or not, and its ``datasets`` record: each
+signal dataset's model, production, final state and mass, so that ``datasets.yaml`` is not read
+again) and ``DIR/background/background.json`` (stage 3), and writes the limit set
+``DIR/limits/`` (docs/artefacts.md; replaced whole, so no file of an earlier grid or channel
+list survives; every file carries the provenance record, also in
+``DIR/limits/provenance.json``):
 
-- ``DIR/yields/<model>_<channel>.json``: N_exp tables (:mod:`na62dump.yields`);
-- ``DIR/workspaces/<model>_<channel>_m<MeV>.json``: the pyhf workspace of each mass;
+- ``DIR/limits/yields/<model>_<channel>.json``: N_exp tables (:mod:`na62dump.yields`);
+- ``DIR/limits/workspaces/<model>_<channel>_m<MeV>.json``: the pyhf workspace of each mass;
 - ``DIR/limits/dark_photon_<channel>.json`` over (M, eps), ``alp_<channel>.json`` over
   (tau_a, BR x BR) per ALP mass, ``dark_scalar_<channel>.json`` over (M, sin2theta),
   ``alp_gluon_<channel>.json`` over (M, cgg = c_GG / Lambda in GeV^-1, BC11): ``mass_gev``,
@@ -17,15 +20,15 @@ again) and ``DIR/background.json`` (stage 3), and writes (docs/artefacts.md):
 - with ``--observed published`` (or ``pseudo-data,published``: both sets from the same
   yields, computed once): the same limit files and workspaces computed with NA62's
   published observations and background models (:mod:`na62dump.stats.published`) instead of
-  the pseudo-data, in ``DIR/limits/published/`` and ``DIR/workspaces/published/``, beside the
+  the pseudo-data, in the set ``DIR/limits_published/`` (and its ``workspaces/``), beside the
   pseudo-data ones (never over them), with ``"observed_source": "published (arXiv
   2312.12055)"`` (``"pseudo-data"`` otherwise). This mode reads neither the pseudo-data nor
   ``background.json`` and needs no unblinding; it uses the published exposure
   (``geometry.N_POT``), and alone it writes no yield tables.
 
 - with ``--projection --pot N`` (e.g. ``1e18``, a Run-2 exposure): expected limits only at
-  ``N`` protons on target, written to ``DIR/limits/projection/`` and
-  ``DIR/workspaces/projection/`` apart from the 2021 results (``"observed_source":
+  ``N`` protons on target, written to the set ``DIR/limits_projection/`` (and its
+  ``workspaces/``) apart from the 2021 results (``"observed_source":
   "projection"``, no yield tables written). The signal yields are proportional to N_POT;
   every background component is scaled by the POT ratio ``N / n_pot`` of background.json
   (prompt and upstream: protons on target at fixed selection; combinatorial: accidental pairs
@@ -49,6 +52,7 @@ the combinations of :func:`combinations` (one likelihood product, N_POT shared):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import logging
 import math
@@ -59,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from na62dump import atomic, geometry, settings
+from na62dump import artefacts, atomic, geometry, provenance, settings
 from na62dump.commands._args import check_writable_dir, comma_list, int_at_least
 from na62dump.errors import InputError
 from na62dump.finalstates import SIGNAL_STATES
@@ -178,12 +182,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--observed", type=_OBSERVED, default=["pseudo-data"], metavar="LIST",
                    help="observations in the likelihood, comma-separated: pseudo-data "
                         "(default) and/or published (NA62's observations with the published "
-                        "backgrounds, written to DIR/limits/published/, beside the pseudo-data "
+                        "backgrounds, written to DIR/limits_published/, beside the pseudo-data "
                         "limits); the yields are computed once for all")
     proj = p.add_argument_group("projection (expected limits at another exposure)")
     proj.add_argument("--projection", action="store_true",
                       help="expected limits only at --pot protons on target, backgrounds "
-                           "scaled by the POT ratio, written to DIR/limits/projection/")
+                           "scaled by the POT ratio, written to DIR/limits_projection/")
     proj.add_argument("--pot", type=float, metavar="N",
                       help="protons on target of the projection, e.g. 1e18 (with --projection)")
     p.set_defaults(func=main)
@@ -194,7 +198,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 # Inputs
 # --------------------------------------------------------------------------------------------
 def read_summary(results_dir: Path) -> dict[str, Any]:
-    path = results_dir / "summary.json"
+    path = artefacts.summary_path(results_dir)
     data = atomic.read_json(path, "run `na62dump run` first")
     if not isinstance(data, dict) or not isinstance(data.get("unblinded"), bool):
         raise InputError(f"{path}: no boolean 'unblinded' entry")
@@ -359,8 +363,8 @@ def _finish(result_dict: dict, blinded: bool, extra: Mapping[str, Any]) -> dict:
 
 
 def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping, *, bkg,
-                   observed, blinded, method, n_toys, seed, results_dir: Path, n_pot: float,
-                   observed_source: str, coupling_name: str) -> Path:
+                   observed, blinded, method, n_toys, seed, set_dir: Path, n_pot: float,
+                   observed_source: str, coupling_name: str, record: Mapping) -> Path:
     """Scan (M, coupling) for one channel or a combination of final states."""
     from na62dump.stats.scan import scan_dark_photon
 
@@ -380,13 +384,14 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
     res = scan_dark_photon(
         n_exp, masses, coupling, sigma_m_gev=sigma, backgrounds=backgrounds, observed=obs,
         systematics={"production_rel": PRODUCTION_REL}, method=method, n_toys=n_toys,
-        rng=rng, cl=CL, workspace_dir=_out_dir(results_dir, "workspaces", observed_source),
+        rng=rng, cl=CL, workspace_dir=_out_dir(set_dir, "workspaces"),
         blinded=blinded,
         workspace_prefix=f"{model}_{name}", progress=sys.stderr.isatty(),
     )
     _write_patchset(model, name, n_exp, sigma, backgrounds, obs, masses, coupling,
-                    coupling_name, _out_dir(results_dir, "workspaces", observed_source),
-                    {"observed_source": observed_source, "blinded": blinded, "n_pot": n_pot})
+                    coupling_name, _out_dir(set_dir, "workspaces"),
+                    {"observed_source": observed_source, "blinded": blinded, "n_pot": n_pot,
+                     "provenance": dict(record)})
     d = res.to_dict()
     if coupling_name != "eps":
         d[coupling_name] = d.pop("eps")
@@ -398,9 +403,9 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
                              "background_source": sources,
                              "observed_source": observed_source,
                              "observed_sr_masses_gev": None if blinded else
-                             {s: observed.get(s, []) for s in states}})
-    path = atomic.write_json(_out_dir(results_dir, "limits", observed_source)
-                             / f"{model}_{name}.json", d)
+                             {s: observed.get(s, []) for s in states},
+                             "provenance": dict(record)})
+    path = atomic.write_json(_out_dir(set_dir, "limits") / f"{model}_{name}.json", d)
     _report(model, name, res, coupling_name, blinded, d["contours"]["open_at"],
             observed_source)
     return path
@@ -424,8 +429,8 @@ def _write_patchset(model: str, name: str, n_exp, sigma, backgrounds, obs, masse
 
 
 def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed,
-              results_dir: Path, n_pot: float, observed_source: str,
-              n_couplings: int) -> Path:
+              set_dir: Path, n_pot: float, observed_source: str,
+              n_couplings: int, record: Mapping) -> Path:
     from na62dump.stats.scan import scan_alp
 
     key = state
@@ -444,7 +449,7 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
         sigma_m_gev={key: sigma}, backgrounds={key: background},
         observed={key: (observed.get(state, []) if not blinded else 0) or 0},
         systematics={"production_rel": PRODUCTION_REL}, method=method, n_toys=n_toys,
-        rng=rng, cl=CL, workspace_dir=_out_dir(results_dir, "workspaces", observed_source),
+        rng=rng, cl=CL, workspace_dir=_out_dir(set_dir, "workspaces"),
         blinded=blinded,
         workspace_prefix=f"alp_{state}", progress=sys.stderr.isatty(),
     )
@@ -465,9 +470,9 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
     d = _finish(d, blinded, {"model": "alp", "channel": state, "n_pot": n_pot,
                              "ctau_m": table.coupling.tolist(), "background_source": source,
                              "yield_coverage": dict(table.coverage),
-                             "observed_source": observed_source})
-    path = atomic.write_json(_out_dir(results_dir, "limits", observed_source)
-                             / f"alp_{state}.json", d)
+                             "observed_source": observed_source,
+                             "provenance": dict(record)})
+    path = atomic.write_json(_out_dir(set_dir, "limits") / f"alp_{state}.json", d)
     open_at = {}
     for r in per_mass:
         for key, edges in (("observed", r["contours"]["open_at"]["observed"]),
@@ -481,13 +486,10 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
     return path
 
 
-def _out_dir(results_dir: Path, kind: str, observed_source: str) -> Path:
-    """``DIR/<kind>`` for the pseudo-data, ``DIR/<kind>/published`` for NA62's observations,
-    ``DIR/<kind>/projection`` for a projection (:func:`projection_context`)."""
-    base = results_dir / kind
-    if observed_source == "pseudo-data":
-        return base
-    return base / (PROJECTION_SOURCE if observed_source == PROJECTION_SOURCE else "published")
+def _out_dir(set_dir: Path, kind: str) -> Path:
+    """Where ``kind`` (``limits``, ``workspaces``, ``yields``) goes in the limit set being
+    written (:mod:`na62dump.artefacts`): the limit files at its top, the others below."""
+    return set_dir if kind == "limits" else set_dir / kind
 
 
 def _report(model: str, name: str, res, coupling_name: str, blinded: bool,
@@ -530,7 +532,7 @@ def _observation_contexts(args, results_dir: Path) -> list[dict[str, Any]]:
                        observed={s: published.sr_masses(s) for s in published.OBSERVATIONS})
             print(f"limits: observations {ctx['observed_source']} with the published SR "
                   f"backgrounds, N_POT {ctx['n_pot']:.3g}; written to "
-                  f"{_out_dir(results_dir, 'limits', 'published')} beside the pseudo-data "
+                  f"{artefacts.limits_dir(results_dir, 'published')} beside the pseudo-data "
                   "limits")
         else:
             summary = read_summary(results_dir)
@@ -596,7 +598,7 @@ def projection_context(results_dir: Path, pot: float | None) -> dict[str, Any]:
     factor = pot / n_pot
     print(f"limits: projection to {pot:.3g} POT (x{factor:.3g} the campaign's {n_pot:.3g}): "
           "expected limits only, backgrounds scaled by the POT ratio; written to "
-          f"{_out_dir(results_dir, 'limits', PROJECTION_SOURCE)}")
+          f"{artefacts.limits_dir(results_dir, PROJECTION_SOURCE)}")
     return dict(observed_source=PROJECTION_SOURCE, bkg=scale_backgrounds(bkg, factor),
                 n_pot=float(pot), blinded=True, observed={})
 
@@ -618,7 +620,6 @@ def main(args: argparse.Namespace) -> int:
     The yield tables are computed once and scanned with each requested observation source
     (``--observed pseudo-data,published``), so the published limits cost only their scans.
     """
-    from na62dump import yields
 
     results_dir = check_writable_dir(args.results, "--results")  # yields/, limits/ go there
     bad = [o for o in args.observed if o not in OBSERVED_CHOICES]
@@ -633,10 +634,70 @@ def main(args: argparse.Namespace) -> int:
         contexts = _observation_contexts(args, results_dir)
     # tables at the first source's exposure, rescaled for the others
     n_pot = contexts[0]["n_pot"]
+    records = stage_records(args, results_dir,
+                            {_source_key(c["observed_source"]): c["blinded"] for c in contexts})
+    with contextlib.ExitStack() as stack:
+        # each source's limit set written aside, replacing the previous one only once every
+        # file of it is written (na62dump.artefacts)
+        for ctx in contexts:
+            key = _source_key(ctx["observed_source"])
+            ctx["set_dir"] = stack.enter_context(
+                artefacts.StageSet(artefacts.limits_dir(results_dir, key)))
+            ctx["record"] = records[key]
+        written = _compute(args, results_dir, contexts, n_pot)
+        for ctx in contexts:
+            provenance.write_record(ctx["set_dir"], ctx["record"])
+    committed = {c["set_dir"]: artefacts.limits_dir(results_dir, _source_key(
+        c["observed_source"])) for c in contexts}
+    for p in written:  # where the file is now: in the committed set
+        print(f"written: {committed[p.parent] / p.name}")
+    return 0
+
+
+def _source_key(observed_source: str) -> str:
+    """``pseudo-data``, ``published`` or ``projection`` (the key of its limit set)."""
+    return artefacts._source_key(observed_source)
+
+
+def stage_records(args: argparse.Namespace, results_dir: Path,
+                  blinded: Mapping[str, bool]) -> dict[str, dict[str, Any]]:
+    """The provenance record of each limit set this invocation writes (``{source key:
+    record}``, :mod:`na62dump.provenance`): the options of the scans, the seed, the blinding
+    and the digests of the run and background sets read (the published set reads no
+    background). ``na62dump all`` compares them with the existing sets' records."""
+    projection = bool(getattr(args, "projection", False))
+    options = {"models": list(args.models), "channels": args.channels,
+               "masses": args.masses, "hadronic_masses": args.hadronic_masses,
+               "couplings": args.couplings,
+               "method": "asymptotic" if args.asymptotic else "toys",
+               "toys": None if args.asymptotic else args.toys,
+               "form_factor": args.form_factor,
+               "projection_pot": getattr(args, "pot", None) if projection else None}
+    run = provenance.input_digest(artefacts.run_dir(results_dir))
+    bkg = provenance.input_digest(artefacts.background_dir(results_dir))
+    out = {}
+    for key, is_blinded in blinded.items():
+        inputs = {"run": run} if key == "published" else {"run": run, "background": bkg}
+        out[key] = provenance.record(
+            "limits", options={**options, "source": key},
+            seeds={"limits": args.seed}, blinding={"blinded": bool(is_blinded)},
+            inputs=inputs)
+    return out
+
+
+def _compute(args, results_dir: Path, contexts, n_pot: float) -> list[Path]:
+    """Yield tables and scans of every requested model and channel, written into the limit
+    sets being made (``ctx["set_dir"]``); returns the limit files written."""
+    from na62dump import yields
+
     # published only, or a projection: limits only (the 2021 yield tables stay as they are)
     write_yields = "pseudo-data" in args.observed and not getattr(args, "projection", False)
+    pseudo = next((c for c in contexts if c["observed_source"] == "pseudo-data"), None)
+    write_yields = write_yields and pseudo is not None
+    yields_dir = _out_dir(pseudo["set_dir"], "yields") if write_yields else None
+    yields_record = pseudo["record"] if write_yields else None
     method = "asymptotic" if args.asymptotic else "toys"
-    scan_args = dict(method=method, n_toys=args.toys, seed=args.seed, results_dir=results_dir)
+    scan_args = dict(method=method, n_toys=args.toys, seed=args.seed)
     unknown_models = set(args.models) - {"dark_photon", "alp", "dark_scalar", "alp_gluon"}
     if unknown_models:
         raise InputError(f"--models: unknown {sorted(unknown_models)}; "
@@ -683,7 +744,7 @@ def main(args: argparse.Namespace) -> int:
             masses = yields.mass_grid(by_state[state], n_masses)
             tables[state] = table_fn(by_state[state], state, masses, couplings, n_pot)
             if write_yields:
-                yields.write_table(results_dir, tables[state])
+                yields.write_table(yields_dir, tables[state], yields_record)
         scans = [(state, [state], tables) for state in sorted(tables) if wanted(state)]
         for name, states in combos.items():
             lo = min(s.mass_gev for st in states for s in by_state[st])
@@ -715,7 +776,7 @@ def main(args: argparse.Namespace) -> int:
                 continue
             table = yields.alp_table(by_state[state], state, ctau, n_pot)
             if write_yields:
-                yields.write_table(results_dir, table)
+                yields.write_table(yields_dir, table, yields_record)
             for ctx in contexts:
                 written.append(_alp_scan(state, _at_pot(table, ctx["n_pot"]), **ctx,
                                          **scan_args, n_couplings=args.couplings))
@@ -723,6 +784,4 @@ def main(args: argparse.Namespace) -> int:
     if not written:
         raise InputError(f"{results_dir}: no signal samples for the requested channels/models "
                          f"({requested or 'all'}; {args.models})")
-    for p in written:
-        print(f"written: {p}")
-    return 0
+    return written

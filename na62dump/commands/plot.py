@@ -1,8 +1,9 @@
 """``na62dump plot``: draw every figure whose inputs exist (stage 5).
 
-Reads the saved results (``DIR/run``, ``DIR/yields``, ``DIR/limits``, ``DIR/summary.json``),
-writes PNG/PDF figures and cutflow tables to ``DIR/figures`` (or ``--out``), and says which
-figures it skipped and why. Examples::
+Reads the saved results (the stage sets ``DIR/run``, ``DIR/background``, ``DIR/limits`` with
+its ``yields/``, ``DIR/limits_published``, ``DIR/limits_projection``), writes PNG/PDF figures
+and cutflow tables as one figure set, ``DIR/figures`` (or ``--out``), replacing the previous
+set whole, and says which figures it skipped and why. Examples::
 
     na62dump plot
     na62dump plot --results results --format png --reference babar.txt --reference e137.txt
@@ -29,7 +30,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                               description=__doc__.splitlines()[0])
     p.add_argument("--results", default="results", metavar="DIR",
                    help="results directory (default: %(default)s)")
-    p.add_argument("--out", metavar="DIR", help="figure directory (default: DIR/figures)")
+    p.add_argument("--out", metavar="DIR",
+                   help="figure set directory, replaced whole (default: DIR/figures)")
     p.add_argument("--format", type=_FORMATS, default=["png", "pdf"], metavar="LIST",
                    help="comma-separated formats: png,pdf,svg (default: png,pdf)")
     p.add_argument("--reference", action="append", default=[], metavar="FILE",

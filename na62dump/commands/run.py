@@ -1,7 +1,7 @@
 """``na62dump run``: process the campaign with the channel processors (stage 2).
 
-Writes ``DIR/run/<channel>.coffea`` and ``DIR/summary.json`` (docs/artefacts.md), nothing if
-anything fails. Examples::
+Writes the run set ``DIR/run/`` (``<channel>.coffea``, ``summary.json``, ``provenance.json``;
+docs/artefacts.md), replacing the previous set whole; nothing if anything fails. Examples::
 
     na62dump run                                    # every channel, 2 local processes
     na62dump run --channels ee,mumu --executor iterative

@@ -7,7 +7,7 @@ For one (model, channel, mass, coupling) of a limits scan it prints, each labell
   (:mod:`na62dump.stats.scan`);
 - ``project, per point``: the published toy treatment
   (:class:`na62dump.stats.toys.PublishedToys`) at ``mu = 1`` on the patched workspace of the
-  point (``DIR/workspaces/<model>_<channel>_bkgonly.json`` plus its patch in
+  point (``DIR/limits/workspaces/<model>_<channel>_bkgonly.json`` plus its patch in
   ``_patchset.json``, :mod:`na62dump.stats.patchset`);
 - ``pyhf asymptotic``: plain pyhf (``Workspace.model()``, pyhf's default interpolation
   codes, ``pyhf.infer.hypotest`` with ``qtilde``) on the same workspace; ``pyhf toys``:
@@ -47,7 +47,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="pseudo-experiments of the toy treatments (default: %(default)s)")
     p.add_argument("--seed", type=int, default=1, help="seed of the toys (default: 1)")
     p.add_argument("--published", action="store_true",
-                   help="the limits of `--observed published` (DIR/limits/published)")
+                   help="the limits of `--observed published` (DIR/limits_published)")
     p.set_defaults(func=main)
     return p
 
@@ -67,23 +67,23 @@ def point_cls(results: str | Path, model: str, channel: str, mass_gev: float, co
     "mass_gev", "coupling", "workspace"}``: CLs of one hypothesis by each treatment."""
     import pyhf
 
-    from na62dump import atomic
+    from na62dump import artefacts, atomic
     from na62dump.stats import patchset
     from na62dump.stats.toys import FastModel, PublishedToys, pyhf_toy_hypotest
     from na62dump.stats.workspace import validate_workspace
 
     if model not in COUPLING_KEYS:
         raise InputError(f"--model {model!r}: choose among {sorted(COUPLING_KEYS)}")
-    sub = Path("published") if published else Path()
+    source = "published" if published else "pseudo-data"
     results = Path(results)
-    limits = atomic.read_json(results / "limits" / sub / f"{model}_{channel}.json",
+    limits = atomic.read_json(artefacts.limits_dir(results, source) / f"{model}_{channel}.json",
                               "run `na62dump limits` first")
     masses = np.asarray(limits["mass_gev"], dtype=float)
     couplings = np.asarray(limits[COUPLING_KEYS[model]], dtype=float)
     i, j = _grid_index(masses, mass_gev, "mass"), _grid_index(couplings, coupling, "coupling")
     blinded = limits.get("cls_observed") is None
     scan = (limits["cls_expected"]["0"] if blinded else limits["cls_observed"])[i][j]
-    ws_dir = results / "workspaces" / sub
+    ws_dir = artefacts.workspaces_dir(results, source)
     bkg = atomic.read_json(ws_dir / f"{model}_{channel}_bkgonly.json",
                            "written by `na62dump limits`")
     ps = atomic.read_json(ws_dir / f"{model}_{channel}_patchset.json",

@@ -19,8 +19,8 @@ TFile record holds the file's own name. To make "the same seed gives byte-identi
   (:func:`frozen_uproot_clock`, restored on exit, reference counted across threads);
 * the name: the file is written under its final base name inside a private temporary directory
   next to the destination, then moved into place with ``os.replace`` (atomic on one
-  filesystem), so no half-written file ever appears at the final path and the stored name does
-  not carry a temporary suffix.
+  filesystem; :func:`na62dump.atomic.write_via` with ``keep_name=True``), so no half-written
+  file ever appears at the final path and the stored name does not carry a temporary suffix.
 
 Compression
 -----------
@@ -52,8 +52,6 @@ from __future__ import annotations
 import datetime as _datetime
 import logging
 import os
-import shutil
-import tempfile
 import threading
 import types
 import uuid
@@ -68,6 +66,7 @@ import uproot.writing._cascade
 import uproot.writing._cascadetree
 import uproot.writing.writable
 
+from na62dump import atomic
 from na62dump.errors import InputError
 from na62dump.ntuple import COLLECTIONS, EVENT_BRANCHES, TRUTH_BRANCHES, branch_names
 
@@ -395,10 +394,7 @@ def write_ntuple(
         name: (arr.dtype if isinstance(arr, np.ndarray) else arr.type.content)
         for name, arr in data.items()
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent))
-    try:
-        tmp = tmpdir / path.name
+    def _write(tmp: Path) -> None:
         with frozen_uproot_clock():
             with uproot.recreate(
                 tmp, compression=compression, uuid_function=lambda: file_uuid(path)
@@ -411,8 +407,7 @@ def write_ntuple(
                 )
                 for start in range(0, n, basket_events):
                     t.extend({k: v[start : start + basket_events] for k, v in data.items()})
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+
+    atomic.write_via(path, _write, keep_name=True)
     log.debug("wrote %s: %d events", path, n)
     return path

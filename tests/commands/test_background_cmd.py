@@ -27,7 +27,7 @@ def data_only(tmp_path):
     (results / "run").mkdir(parents=True)
     for channel in ("ee", "mumu"):
         save({"data": _data_output()}, str(results / "run" / f"{channel}.coffea"))
-    (results / "summary.json").write_text(json.dumps({
+    (results / "run" / "summary.json").write_text(json.dumps({
         "unblinded": False, "skipped_files": [],
         "datasets": {"data": {"kind": "pseudo_data", "metadata": {"pot": 1.4e17}}},
         "channels": {"ee": {}, "mumu": {}}}))
@@ -42,7 +42,7 @@ def test_missing_prompt_mc_is_an_error_saying_what_to_do(data_only, capsys):
     assert len(err.splitlines()) == 1
     assert "no prompt MC output for channel 'ee'" in err and "summary.json" in err
     assert "--published-background" in err and "na62dump run" in err
-    assert not (data_only / B.BACKGROUND_NAME).exists()
+    assert not (data_only / "background").exists()
 
 
 def test_published_values_only_when_asked(data_only, capsys):
@@ -54,7 +54,8 @@ def test_published_values_only_when_asked(data_only, capsys):
     text = capsys.readouterr().out
     assert "published" in text and "written" in text
     bkg = B.read_background(data_only)
-    assert set(bkg) == {"ee", "mumu", "_meta"}
+    assert set(bkg) == {"ee", "mumu", "_meta", "_provenance"}
+    assert bkg["_provenance"]["stage"] == "background"
     assert bkg["_meta"]["published_background"] is True
     ee = bkg["ee"]["SR"]
     assert ee["components"]["prompt"]["source"] == "published"
@@ -79,9 +80,9 @@ def test_no_stage2_output_is_an_input_error(tmp_path, capsys):
 
 
 def test_summary_without_datasets_record_is_an_input_error(data_only, capsys):
-    summary = json.loads((data_only / "summary.json").read_text())
+    summary = json.loads((data_only / "run" / "summary.json").read_text())
     del summary["datasets"]
-    (data_only / "summary.json").write_text(json.dumps(summary))
+    (data_only / "run" / "summary.json").write_text(json.dumps(summary))
     assert cli.main(["background", "--results", str(data_only), "--published-background",
                      "--pseudo-experiments", "1000"]) == 2
     assert "'datasets'" in capsys.readouterr().err
@@ -128,7 +129,7 @@ def test_chain_on_a_tiny_simulated_campaign(tmp_path, monkeypatch):
     assert cli.main(["run", "--config", str(config), "--preset", "tiny", "--channels",
                      "ee,mumu", "--executor", "futures", "--workers", "2", "--out",
                      str(results)]) == 0
-    summary = json.loads((results / "summary.json").read_text())
+    summary = json.loads((results / "run" / "summary.json").read_text())
     assert summary["executor"] == "futures"
     comb = summary["datasets"]["combinatorial"]
     assert comb["kind"] == "combinatorial" and comb["metadata"]["pot"] == 1.4e16
@@ -136,7 +137,7 @@ def test_chain_on_a_tiny_simulated_campaign(tmp_path, monkeypatch):
         assert summary["channels"][channel]["combinatorial"]["cutflow"]["unweighted"][0] > 0
     argv = ["background", "--results", str(results), "--pseudo-experiments", "20000"]
     assert cli.main(argv) == 0
-    bkg = json.loads((results / "background.json").read_text())
+    bkg = json.loads((results / "background" / "background.json").read_text())
     assert bkg["_meta"]["n_pot"] == pytest.approx(1.4e15)
     assert bkg["_meta"]["published_background"] is False
     for state in ("ee", "mumu"):
@@ -153,13 +154,13 @@ def test_chain_on_a_tiny_simulated_campaign(tmp_path, monkeypatch):
     assert len(edges) == 401
     # deterministic for a given seed, and read from the artefacts alone: no data directory,
     # another working directory
-    first = (results / "background.json").read_text()
+    first = (results / "background" / "background.json").read_text()
     shutil.rmtree(tmp_path / "data")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     assert cli.main(argv) == 0
-    assert (results / "background.json").read_text() == first
+    assert (results / "background" / "background.json").read_text() == first
 
 
 def test_prompt_component_matches_a_run_without_vetoes(tiny_campaign):

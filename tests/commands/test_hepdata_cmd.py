@@ -18,11 +18,11 @@ def results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hepdata")
     res = make_results(tmp, unblinded=True, candidates=[0.1])
     # the run stage records every dataset's cutflow in summary.json (signal samples too)
-    summary = json.loads((res / "summary.json").read_text())
+    summary = json.loads((res / "run" / "summary.json").read_text())
     flow = summary["channels"]["ee"]["data"]["cutflow"]
     summary["channels"]["ee"]["dp_brems_ee_m0050"] = {
         "cutflow": {"names": flow["names"], "unweighted": [4000], "weighted": [4000.0]}}
-    (res / "summary.json").write_text(json.dumps(summary))
+    (res / "run" / "summary.json").write_text(json.dumps(summary))
     assert _run(res, "--toys", "100", "--observed", "pseudo-data,published") == 0
     return res
 
@@ -52,6 +52,12 @@ def test_submission_is_valid_and_complete(results, tmp_path, capsys):
             "published_dark_photon_ee_patchset.json"} <= files
     ps = json.loads((out / "dark_photon_ee_patchset.json").read_text())
     assert ps["metadata"]["references"] == {"hepdata": "ins1234567"}
+    # the provenance of the sets the tables come from travels with the submission
+    assert "provenance.json" in files
+    records = json.loads((out / "provenance.json").read_text())
+    assert records["limits"] == ps["metadata"]["provenance"]
+    assert records["limits_published"]["options"]["source"] == "published"
+    assert records["limits"]["code"][:16] in docs[0]["comment"]
     # the cutflow table has data and signal columns
     cut = next(d for d in docs if d.get("name") == "cutflow ee")
     table = yaml.safe_load((out / cut["data_file"]).read_text())

@@ -33,7 +33,7 @@ def signal_record(model, production, mass, channel="ee", n=4000):
 
 
 def write_summary(results, unblinded, datasets, n_candidates=0):
-    (results / "summary.json").write_text(json.dumps({
+    (results / "run" / "summary.json").write_text(json.dumps({
         "unblinded": unblinded, "executor": "iterative", "datasets": datasets,
         "channels": {"ee": {"data": {"cutflow": {"names": ["all"], "unweighted": [10],
                                                  "weighted": [10.0]},
@@ -80,7 +80,8 @@ def make_results(tmp_path, *, unblinded, candidates=()):
     write_summary(results, unblinded, datasets, len(candidates))
     entry = {"median": 0.0094, "k": 4.0, "mean": 0.02, "interval68": [0.002, 0.03],
              "interval90": [0.0004, 0.06], "components": {}}
-    (results / "background.json").write_text(json.dumps({
+    (results / "background").mkdir()
+    (results / "background" / "background.json").write_text(json.dumps({
         "ee": {"CR": entry, "SR": entry}, "_meta": {"n_pot": geometry.N_POT}}))
     return results
 
@@ -107,9 +108,9 @@ def test_blinded_writes_expected_only(tmp_path, capsys):
         assert np.all((np.asarray(band) >= 0) & (np.asarray(band) <= 1))
     assert lim["contours"]["observed"] is None
     # yields and workspaces are saved next to the limits
-    y = json.loads((results / "yields" / "dark_photon_ee.json").read_text())
+    y = json.loads((results / "limits" / "yields" / "dark_photon_ee.json").read_text())
     assert np.shape(y["n_exp"]["brems"]) == (3, 6)
-    ws = sorted((results / "workspaces").glob("dark_photon_ee_m*.json"))
+    ws = sorted((results / "limits" / "workspaces").glob("dark_photon_ee_m*.json"))
     assert ws
     import pyhf
 
@@ -146,10 +147,10 @@ def test_unblinded_observed_and_candidate(tmp_path):
 
 def test_missing_inputs_are_reported(tmp_path, capsys):
     results = make_results(tmp_path, unblinded=False)
-    (results / "background.json").unlink()
+    (results / "background" / "background.json").unlink()
     assert _run(results) == 2
     assert "background.json" in capsys.readouterr().err
-    (results / "summary.json").write_text("{}")
+    (results / "run" / "summary.json").write_text("{}")
     assert _run(results) == 2
     assert "unblinded" in capsys.readouterr().err
 
@@ -193,7 +194,7 @@ def test_alp_and_dark_scalar(tmp_path):
     assert np.all(np.diff(c, axis=2) <= 1e-9)
     ds = json.loads((results / "limits" / "dark_scalar_ee.json").read_text())
     assert len(ds["sin2theta"]) == 5 and np.shape(ds["cls_expected"]["0"]) == (2, 5)
-    y = json.loads((results / "yields" / "alp_ee.json").read_text())
+    y = json.loads((results / "limits" / "yields" / "alp_ee.json").read_text())
     assert y["coupling"] == "ctau_m" and np.shape(y["n_exp"]["b_meson"]) == (2, 5)
 
 
@@ -204,12 +205,12 @@ def test_published_observations_are_written_beside_the_pseudo_data_limits(tmp_pa
     before = ours.read_bytes()
     capsys.readouterr()
     # no unblinding and no background.json needed: no pseudo-data count enters
-    (results / "background.json").unlink()
+    (results / "background" / "background.json").unlink()
     assert _run(results, "--toys", "100", "--observed", "published") == 0
     out = capsys.readouterr().out
-    assert "published (arXiv 2312.12055)" in out and "limits/published" in out
+    assert "published (arXiv 2312.12055)" in out and "limits_published" in out
     assert ours.read_bytes() == before  # never over the pseudo-data limits
-    lim = json.loads((results / "limits" / "published" / "dark_photon_ee.json").read_text())
+    lim = json.loads((results / "limits_published" / "dark_photon_ee.json").read_text())
     assert lim["observed_source"] == "published (arXiv 2312.12055)"
     assert json.loads(before)["observed_source"] == "pseudo-data"
     assert lim["blinded"] is False and np.shape(lim["cls_observed"]) == (3, 6)
@@ -218,7 +219,7 @@ def test_published_observations_are_written_beside_the_pseudo_data_limits(tmp_pa
     assert lim["n_pot"] == geometry.N_POT
     # 0 observed events: the observed limit is the exact one, 2.49 events at every mass
     assert np.allclose(lim["s_up_observed"], 2.49, atol=0.01)
-    assert sorted((results / "workspaces" / "published").glob("dark_photon_ee_m*.json"))
+    assert sorted((results / "limits_published" / "workspaces").glob("dark_photon_ee_m*.json"))
     assert "open_at" in lim["contours"]
 
 
@@ -228,7 +229,7 @@ def test_both_sources_in_one_call_equal_the_separate_calls(tmp_path):
     results = make_results(tmp_path, unblinded=True)
     assert _run(results, "--toys", "100") == 0
     assert _run(results, "--toys", "100", "--observed", "published") == 0
-    files = {p: p.read_bytes() for sub in ("limits", "limits/published")
+    files = {p: p.read_bytes() for sub in ("limits", "limits_published")
              for p in sorted((results / sub).glob("*.json"))}
     for p in files:
         p.unlink()
@@ -262,22 +263,23 @@ def test_model_states_leave_out_final_states_without_a_branching_ratio():
 
 def test_projection_is_expected_only_and_written_apart(tmp_path, capsys):
     """``--projection --pot 1e18``: yields x (1e18 / N_POT), backgrounds x the same ratio,
-    expected only, in DIR/limits/projection/ (the 2021 limits and yields untouched)."""
+    expected only, in its own set DIR/limits_projection/ (the 2021 limits and yields
+    untouched)."""
     results = make_results(tmp_path, unblinded=True)
     assert _run(results, "--toys", "100") == 0
-    ours = {p: p.read_bytes() for sub in ("limits", "yields")
+    ours = {p: p.read_bytes() for sub in ("limits", "limits/yields")
             for p in (results / sub).glob("*.json")}
     capsys.readouterr()
     assert _run(results, "--toys", "100", "--projection", "--pot", "1e18") == 0
     assert "projection to 1e+18 POT" in capsys.readouterr().out
     assert {p: p.read_bytes() for p in ours} == ours
-    proj = json.loads((results / "limits" / "projection" / "dark_photon_ee.json").read_text())
+    proj = json.loads((results / "limits_projection" / "dark_photon_ee.json").read_text())
     base = json.loads((results / "limits" / "dark_photon_ee.json").read_text())
     assert proj["observed_source"] == "projection" and proj["blinded"] is True
     assert proj["cls_observed"] is None and proj["n_pot"] == 1e18
     factor = 1e18 / geometry.N_POT
     assert proj["background_source"]["ee"].endswith(f"x {factor:.4g}")
-    assert sorted((results / "workspaces" / "projection").glob("dark_photon_ee_m*.json"))
+    assert sorted((results / "limits_projection" / "workspaces").glob("dark_photon_ee_m*.json"))
     # more protons: the expected median excludes at least what the 2021 exposure does
     exp_p = np.asarray(proj["cls_expected"]["0"]) < 0.1
     exp_b = np.asarray(base["cls_expected"]["0"]) < 0.1

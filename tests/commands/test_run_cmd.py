@@ -28,7 +28,7 @@ def test_run_writes_outputs_and_keeps_stderr_quiet(config, tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.err == ""
     assert "ee: 3 datasets" in captured.out and "summary.json" in captured.out
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "run" / "summary.json").read_text())
     assert summary["executor"] == "iterative" and summary["unblinded"] is False
     assert summary["channels"]["ee"]["data"]["SR"] is None
     assert sorted(load_output(out, "ee")) == ["data", "prompt", "sig_ee"]
@@ -42,7 +42,7 @@ def test_unblind_and_skip_bad_files_are_reported_and_recorded(config, tmp_path, 
     err = capsys.readouterr().err
     assert "WARNING: --unblind" in err
     assert f"skipped {bad} (dataset sig_ee): cannot be read as a ROOT file" in err
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "run" / "summary.json").read_text())
     assert summary["unblinded"] is True
     assert [s["file"] for s in summary["skipped_files"]] == [bad]
     assert isinstance(summary["channels"]["ee"]["data"]["SR"], int)
@@ -102,4 +102,4 @@ def test_dask_local_cluster_keeps_stderr_quiet(config, tmp_path, capsys):
                        "--out", str(out)])  # fmt: skip
     assert status == 0
     assert capsys.readouterr().err == ""  # no distributed start-up/shutdown chatter
-    assert json.loads((out / "summary.json").read_text())["executor"] == "dask"
+    assert json.loads((out / "run" / "summary.json").read_text())["executor"] == "dask"

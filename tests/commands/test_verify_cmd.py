@@ -25,7 +25,7 @@ def unblinded(tmp_path_factory):
 def _point(results):
     """A grid point with N_exp of a few events (where the contour lies)."""
     lim = json.loads((results / "limits" / "dark_photon_ee.json").read_text())
-    y = json.loads((results / "yields" / "dark_photon_ee.json").read_text())
+    y = json.loads((results / "limits" / "yields" / "dark_photon_ee.json").read_text())
     tot = np.array(y["n_exp_total"], dtype=float)
     dist = np.where(tot > 0, np.abs(np.log(np.where(tot > 0, tot, 1.0) / 2.0)), np.inf)
     i, j = np.unravel_index(np.argmin(dist), tot.shape)
@@ -33,7 +33,7 @@ def _point(results):
 
 
 def test_patchset_is_valid_and_mu1_is_the_hypothesis(unblinded):
-    ws_dir = unblinded / "workspaces"
+    ws_dir = unblinded / "limits" / "workspaces"
     bkg = json.loads((ws_dir / "dark_photon_ee_bkgonly.json").read_text())
     ps = json.loads((ws_dir / "dark_photon_ee_patchset.json").read_text())
     assert bkg["measurements"][0]["name"] == "NA62_dark_photon_ee"
@@ -61,8 +61,9 @@ def test_default_interpolation_gives_the_projects_cls(unblinded):
     """pyhf's default normsys code (code4) and the project's code1 give the same CLs."""
     from na62dump.stats.workspace import make_model
 
-    bkg = json.loads((unblinded / "workspaces" / "dark_photon_ee_bkgonly.json").read_text())
-    ps = json.loads((unblinded / "workspaces" / "dark_photon_ee_patchset.json").read_text())
+    ws_dir = unblinded / "limits" / "workspaces"
+    bkg = json.loads((ws_dir / "dark_photon_ee_bkgonly.json").read_text())
+    ps = json.loads((ws_dir / "dark_photon_ee_patchset.json").read_text())
     for p in ps["patches"]:
         spec, _ = patchset.apply_patch(bkg, ps, *p["metadata"]["values"])
         ours, data = make_model(spec)

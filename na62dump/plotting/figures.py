@@ -1,9 +1,9 @@
-"""Publication-style figures with mplhep, from the saved artefacts of each stage.
+"""The figure functions: publication-style figures with mplhep from loaded artefacts.
 
 Every function takes already-loaded results (dicts, ``hist.Hist``) and an optional matplotlib
-axis, draws, and returns the figure; :func:`save` writes it atomically as PNG and/or PDF.
-:func:`plot_all` draws every figure whose inputs exist under a results directory and reports
-which it skipped and why (the ``na62dump plot`` command).
+axis, draws, and returns the figure; :func:`save` writes it atomically as PNG and/or PDF, with
+a provenance record in the metadata. Reading a results directory and drawing everything is
+the driver's job (:func:`na62dump.plotting.driver.plot_all`, the ``na62dump plot`` command).
 
 Units: results are in metres and GeV; the plotting edge converts to the units physicists read
 (MeV for masses, mm for CDA) and says so on the axes.
@@ -50,7 +50,7 @@ OBSERVED_FILL = "tab:blue"
 #: The median expected limit: dashed, dark red, so that it shows where it coincides with the
 #: observed one (zero background and zero observed events).
 EXPECTED_COLOR = "#b00000"
-#: The observed contour with NA62's published observations (``DIR/limits/published/``).
+#: The observed contour with NA62's published observations (``DIR/limits_published/``).
 PUBLISHED_COLOR = "#7a3db8"
 PUBLISHED_LABEL = "observed (NA62 published observations)"
 
@@ -113,21 +113,27 @@ def na62_label(ax, pot: float = geometry.N_POT, simulation: bool = True, loc: in
 
 
 def save(fig, out_dir: str | os.PathLike, name: str, formats: Iterable[str] = ("png", "pdf"),
-         dpi: int = 100):
-    """Write ``fig`` as ``out_dir/name.<fmt>`` for each format, atomically; return the paths."""
+         dpi: int = 100, record: Mapping | None = None):
+    """Write ``fig`` as ``out_dir/name.<fmt>`` for each format, atomically
+    (:func:`na62dump.atomic.write_via`); return the paths.
+
+    ``record``: a provenance record (:mod:`na62dump.provenance`) written into the PNG
+    (``Provenance`` text chunk) and PDF (``Subject``) metadata.
+    """
+    from na62dump import provenance
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = []
     for fmt in formats:
-        final = out / f"{name}.{fmt}"
-        tmp = out / f".{name}.{fmt}.tmp-{os.getpid()}"
-        try:
-            fig.savefig(tmp, format=fmt, dpi=dpi)
-            os.replace(tmp, final)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        paths.append(final)
+        meta = None
+        if record is not None and fmt == "png":
+            meta = provenance.png_metadata(record)
+        elif record is not None and fmt == "pdf":
+            meta = provenance.pdf_metadata(record)
+        paths.append(atomic.write_via(
+            out / f"{name}.{fmt}",
+            lambda tmp, fmt=fmt, meta=meta: fig.savefig(tmp, format=fmt, dpi=dpi,
+                                                        metadata=meta)))
     plt.close(fig)
     return paths
 
@@ -237,7 +243,7 @@ def draw_reference(ax, ref: Mapping, color: str = REFERENCE_GREY, mass_scale: fl
 
 #: Earlier experiments' dark-photon limits shipped with the package (DarkCast's compilation,
 #: one table per experiment with its citation; made by ``tools/earlier_limits.py``).
-EARLIER_DIR = Path(__file__).resolve().parent / "data" / "earlier_limits"
+EARLIER_DIR = Path(__file__).resolve().parent.parent / "data" / "earlier_limits"
 EARLIER_FILL = "0.82"
 EARLIER_EDGE = "0.5"
 EARLIER_LABEL = "earlier experiments (DarkCast compilation)"
@@ -372,7 +378,7 @@ def plot_exclusion(
     with nothing excluded at all, the plot says "Nothing excluded".
 
     ``published``: the same model's limit file computed with NA62's published observations
-    (``DIR/limits/published/<name>.json``); its observed contour is drawn dash-dotted in
+    (``DIR/limits_published/<name>.json``); its observed contour is drawn dash-dotted in
     :data:`PUBLISHED_COLOR`, labelled :data:`PUBLISHED_LABEL`.
 
     ``limits`` follows ``DIR/limits/dark_photon_<channel>.json``: ``mass_gev``, ``eps`` (or
@@ -518,7 +524,7 @@ def plot_projection(limits: Mapping, projection: Mapping, *, ax=None, title: str
                     coupling_label: str = "ε (kinetic mixing)",
                     mass_label: str = r"$M_{A'}$ [MeV]"):
     """The 2021 result beside a projection to another exposure (``na62dump limits
-    --projection --pot N``, ``DIR/limits/projection/<name>.json``): the 2021 observed
+    --projection --pot N``, ``DIR/limits_projection/<name>.json``): the 2021 observed
     (solid, shaded) and expected (dashed) contours and the projection's expected median
     (blue, dash-dotted) with its +-1 sigma band (or its collapse onto the median said in the
     legend), the earlier experiments below."""
@@ -1135,23 +1141,6 @@ def _sum_hists(hists):
     return total
 
 
-def results_pot(results: Path) -> float:
-    """The protons on target the results are expressed at: ``n_pot`` of ``background.json``
-    (the campaign's pseudo-data), else of a limit file, else ``geometry.N_POT``."""
-    import json
-
-    candidates = [results / "background.json", *sorted((results / "limits").glob("*.json"))]
-    for path in candidates:
-        try:
-            d = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        pot = d.get("_meta", {}).get("n_pot") if "_meta" in d else d.get("n_pot")
-        if isinstance(pot, (int, float)) and pot > 0:
-            return float(pot)
-    return geometry.N_POT
-
-
 #: Production modes of the signal dataset names, in LaTeX (legend labels).
 PRODUCTION_LATEX = {
     "b": "B decays", "brems": "brems.", "pi0": r"$\pi^0$", "eta": r"$\eta$",
@@ -1177,253 +1166,3 @@ def signal_label(name: str) -> str:
     model, production, _, mev = match.groups()
     what = {"dp": "$A'$", "alp": "$a$", "ds": "$S$", "scalar": "$S$"}[model]
     return f"{what} ({PRODUCTION_LATEX.get(production, production)}) {int(mev)} MeV"
-
-
-def _attempt(name: str, out: Path, formats, skipped, draw, *args, **kwargs) -> list[Path]:
-    """Draw ``draw(*args, **kwargs)`` and save it as ``name``; return the paths written.
-
-    A figure that cannot be drawn from its inputs is reported in ``skipped`` (with the error)
-    instead of stopping the other figures.
-    """
-    try:
-        return save(draw(*args, **kwargs), out, name, formats)
-    except (InputError, ValueError, TypeError, KeyError, IndexError) as err:
-        log.warning("%s: not drawn: %s", name, err)
-        plt.close("all")
-        skipped.append((name, f"{type(err).__name__}: {err}"))
-        return []
-
-
-def summed_hist(output: Mapping, kind: str, name: str, state: str | None = None):
-    """The ``name`` histogram summed over the datasets of ``kind`` in a channel's run output.
-
-    ``output`` is ``runner.load_output(DIR, channel)``; ``state`` selects one final state of
-    the ``state`` axis (default: their sum). None when no dataset of that kind is there.
-    """
-    hists = []
-    for o in output.values():
-        if o.get("kind") != kind:
-            continue
-        h = o["hists"][name]
-        hists.append(h[{"state": state}] if state is not None else _reduce_state(h))
-    return _sum_hists(hists)
-
-
-def _figures_from_run(results: Path, out: Path, formats, made, skipped) -> None:
-    from na62dump.backgrounds import COMBINATORIAL_CHANNELS, hist_from_record
-    from na62dump.runner import load_output, output_path
-    from na62dump.selection.config import DEFAULT_CUTS
-
-    pot = results_pot(results)
-    bkg_path = results / "background.json"
-    mass_hists = atomic.read_json(bkg_path).get("_mass_hists", {}) if bkg_path.is_file() else {}
-    for channel, cuts_cls in DEFAULT_CUTS.items():
-        if not output_path(results, channel).is_file():
-            skipped.append((f"{channel}: control planes", f"no {output_path(results, channel)}"))
-            continue
-        output = load_output(results, channel)
-        cuts = cuts_cls()
-        by_kind: dict[str, list[tuple[str, dict]]] = {}
-        for name, out_ds in sorted(output.items()):
-            by_kind.setdefault(str(out_ds.get("kind")), []).append((name, out_ds))
-        label = CHANNEL_LABELS.get(channel, channel)
-        data = by_kind.get("pseudo_data", [])
-        blinded = not any(o.get("unblinded") for _, o in data)
-        if data:
-            text = f"{label}, data" + (" (blinded)" if blinded else " (unblinded)")
-            h_point = _sum_hists(_reduce_state(o["hists"]["pointing"]) for _, o in data)
-            h_vtx = _sum_hists(_reduce_state(o["hists"]["vertex"]) for _, o in data)
-            made += _attempt(f"pointing_{channel}_data", out, formats, skipped, plot_pointing,
-                             h_point, cuts, blinded=blinded, title=text, pot=pot)
-            made += _attempt(f"vertex_{channel}_data", out, formats, skipped, plot_vertex,
-                             h_vtx, cuts, title=text, pot=pot)
-        else:
-            skipped.append((f"{channel}: data planes", "no pseudo-data in the run output"))
-        signal = by_kind.get("signal", [])
-        if signal:
-            h_point = _sum_hists(_reduce_state(o["hists"]["pointing"]) for _, o in signal)
-            h_vtx = _sum_hists(_reduce_state(o["hists"]["vertex"]) for _, o in signal)
-            text = f"{label}, signal MC (all masses)"
-            made += _attempt(f"pointing_{channel}_signal", out, formats, skipped, plot_pointing,
-                             h_point, cuts, blinded=False, title=text, zlabel="MC events",
-                             pot=pot)
-            made += _attempt(f"vertex_{channel}_signal", out, formats, skipped, plot_vertex,
-                             h_vtx, cuts, title=text, zlabel="MC vertices", pot=pot)
-        else:
-            skipped.append((f"{channel}: signal planes", "no signal samples in the run output"))
-        background = {}
-        for _, o in by_kind.get("prompt", []):
-            background.setdefault(BACKGROUND_LABELS["prompt"], []).append(
-                _reduce_state(o["hists"]["mass"]))
-        comb = mass_hists.get(channel, {}).get("combinatorial")
-        if comb is not None:
-            background[BACKGROUND_LABELS["combinatorial"]] = [hist_from_record(comb)]
-        elif channel in COMBINATORIAL_CHANNELS:
-            skipped.append((f"mass_{channel}: combinatorial component",
-                            "no _mass_hists in background.json (rerun `na62dump background`)"))
-        for name, o in by_kind.get("upstream", []):
-            background.setdefault(BACKGROUND_LABELS.get(name, name), []).append(
-                _reduce_state(o["hists"]["mass"]))
-        background = {k: _sum_hists(v) for k, v in background.items()}
-        h_data = _sum_hists(_reduce_state(o["hists"]["mass"]) for _, o in data)
-        # up to four templates spread over the mass range
-        signal = sorted(signal, key=lambda item: item[0].rsplit("_m", 1)[-1])
-        picks = [signal[i] for i in sorted(set(np.linspace(0, len(signal) - 1, 4).astype(int)))
-                 ] if signal else []
-        templates = {signal_label(name): _reduce_state(o["hists"]["mass"]) for name, o in picks}
-        if background or templates or h_data is not None:
-            made += _attempt(f"mass_{channel}", out, formats, skipped, plot_mass, background,
-                             templates, data=h_data, title=label, pot=pot)
-        for family, picks in signal_benchmarks(signal).items():
-            path = out / f"cutflow_{channel}_signal_{family}.md"
-            made.append(atomic.write_text(path, signal_cutflow_table(picks)))
-        for kind in ("pseudo_data", "prompt", "upstream"):
-            for name, o in by_kind.get(kind, []):
-                for fmt in ("markdown", "csv"):
-                    suffix = "md" if fmt == "markdown" else "csv"
-                    path = out / f"cutflow_{channel}_{name}.{suffix}"
-                    made.append(atomic.write_text(path, cutflow_table(o["cutflow"], fmt)))
-
-
-def _figures_from_yields(results: Path, out: Path, formats, made, skipped) -> None:
-
-    from na62dump.yields import YieldTable
-
-    files = sorted((results / "yields").glob("dark_photon_*.json"))
-    if not files:
-        skipped.append(("efficiency, resolution and yield maps", f"no {results}/yields/*.json"))
-    for path in files:
-        table = YieldTable.from_json(atomic.read_json(path), what=str(path))
-        if len(table.mass_gev) < 2:
-            skipped.append((f"{path.stem}: maps", "a single mass point: no map to draw"))
-            continue
-        for quantity in ("efficiency", "sigma_m_gev", "n_exp"):
-            made += _attempt(f"{quantity}_{path.stem}", out, formats, skipped,
-                             plot_yield_panels, table, quantity=quantity)
-
-
-#: The (M, coupling) plane of each model scanned over a coupling: model -> (particle, the
-#: limit file's coupling key, coupling label, mass label).
-PLANES = {
-    "dark_photon": ("A'", "eps", "ε (kinetic mixing)", r"$M_{A'}$ [MeV]"),
-    "dark_scalar": ("S", "sin2theta", r"$\sin^2\theta$ (mixing)", r"$M_S$ [MeV]"),
-    "alp_gluon": ("a", "cgg", r"$c_{GG}/\Lambda$ [GeV$^{-1}$]", r"$M_a$ [MeV]"),  # BC11
-}
-
-
-def _plane_model(stem: str) -> str | None:
-    """The model of a limit file ``<model>_<channel>`` drawn by the generic (M, coupling)
-    branch (dark scalar, BC11), or None."""
-    return next((m for m in ("dark_scalar", "alp_gluon") if stem.startswith(f"{m}_")), None)
-
-
-def _combination_title(particle: str, limits: dict, name: str) -> str:
-    """Title of a limit file: the decay into its final state, or the final states of a
-    combination (``limits["final_states"]``) listed."""
-    states = limits.get("final_states") or [name]
-    if len(states) == 1:
-        return state_label(particle, states[0])
-    return f"${particle} \\to$ " + ", ".join(f"${STATE_LATEX.get(s, s)}$" for s in states)
-
-
-def _figures_from_limits(results: Path, out: Path, formats, made, skipped, references,
-                         earlier: bool = True) -> None:
-
-    files = sorted((results / "limits").glob("*.json"))
-    if not files:
-        skipped.append(("exclusion contours", f"no {results}/limits/*.json"))
-    pot = results_pot(results)
-    earlier_refs = earlier_dark_photon_limits() if earlier else []
-    for path in files:
-        limits = atomic.read_json(path)
-        n_pot = float(limits.get("n_pot") or pot)
-        if path.stem.startswith("dark_photon_"):
-            channel = path.stem.removeprefix("dark_photon_")
-            title = CHANNEL_LABELS.get(channel) or state_label("A'", channel)
-            pub_path = results / "limits" / "published" / path.name
-            pub = atomic.read_json(pub_path) if pub_path.is_file() else None
-
-            def draw(lim=limits, t=title, p=n_pot, pub=pub):
-                return plot_exclusion(lim, title=t, references=references, pot=p,
-                                      published=pub, earlier=earlier_refs)
-        elif (model := _plane_model(path.stem)) is not None:  # dark scalar, BC11
-            channel = path.stem.removeprefix(f"{model}_")
-
-            def draw(lim=limits, c=channel, p=n_pot, plane=PLANES[model]):
-                return plot_exclusion(lim, title=_combination_title(plane[0], lim, c),
-                                      coupling_key=plane[1], coupling_label=plane[2],
-                                      mass_label=plane[3], pot=p)
-        elif path.stem.startswith("alp_"):
-            channel = path.stem.removeprefix("alp_")
-
-            def draw(lim=limits, c=channel, p=n_pot):
-                return plot_alp(lim, title=state_label("a", c), pot=p)
-        else:
-            skipped.append((path.name, "not a dark-photon, dark-scalar or ALP limit file"))
-            continue
-        made += _attempt(f"exclusion_{path.stem}", out, formats, skipped, draw)
-        proj_path = results / "limits" / "projection" / path.name
-        model = "dark_photon" if path.stem.startswith("dark_photon_") else \
-            _plane_model(path.stem)
-        if proj_path.is_file() and model in ("dark_photon", "dark_scalar"):
-            _, coupling_key, coupling_label, mass_label = PLANES[model]
-            made += _attempt(
-                f"projection_{path.stem}", out, formats, skipped, plot_projection, limits,
-                atomic.read_json(proj_path), title=None,
-                earlier=earlier_refs if model == "dark_photon" else (),
-                coupling_key=coupling_key, coupling_label=coupling_label,
-                mass_label=mass_label)
-
-
-def _figure_group(group: str, results: Path, out: Path, formats, refs, earlier: bool = True):
-    """One group of figures (``run``, ``yields`` or ``limits``): ``(made, skipped)``."""
-    made: list[Path] = []
-    skipped: list[tuple[str, str]] = []
-    if group == "run":
-        _figures_from_run(results, out, formats, made, skipped)
-    elif group == "yields":
-        _figures_from_yields(results, out, formats, made, skipped)
-    else:
-        _figures_from_limits(results, out, formats, made, skipped, refs, earlier)
-    return made, skipped
-
-
-def plot_all(results_dir: str | os.PathLike = "results", out_dir=None,
-             formats: Iterable[str] = ("png", "pdf"), references: Iterable[str] = (),
-             workers: int = 1, earlier: bool = True):
-    """Draw every figure whose inputs exist under ``results_dir``.
-
-    ``earlier``: overlay the earlier experiments' limits shipped with the package
-    (:func:`earlier_dark_photon_limits`) on the dark-photon exclusions (default on).
-
-    Returns ``(made, skipped)``: the paths written, and ``(figure, reason)`` for each figure
-    that could not be drawn because its input is missing. With ``workers > 1`` the three
-    groups of figures (control planes and spectra, yield maps, exclusions) are drawn in that
-    many processes; the figures are the same.
-    """
-    results = Path(results_dir)
-    if not results.is_dir():
-        raise InputError(f"{results}: results directory not found (run `na62dump run` first)")
-    out = Path(out_dir) if out_dir is not None else results / "figures"
-    formats = tuple(formats)
-    bad = [f for f in formats if f not in ("png", "pdf", "svg")]
-    if bad:
-        raise InputError(f"--format: unknown format(s) {bad} (png, pdf, svg)")
-    if not isinstance(workers, int) or workers < 1:
-        raise InputError(f"workers {workers!r}: must be a positive integer")
-    refs = [load_reference_curve(r) for r in references]
-    groups = ("yields", "run", "limits")  # the heaviest first
-    if workers == 1:
-        parts = [_figure_group(g, results, out, formats, refs, earlier) for g in groups]
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        ctx = multiprocessing.get_context("spawn")  # no state inherited from the caller
-        with ProcessPoolExecutor(min(workers, len(groups)), mp_context=ctx) as pool:
-            futures = [pool.submit(_figure_group, g, results, out, formats, refs, earlier)
-                       for g in groups]
-            parts = [f.result() for f in futures]
-    made = [p for m, _ in parts for p in m]
-    skipped = [s for _, sk in parts for s in sk]
-    return made, skipped
