@@ -10,7 +10,6 @@ import pytest
 from scipy import stats
 
 from na62dump import backgrounds as B
-from na62dump.atomic import write_json
 from na62dump.backgrounds import posterior as P
 from na62dump.errors import InputError
 

@@ -2,11 +2,12 @@
 
 Reads the artefacts of ``na62dump run`` only, ``DIR/run/<channel>.coffea`` and
 ``DIR/run/summary.json`` (never the campaign or a ROOT file), and writes
-``DIR/background/background.json`` (docs/artefacts.md): per final state and region the
-median and log-normal ``k`` the limits use, the mean, the 68% and 90% intervals and the
-components (prompt, combinatorial, upstream). A sample the run lacks (no prompt MC, no combinatorial pseudo-events, no upstream
-sample where one is needed) is an error saying so; ``--published-background`` takes the
-published value instead, flagged in the output. Method: :mod:`na62dump.backgrounds`.
+``DIR/background/background.json`` (docs/artefacts.md): per final state and region the median
+and log-normal ``k`` the limits use, the mean, the 68% and 90% intervals and the components
+(prompt, combinatorial, upstream). A sample the run lacks (no prompt MC, no combinatorial
+pseudo-events, no upstream sample where one is needed) is an error saying so;
+``--published-background`` takes the published value instead, flagged in the output. Method:
+:mod:`na62dump.backgrounds`.
 Examples::
 
     na62dump background                               # results/

@@ -117,14 +117,14 @@ def test_blinded_writes_expected_only(tmp_path, capsys):
     pyhf.Workspace(json.loads(ws[0].read_text()))  # valid under pyhf's schema
     # blinded: no observation a reader could take for data (a 0 there would look like a real
     # zero): the background-only Asimov data, and the measurement says so
-    for path in [*ws, results / "workspaces" / "dark_photon_ee_bkgonly.json"]:
+    for path in [*ws, results / "limits" / "workspaces" / "dark_photon_ee_bkgonly.json"]:
         spec = json.loads(path.read_text())
         bkg = [sum(x) for x in zip(*(s["data"] for s in spec["channels"][0]["samples"]
                                      if s["name"] == "background"), strict=True)]
         assert spec["observations"][0]["data"] == pytest.approx(bkg), path.name
         assert all(0 < x < 1 for x in spec["observations"][0]["data"]), path.name
         assert spec["measurements"][0]["name"].endswith("_BLINDED_asimov"), path.name
-    ps = json.loads((results / "workspaces" / "dark_photon_ee_patchset.json").read_text())
+    ps = json.loads((results / "limits" / "workspaces" / "dark_photon_ee_patchset.json").read_text())
     assert ps["metadata"]["blinded"] is True
     obs = [op["value"]["data"] for p in ps["patches"] for op in p["patch"]
            if op["path"].startswith("/observations/")]
@@ -134,7 +134,7 @@ def test_blinded_writes_expected_only(tmp_path, capsys):
 def test_unblinded_observed_and_candidate(tmp_path):
     results = make_results(tmp_path, unblinded=True, candidates=[0.1])
     assert _run(results, "--asymptotic") == 0
-    ws = sorted((results / "workspaces").glob("dark_photon_ee_m*.json"))
+    ws = sorted((results / "limits" / "workspaces").glob("dark_photon_ee_m*.json"))
     spec = json.loads(ws[0].read_text())
     assert spec["measurements"][0]["name"] == "NA62"  # data: the candidate counts
     assert all(float(x).is_integer() for x in spec["observations"][0]["data"])
