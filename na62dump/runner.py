@@ -66,6 +66,7 @@ from na62dump.settings import (
     DEFAULT_WORKERS,
     EXECUTORS,
 )
+from na62dump.urls import check_readable_protocol, is_local, is_url
 
 logger = logging.getLogger(__name__)
 
@@ -169,10 +170,6 @@ class SkippedFile:
         return {"dataset": self.dataset, "file": self.file, "reason": self.reason}
 
 
-def _is_local(path: str) -> bool:
-    return "://" not in path or path.startswith("file://")
-
-
 @dataclass(frozen=True)
 class FileInfo:
     """What opening an input file told: a problem (or None), its branches, entries, UUID."""
@@ -194,12 +191,14 @@ def inspect_file(path: str, tree: str = TREE) -> FileInfo:
         of entries and the file's UUID (what coffea needs to cut it into chunks, so that
         coffea does not open every file a second time).
     """
-    if _is_local(path):
+    if is_local(path):
         local = path.removeprefix("file://")
         if not os.path.exists(local):
             return FileInfo("file does not exist")
         if not os.path.isfile(local):
             return FileInfo("not a regular file")
+    else:  # a URL: an fsspec implementation must read it (else an InputError saying what to
+        check_readable_protocol(path)  # install: no file of that kind could be read)
     try:
         with uproot.open(path) as handle:
             try:
@@ -212,6 +211,8 @@ def inspect_file(path: str, tree: str = TREE) -> FileInfo:
             return FileInfo(None, frozenset(obj.keys()), int(obj.num_entries), handle.file.fUUID)
     except Exception as err:  # uproot raises many types for corrupt bytes
         detail = " ".join(str(err).split())  # one line, whatever uproot's message looks like
+        if not is_local(path) and isinstance(err, OSError | TimeoutError):  # network, server
+            return FileInfo(f"cannot be opened ({type(err).__name__}: {detail})")
         return FileInfo(f"cannot be read as a ROOT file ({type(err).__name__}: {detail})")
 
 
@@ -255,7 +256,7 @@ def _files(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _inspect(item: tuple[str, str]) -> FileInfo:
     path, tree = item
-    return inspect_file(os.path.abspath(path) if _is_local(path) else path, tree)
+    return inspect_file(path if is_url(path) else os.path.abspath(path), tree)
 
 
 def inspect_files(
@@ -693,7 +694,7 @@ def _coffea_fileset(
     out = {}
     for dataset, entry in fileset.items():
         files = {
-            (os.path.abspath(p) if "://" not in p else p): t for p, t in entry["files"].items()
+            (os.path.abspath(p) if not is_url(p) else p): t for p, t in entry["files"].items()
         }
         meta = dict(entry.get("metadata") or {})
         if meta.pop("dataset", dataset) != dataset:

@@ -30,7 +30,9 @@ An explicit dataset::
     - name: prompt
       kind: prompt                   # signal | prompt | q1_control | upstream | pseudo_data
       channels: all                  # analysis channels that read it: list or "all"
-      files: prompt/*.root           # optional glob relative to data_dir (this is the default)
+      files: prompt/*.root           # optional glob relative to data_dir (this is the default),
+                                     # an absolute path, or a URL (root://, https://: not joined
+                                     # to data_dir; docs/own-ntuples.md)
       tree: events                   # optional
       metadata: {}                   # optional extra metadata for the processors
       recipe:                        # optional: how `na62dump simulate` makes the files
@@ -98,6 +100,7 @@ from pydantic import (
 from na62dump import geometry
 from na62dump.codes import ANALYSIS_CHANNELS, Channel
 from na62dump.errors import InputError
+from na62dump.urls import expand, is_url
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +385,8 @@ class Dataset(_Strict):
     name, kind, tree
         As in datasets.yaml.
     files
-        Absolute glob pattern of its ROOT files.
+        Absolute glob pattern of its ROOT files, or a URL (``root://``, ``https://``, ...;
+        see :mod:`na62dump.urls`), a glob too if the server lists directories.
     channels
         Analysis channels (processors) that read it.
     metadata
@@ -414,10 +418,9 @@ class Dataset(_Strict):
         ]
 
     def existing_files(self) -> list[str]:
-        """Files matching :attr:`files`, sorted."""
-        import glob
-
-        return sorted(glob.glob(self.files))
+        """Files matching :attr:`files`, sorted (a URL without glob characters as it is: see
+        :func:`na62dump.urls.expand`)."""
+        return expand(self.files)
 
     def seed_sequence(self, seed: int, index: int) -> np.random.SeedSequence:
         """Seed of file ``index``: ``SeedSequence([seed, stable_hash(name), seed_offset,
@@ -750,7 +753,8 @@ def _make_dataset(path, root, name, kind, files, tree, channels, meta, recipe, p
                   with_generator_metadata) -> Dataset:
     pattern = files if files is not None else f"{name}/*.root"
     pattern = pattern.replace("{preset}", preset)
-    full_pattern = str(pattern if os.path.isabs(pattern) else root / pattern)
+    # a URL (root://, https://, ...: na62dump.urls) is taken as it is, never joined to data_dir
+    full_pattern = str(pattern if is_url(pattern) or os.path.isabs(pattern) else root / pattern)
     metadata: dict[str, Any] = {}
     if recipe is not None and with_generator_metadata:
         metadata.update(_generator_metadata(recipe.generator, recipe.params,
