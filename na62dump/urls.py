@@ -29,12 +29,18 @@ True
 from __future__ import annotations
 
 import glob as _glob
+import os
 import re
 
 from na62dump.errors import InputError
 
 #: ``scheme://`` (RFC 3986 scheme), optionally behind fsspec chained protocols (``a::b://``).
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*(::[A-Za-z][A-Za-z0-9+.-]*)*://")
+
+#: Defaults of the XRootD client's retries when a server does not answer (its environment
+#: variables; yours win): its own defaults, a 120 s connection window tried 5 times, keep an
+#: input check on a dead server waiting 10 minutes; these give up after about 30 s.
+XROOTD_ENV_DEFAULTS = {"XRD_CONNECTIONWINDOW": "15", "XRD_CONNECTIONRETRY": "2"}
 
 #: What to install for a protocol whose fsspec implementation is missing, where the package
 #: itself says less (its own ImportError message is kept as well).
@@ -64,13 +70,18 @@ def check_readable_protocol(url: str) -> None:
     """Raise :class:`InputError` if no installed fsspec implementation reads ``url``.
 
     Checks every protocol of a chained URL (``simplecache::root://...``); the message names
-    the URL and what to install. Local paths always pass.
+    the URL and what to install. Local paths always pass. For ``root://`` also sets
+    :data:`XROOTD_ENV_DEFAULTS` in this process's environment where not set (before the
+    XRootD client reads it, at its first use in the process).
     """
     if not is_url(url):
         return
     import fsspec
 
     for proto in str(url).split("://", 1)[0].split("::"):
+        if proto == "root":
+            for key, value in XROOTD_ENV_DEFAULTS.items():
+                os.environ.setdefault(key, value)
         try:
             fsspec.get_filesystem_class(proto)
         except ImportError as err:
@@ -105,6 +116,10 @@ def expand(pattern: str) -> list[str]:
     try:
         fs, path = fsspec.core.url_to_fs(pattern)
         found = fs.glob(path)
+        if not found:  # some implementations list an unreachable server as empty: ask it
+            parts = path.split("/")
+            first = next(i for i, part in enumerate(parts) if has_magic(part))
+            fs.info("/".join(parts[:first]) or "/")
     except Exception as err:  # network and server errors of any fsspec implementation
         detail = " ".join(str(err).split())
         raise InputError(f"{pattern}: cannot list the files of this URL glob "
