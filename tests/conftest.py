@@ -7,6 +7,10 @@
     ``.data_dir`` (where the files are), ``.datasets``, ``.fileset(channels)``, ``.get(name)``.
     Made with the campaign's own seed, so ``na62dump simulate``/``all`` pointed at
     ``data_dir`` find them up to date. Treat the files as read-only: other tests share them.
+
+``http_server``
+    A loopback HTTP server (a thread of this process) serving a fresh directory with byte-range
+    requests, as uproot needs: ``(directory, base_url, requests)``.
 """
 
 from __future__ import annotations
