@@ -197,8 +197,8 @@ def inspect_file(path: str, tree: str = TREE) -> FileInfo:
             return FileInfo("file does not exist")
         if not os.path.isfile(local):
             return FileInfo("not a regular file")
-    else:  # a URL: an fsspec implementation must read it (else an InputError saying what to
-        check_readable_protocol(path)  # install: no file of that kind could be read)
+    else:  # a URL: an installed fsspec implementation must read it, else an InputError
+        check_readable_protocol(path)  # naming what to install (no such file could be read)
     try:
         with uproot.open(path) as handle:
             try:
