@@ -225,6 +225,7 @@ def inspect_ntuple(path: str, tree: str | None = None, kind: str | None = None) 
 
     from na62dump.errors import InputError
     from na62dump.runner import TREE, inspect_file
+    from na62dump.urls import open_options
 
     tree = tree or TREE
     if kind is not None and kind not in KINDS:
@@ -236,7 +237,7 @@ def inspect_ntuple(path: str, tree: str | None = None, kind: str | None = None) 
     kind = kind or guess_kind(info.branches)
     report = NtupleReport(path, tree, kind, guessed, entries=info.entries)
     try:
-        with uproot.open(path) as handle:
+        with uproot.open(path, **open_options(path)) as handle:
             ttree = handle[tree]
             stored = {name: stored_dtype(ttree[name]) for name in ttree.keys()}
             report.branches = {k: ("not numeric" if v is None else str(v))

@@ -59,6 +59,7 @@ from coffea import processor
 from coffea.util import load as _coffea_load
 from coffea.util import save as _coffea_save
 
+from na62dump import urls
 from na62dump.errors import InputError
 from na62dump.settings import (
     DEFAULT_CHUNKSIZE,
@@ -66,7 +67,6 @@ from na62dump.settings import (
     DEFAULT_WORKERS,
     EXECUTORS,
 )
-from na62dump.urls import check_readable_protocol, is_local, is_url
 
 logger = logging.getLogger(__name__)
 
@@ -191,16 +191,16 @@ def inspect_file(path: str, tree: str = TREE) -> FileInfo:
         of entries and the file's UUID (what coffea needs to cut it into chunks, so that
         coffea does not open every file a second time).
     """
-    if is_local(path):
+    if urls.is_local(path):
         local = path.removeprefix("file://")
         if not os.path.exists(local):
             return FileInfo("file does not exist")
         if not os.path.isfile(local):
             return FileInfo("not a regular file")
     else:  # a URL: an installed fsspec implementation must read it, else an InputError
-        check_readable_protocol(path)  # naming what to install (no such file could be read)
+        urls.check_readable_protocol(path)  # naming what to install (no such file could be read)
     try:
-        with uproot.open(path) as handle:
+        with uproot.open(path, **urls.open_options(path)) as handle:
             try:
                 obj = handle[tree]
             except uproot.exceptions.KeyInFileError:
@@ -211,7 +211,10 @@ def inspect_file(path: str, tree: str = TREE) -> FileInfo:
             return FileInfo(None, frozenset(obj.keys()), int(obj.num_entries), handle.file.fUUID)
     except Exception as err:  # uproot raises many types for corrupt bytes
         detail = " ".join(str(err).split())  # one line, whatever uproot's message looks like
-        if not is_local(path) and isinstance(err, OSError | TimeoutError):  # network, server
+        if not urls.is_local(path) and isinstance(err, TimeoutError):  # a silent server
+            return FileInfo(f"cannot be opened: no answer within {urls.NO_ANSWER_TIMEOUT_S} s "
+                            f"({type(err).__name__})")
+        if not urls.is_local(path) and isinstance(err, OSError):  # network, server
             return FileInfo(f"cannot be opened ({type(err).__name__}: {detail})")
         return FileInfo(f"cannot be read as a ROOT file ({type(err).__name__}: {detail})")
 
@@ -256,7 +259,7 @@ def _files(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _inspect(item: tuple[str, str]) -> FileInfo:
     path, tree = item
-    return inspect_file(path if is_url(path) else os.path.abspath(path), tree)
+    return inspect_file(path if urls.is_url(path) else os.path.abspath(path), tree)
 
 
 def inspect_files(
@@ -694,7 +697,7 @@ def _coffea_fileset(
     out = {}
     for dataset, entry in fileset.items():
         files = {
-            (os.path.abspath(p) if not is_url(p) else p): t for p, t in entry["files"].items()
+            (os.path.abspath(p) if not urls.is_url(p) else p): t for p, t in entry["files"].items()
         }
         meta = dict(entry.get("metadata") or {})
         if meta.pop("dataset", dataset) != dataset:

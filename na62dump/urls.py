@@ -37,10 +37,16 @@ from na62dump.errors import InputError
 #: ``scheme://`` (RFC 3986 scheme), optionally behind fsspec chained protocols (``a::b://``).
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*(::[A-Za-z][A-Za-z0-9+.-]*)*://")
 
+#: Seconds the input check waits for a server to connect or to send the next bytes (HTTP), and
+#: the XRootD connection window: a server that does not answer is reported after about this
+#: (HTTP) or twice this (XRootD, two tries), not after the libraries' own 5 (aiohttp's total
+#: timeout) or 10 minutes (XRootD: a 120 s window tried 5 times).
+NO_ANSWER_TIMEOUT_S = 15
+
 #: Defaults of the XRootD client's retries when a server does not answer (its environment
-#: variables; yours win): its own defaults, a 120 s connection window tried 5 times, keep an
-#: input check on a dead server waiting 10 minutes; these give up after about 30 s.
-XROOTD_ENV_DEFAULTS = {"XRD_CONNECTIONWINDOW": "15", "XRD_CONNECTIONRETRY": "2"}
+#: variables; yours win).
+XROOTD_ENV_DEFAULTS = {"XRD_CONNECTIONWINDOW": str(NO_ANSWER_TIMEOUT_S),
+                       "XRD_CONNECTIONRETRY": "2"}
 
 #: What to install for a protocol whose fsspec implementation is missing, where the package
 #: itself says less (its own ImportError message is kept as well).
@@ -91,6 +97,19 @@ def check_readable_protocol(url: str) -> None:
         except ValueError:
             raise InputError(f"{url}: unknown URL protocol {proto!r} (not an fsspec protocol)"
                              ) from None
+
+
+def open_options(path: str) -> dict:
+    """Extra ``uproot.open`` options for ``path``: for ``http(s)://`` a connect and read timeout
+    of :data:`NO_ANSWER_TIMEOUT_S` (aiohttp's client timeout, through fsspec's HTTP
+    filesystem); nothing for other paths."""
+    if protocol(path) not in ("http", "https"):
+        return {}
+    import aiohttp
+
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=NO_ANSWER_TIMEOUT_S,
+                                    sock_read=NO_ANSWER_TIMEOUT_S)
+    return {"client_kwargs": {"timeout": timeout}}
 
 
 def has_magic(pattern: str) -> bool:

@@ -156,3 +156,22 @@ def test_unknown_protocol_is_an_input_error():
     with pytest.raises(InputError, match=r"nosuch://h/x\.root: unknown URL protocol 'nosuch'"):
         urls.check_readable_protocol("nosuch://h/x.root")
     urls.check_readable_protocol("/a/local/path.root")  # local paths always pass
+
+
+def test_silent_server_is_reported_after_the_bounded_timeout(monkeypatch, capsys):
+    """A server that accepts the connection and never answers: one line, not aiohttp's 5 min
+    (measured: 307 s before the bound, 17 s with the default NO_ANSWER_TIMEOUT_S of 15 s)."""
+    import time
+
+    monkeypatch.setattr(urls, "NO_ANSWER_TIMEOUT_S", 2)  # the setting, shortened for the test
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)  # the kernel completes the handshake; nothing is ever sent back
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/x.root"
+        tic = time.perf_counter()
+        assert cli.main(["inspect", url]) == 2
+        seconds = time.perf_counter() - tic
+    err = capsys.readouterr().err
+    assert err == (f"na62dump inspect: error: {url}: cannot be opened: no answer within 2 s "
+                   "(FSTimeoutError)\n")  # fmt: skip
+    assert seconds < 30
