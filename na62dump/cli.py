@@ -22,7 +22,7 @@ from na62dump.errors import Na62DumpError
 
 #: Subcommands in the order of the analysis chain.
 COMMANDS = ("model", "simulate", "run", "background", "limits", "plot", "all", "validate",
-            "verify", "hepdata")
+            "verify", "hepdata", "inspect")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -66,7 +66,7 @@ from coffea import processor
 from coffea.util import load as _coffea_load
 from coffea.util import save as _coffea_save
 
-from na62dump import artefacts, atomic, provenance
+from na62dump import artefacts, atomic, provenance, urls
 from na62dump.errors import InputError
 from na62dump.settings import (
     DEFAULT_CHUNKSIZE,
@@ -147,10 +147,6 @@ class SkippedFile:
         return {"dataset": self.dataset, "file": self.file, "reason": self.reason}
 
 
-def _is_local(path: str) -> bool:
-    return "://" not in path or path.startswith("file://")
-
-
 @dataclass(frozen=True)
 class FileInfo:
     """What opening an input file told: a problem (or None), its branches, entries, UUID and
@@ -162,15 +158,6 @@ class FileInfo:
     entries: int = 0
     uuid: bytes = b""
     dtypes: Mapping[str, str] = field(default_factory=dict)
-
-
-def _branch_dtype(branch) -> str:
-    """The numpy dtype name of a TBranch's values, read from its interpretation (no data):
-    ``AsDtype('>f4')`` and ``AsJagged(AsDtype('>f4'))`` are both ``"float32"``."""
-    interp = branch.interpretation
-    interp = getattr(interp, "content", interp)  # AsJagged: its content
-    to_dtype = getattr(interp, "to_dtype", None)
-    return np.dtype(to_dtype).name if to_dtype is not None else str(interp)
 
 
 def _truncation(handle, ttree) -> str | None:
@@ -211,14 +198,18 @@ def inspect_file(path: str, tree: str = TREE) -> FileInfo:
         and the file's UUID (what coffea needs to cut it into chunks, so that coffea does not
         open every file a second time).
     """
-    if _is_local(path):
+    from na62dump.inspection import stored_dtype_name
+
+    if urls.is_local(path):
         local = path.removeprefix("file://")
         if not os.path.exists(local):
             return FileInfo("file does not exist")
         if not os.path.isfile(local):
             return FileInfo("not a regular file")
+    else:  # a URL: an installed fsspec implementation must read it, else an InputError
+        urls.check_readable_protocol(path)  # naming what to install (no such file could be read)
     try:
-        with uproot.open(path) as handle:
+        with uproot.open(path, **urls.open_options(path)) as handle:
             try:
                 obj = handle[tree]
             except uproot.exceptions.KeyInFileError:
@@ -229,12 +220,17 @@ def inspect_file(path: str, tree: str = TREE) -> FileInfo:
             truncated = _truncation(handle, obj)
             if truncated:
                 return FileInfo(truncated)
-            dtypes = {b.name: _branch_dtype(b) for b in obj.itervalues(recursive=True)}
+            dtypes = {b.name: stored_dtype_name(b) for b in obj.itervalues(recursive=True)}
             return FileInfo(
                 None, frozenset(obj.keys()), int(obj.num_entries), handle.file.fUUID, dtypes
             )
     except Exception as err:  # uproot raises many types for corrupt bytes
         detail = " ".join(str(err).split())  # one line, whatever uproot's message looks like
+        if not urls.is_local(path) and isinstance(err, TimeoutError):  # a silent server
+            return FileInfo(f"cannot be opened: no answer within {urls.NO_ANSWER_TIMEOUT_S} s "
+                            f"({type(err).__name__})")
+        if not urls.is_local(path) and isinstance(err, OSError):  # network, server
+            return FileInfo(f"cannot be opened ({type(err).__name__}: {detail})")
         return FileInfo(f"cannot be read as a ROOT file ({type(err).__name__}: {detail})")
 
 
@@ -263,7 +259,7 @@ def _require_branches(path: str, tree: str, info: FileInfo, needed: Iterable[str
     """Raise :class:`InputError` if a readable file lacks a ``needed`` branch or stores one
     with another dtype than the ntuple contract (:data:`na62dump.ntuple.BRANCHES`):
     an int32 ``Track_px`` would be read without complaint and select other events."""
-    from na62dump.ntuple import BRANCHES
+    from na62dump.inspection import dtype_mismatches
 
     needed = tuple(needed)
     missing = sorted(set(needed) - info.branches)
@@ -272,12 +268,8 @@ def _require_branches(path: str, tree: str, info: FileInfo, needed: Iterable[str
             f"{path}: tree {tree!r} lacks branch(es) {', '.join(missing)} that the selection "
             "reads (see docs/ntuple.md); regenerate it with `na62dump simulate`"
         )
-    contract = {name: b.dtype for name, b in BRANCHES.items()}
-    wrong = [
-        f"{b!r} is {info.dtypes.get(b)}, not {contract[b].name}"
-        for b in needed
-        if b in contract and info.dtypes.get(b, contract[b].name) != contract[b].name
-    ]
+    wrong = [f"{b!r} is {stored}, not {want}" for b, (stored, want) in
+             dtype_mismatches({b: info.dtypes[b] for b in needed if b in info.dtypes}).items()]
     if wrong:
         raise InputError(
             f"{path}: tree {tree!r}: branch {'; '.join(wrong)} as the ntuple format "
@@ -295,7 +287,7 @@ def _files(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _inspect(item: tuple[str, str]) -> FileInfo:
     path, tree = item
-    return inspect_file(os.path.abspath(path) if _is_local(path) else path, tree)
+    return inspect_file(path if urls.is_url(path) else os.path.abspath(path), tree)
 
 
 def inspect_files(
@@ -1146,7 +1138,7 @@ def _coffea_fileset(
     out = {}
     for dataset, entry in fileset.items():
         files = {
-            (os.path.abspath(p) if "://" not in p else p): t for p, t in entry["files"].items()
+            (os.path.abspath(p) if not urls.is_url(p) else p): t for p, t in entry["files"].items()
         }
         meta = dict(entry.get("metadata") or {})
         if meta.pop("dataset", dataset) != dataset:

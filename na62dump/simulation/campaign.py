@@ -32,7 +32,9 @@ An explicit dataset::
                                      # | pseudo_data
       channels: all                  # analysis channels that read it: list or "all"
       files: prompt/*.root           # optional, only without a recipe: a glob or a list of
-                                     # files, relative to data_dir (default: <name>/*.root)
+                                     # files, relative to data_dir (default: <name>/*.root),
+                                     # absolute, or URLs (root://, https://: not joined to
+                                     # data_dir; docs/own-ntuples.md)
       tree: events                   # optional
       metadata: {}                   # optional extra metadata for the processors
       recipe:                        # optional: how `na62dump simulate` makes the files
@@ -130,6 +132,7 @@ from na62dump import geometry
 from na62dump.codes import Channel
 from na62dump.errors import InputError
 from na62dump.finalstates import ANALYSES, SIGNAL_STATES
+from na62dump.urls import expand, is_url
 
 log = logging.getLogger(__name__)
 
@@ -507,8 +510,9 @@ class Dataset(_Strict):
     files
         Its ROOT files as given by the campaign: an absolute glob pattern (a string), or the
         absolute paths of an explicit list (a tuple; a declaration, see
-        :meth:`declared_inputs`). For a dataset with a recipe, the glob of ``simulate``'s
-        files; the declared ones are its manifest's.
+        :meth:`declared_inputs`); each may be a URL (``root://``, ``https://``, ...; see
+        :mod:`na62dump.urls`; a glob too if the server lists directories). For a dataset with
+        a recipe, the glob of ``simulate``'s files; the declared ones are its manifest's.
     channels
         Analysis channels (processors) that read it.
     metadata
@@ -540,13 +544,12 @@ class Dataset(_Strict):
         ]
 
     def existing_files(self) -> list[str]:
-        """Files matching :attr:`files` (a glob), sorted; of an explicit list, those that
-        exist, in the list's order."""
-        import glob
-
+        """Files matching :attr:`files` (a glob, sorted; a URL without glob characters as it
+        is: see :func:`na62dump.urls.expand`); of an explicit list, those that exist (URLs
+        as they are), in the list's order."""
         if isinstance(self.files, tuple):
-            return [f for f in self.files if os.path.exists(f)]
-        return sorted(glob.glob(self.files))
+            return [f for f in self.files if is_url(f) or os.path.exists(f)]
+        return expand(self.files)
 
     @property
     def manifest_path(self) -> Path:
@@ -985,8 +988,10 @@ def load_campaign(
 
 
 def _absolute(root: Path, name: str, preset: str) -> str:
+    """``name`` with ``{preset}`` filled in, relative to ``root`` unless absolute or a URL (a
+    URL, root:// or https://, is never joined to the data directory: na62dump.urls)."""
     name = name.replace("{preset}", preset)
-    return str(name if os.path.isabs(name) else root / name)
+    return str(name if is_url(name) or os.path.isabs(name) else root / name)
 
 
 def _recipe_size(path: Path, entry: DatasetSpec, preset: str,

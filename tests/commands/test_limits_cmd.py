@@ -124,7 +124,8 @@ def test_blinded_writes_expected_only(tmp_path, capsys):
         assert spec["observations"][0]["data"] == pytest.approx(bkg), path.name
         assert all(0 < x < 1 for x in spec["observations"][0]["data"]), path.name
         assert spec["measurements"][0]["name"].endswith("_BLINDED_asimov"), path.name
-    ps = json.loads((results / "limits" / "workspaces" / "dark_photon_ee_patchset.json").read_text())
+    ps = json.loads(
+        (results / "limits" / "workspaces" / "dark_photon_ee_patchset.json").read_text())
     assert ps["metadata"]["blinded"] is True
     obs = [op["value"]["data"] for p in ps["patches"] for op in p["patch"]
            if op["path"].startswith("/observations/")]
