@@ -89,8 +89,8 @@ def test_http_campaign_gives_the_cutflows_of_the_local_files(
     assert run_cli(remote, tmp_path / "out_remote", "--executor", "futures",
                    "--workers", "2") == 0  # fmt: skip
     assert "Traceback" not in capsys.readouterr().err
-    got = json.loads((tmp_path / "out_remote" / "summary.json").read_text())["channels"]
-    want = json.loads((tmp_path / "out_local" / "summary.json").read_text())["channels"]
+    got = json.loads((tmp_path / "out_remote" / "run" / "summary.json").read_text())["channels"]
+    want = json.loads((tmp_path / "out_local" / "run" / "summary.json").read_text())["channels"]
     assert got == want
     assert got["ee"]["prompt"]["cutflow"]["unweighted"][0] > 0
     # uproot read byte ranges over HTTP, never a whole file in one request
