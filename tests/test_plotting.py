@@ -175,6 +175,11 @@ def test_mass_and_cutflow(tmp_path):
     md = plotting.cutflow_table(cutflow)
     assert "| trigger | 4 | 0.4 | 40% | 40% |" in md
     assert plotting.cutflow_table(cutflow, "csv").splitlines()[1] == "all,10,1,,1"
+    # a blinded pseudo-data table says so, above its rows, in either format
+    assert plotting.cutflow_table(cutflow, blinded=True).startswith("**BLINDED pseudo-data")
+    csv = plotting.cutflow_table(cutflow, "csv", blinded=True).splitlines()
+    assert csv[0].startswith("# BLINDED") and csv[2] == "all,10,1,,1"
+    assert "BLINDED" not in md
     signal = [(f"dp_brems_ee_m{m:04d}", {"cutflow": {
         "names": ["all", "trigger", "veto", "CR", "SR"], "unweighted": [1000, 100, 50, 5, 40],
         "weighted": [1000.0, 100.0, 50.0, 5.0, 40.0]}}) for m in (20, 50, 100, 300, 600)]

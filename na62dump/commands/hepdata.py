@@ -158,6 +158,12 @@ def yield_tables(path: Path) -> list:
     return tables
 
 
+def _pseudo_data(summary: dict) -> set[str]:
+    """Names of the pseudo-data datasets of a run (its ``datasets`` record)."""
+    return {n for n, d in (summary.get("datasets") or {}).items()
+            if isinstance(d, dict) and d.get("kind") == "pseudo_data"}
+
+
 def cutflow_tables(summary: dict) -> list:
     """Weighted cutflows per channel: data, MC backgrounds and every signal sample."""
     tables = []
@@ -166,9 +172,13 @@ def cutflow_tables(summary: dict) -> list:
         if not flows:
             continue
         names = max((f["names"] for f in flows.values()), key=len)
+        blind = not summary.get("unblinded", False) and bool(set(datasets) & _pseudo_data(summary))
+        note = (" The pseudo-data are blinded: their column is left out (its last steps "
+                "exclude the signal and control regions, no SR or CR count is made)."
+                if blind else "")
         t = _table(f"cutflow {channel}",
                    f"Weighted events after each selection step in {channel}: data, MC "
-                   "backgrounds and signal samples (columns named by dataset).",
+                   f"backgrounds and signal samples (columns named by dataset).{note}",
                    "summary.json", {"observables": ["N"], "cmenergies": [SQRT_S_GEV]})
         t.add_variable(_var("step", names, independent=True))
         for name in sorted(flows, key=lambda n: (n != "data", n)):

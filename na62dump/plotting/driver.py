@@ -173,7 +173,9 @@ def _figures_from_run(results: Path, out: Path, formats, made, skipped) -> None:
                 for fmt in ("markdown", "csv"):
                     suffix = "md" if fmt == "markdown" else "csv"
                     path = out / f"cutflow_{channel}_{name}.{suffix}"
-                    made.append(atomic.write_text(path, cutflow_table(o["cutflow"], fmt)))
+                    blinded = kind == "pseudo_data" and not o.get("unblinded", False)
+                    made.append(atomic.write_text(path, cutflow_table(o["cutflow"], fmt,
+                                                                      blinded=blinded)))
 
 
 def _figures_from_yields(results: Path, out: Path, formats, made, skipped) -> None:

@@ -1065,9 +1065,17 @@ def step_efficiencies(cutflow: Mapping) -> list[float | None]:
     return out
 
 
-def cutflow_table(cutflow: Mapping, fmt: str = "markdown") -> str:
+#: What a blinded pseudo-data cutflow table says above its rows (processors/base.py).
+BLINDED_NOTE = ("BLINDED pseudo-data: the last step of each final state leaves out the "
+                "events in the signal and control regions (pi+pi-: and the K_S window), and "
+                "no SR or CR count is made; the earlier steps count every event.")
+
+
+def cutflow_table(cutflow: Mapping, fmt: str = "markdown", blinded: bool = False) -> str:
     """The cutflow (``{"names", "unweighted", "weighted"}``) as Markdown or CSV text, with the
-    efficiency of each step (:func:`step_efficiencies`) and the cumulative one."""
+    efficiency of each step (:func:`step_efficiencies`) and the cumulative one; ``blinded``
+    (pseudo-data run blind) puts :data:`BLINDED_NOTE` above the rows (a ``#`` line in CSV),
+    so that the table cannot be read as the unblinded selection."""
     names, unw, w = cutflow["names"], cutflow["unweighted"], cutflow["weighted"]
     steps = step_efficiencies(cutflow)
     first = float(w[0]) if len(w) and float(w[0]) > 0 else None
@@ -1080,12 +1088,14 @@ def cutflow_table(cutflow: Mapping, fmt: str = "markdown") -> str:
         return "" if x is None else f"{x:.6g}"
 
     if fmt == "csv":
-        lines = ["cut,unweighted,weighted,step_efficiency,cumulative_efficiency"]
+        lines = [f"# {BLINDED_NOTE}"] if blinded else []
+        lines += ["cut,unweighted,weighted,step_efficiency,cumulative_efficiency"]
         lines += [f"{n},{int(u)},{x:.6g},{num(e)},{num(c)}"
                   for n, u, x, e, c in zip(names, unw, w, steps, cumulative, strict=True)]
     elif fmt == "markdown":
-        lines = ["| cut | events (unweighted) | events (weighted) | step efficiency "
-                 "| cumulative |", "|---|---:|---:|---:|---:|"]
+        lines = [f"**{BLINDED_NOTE}**", ""] if blinded else []
+        lines += ["| cut | events (unweighted) | events (weighted) | step efficiency "
+                  "| cumulative |", "|---|---:|---:|---:|---:|"]
         lines += [f"| {n} | {int(u)} | {x:.4g} | {pct(e)} | {pct(c)} |"
                   for n, u, x, e, c in zip(names, unw, w, steps, cumulative, strict=True)]
     else:
