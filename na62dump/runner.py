@@ -1406,12 +1406,15 @@ def run_record(campaign, cuts: Mapping[str, Any], *, channels: Sequence[str], ex
 
     ``na62dump all`` calls it with the same arguments as :func:`run` to tell whether the run
     set is up to date."""
-    files = [p for ch in channels for e in campaign.fileset(channels=[ch]).values()
-             for p, _ in _files(e)]
+    try:
+        files = [p for ch in channels for e in campaign.fileset(channels=[ch]).values()
+                 for p, _ in _files(e)]
+    except InputError:  # inputs not declared yet (no manifest): the run itself says so
+        files = None
     return provenance.record(
         "run", campaign=campaign, cuts=cuts,
         options={"channels": list(channels), "executor": executor, "chunksize": int(chunksize),
                  "skip_bad_files": bool(skip_bad_files)},
         seeds={"simulation": int(campaign.seed)},
         blinding={"unblinded": bool(unblind)},
-        inputs={"data": provenance.files_fingerprint(files)})
+        inputs={"data": None if files is None else provenance.files_fingerprint(files)})

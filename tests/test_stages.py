@@ -176,7 +176,6 @@ def test_a_new_mass_grid_leaves_no_workspace_of_the_old_one(tmp_path):
 
 def _limits_proc(results: Path) -> subprocess.Popen:
     argv = [sys.executable, "-m", "na62dump.cli", "limits", "--results", str(results),
-            "--config", str(results.parent / "datasets.yaml"), "--preset", "tiny",
             "--masses", "3", "--couplings", "40", "--models", "dark_photon",
             "--channels", "ee", "--toys", "3000"]
     return subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL,
