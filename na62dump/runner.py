@@ -380,12 +380,17 @@ def check_declared_entries(
             for key in by_path.get(f.path, ()):
                 info = out[key]
                 if info.problem is None and info.entries != f.entries:
-                    out[key] = FileInfo(
-                        f"holds {info.entries} entries where its manifest {inputs.manifest} "
-                        f"declares {f.entries} (rewritten or truncated since `na62dump "
-                        "simulate` made it; remake it with `na62dump simulate --force --only "
-                        f"{inputs.dataset}`)"
-                    )
+                    if inputs.source == "fileset":
+                        problem = (f"holds {info.entries} entries where the fileset "
+                                   f"{inputs.manifest} declares {f.entries} (its file_entries)")
+                    else:
+                        problem = (
+                            f"holds {info.entries} entries where its manifest "
+                            f"{inputs.manifest} declares {f.entries} (rewritten or truncated "
+                            "since `na62dump simulate` made it; remake it with `na62dump "
+                            f"simulate --force --only {inputs.dataset}`)"
+                        )
+                    out[key] = FileInfo(problem)
     return out
 
 
