@@ -213,6 +213,8 @@ def _validation_error(path: Path, name: str, err: ValidationError) -> InputError
     loc = [str(p) for p in e["loc"] if not str(p).startswith(("function-", "tagged-"))]
     msg = {"extra_forbidden": "unknown key", "missing": "missing"}.get(e["type"], e["msg"])
     msg = msg.removeprefix("Value error, ")
+    if loc and loc[0] == "files":
+        loc, msg = ["files"], "a mapping {path: treename} or a list of paths (strings)"
     if e["type"] == "value_error" and ": " in msg and loc == ["metadata"]:
         key, msg = msg.split(": ", 1)  # a check across fields names the field it is about
         loc.append(key)
@@ -244,6 +246,12 @@ def _dataset(path: Path, name: str, raw: Any) -> Dataset:
     if meta_in.dataset not in (None, name):
         raise _fail(path, name, "metadata.dataset", f"names another dataset "
                     f"({meta_in.dataset!r})")
+    from na62dump.runner import _COFFEA_RESERVED
+
+    reserved = sorted(set(meta_in.model_extra or {}) & _COFFEA_RESERVED)
+    if reserved:
+        raise _fail(path, name, f"metadata.{reserved[0]}", "reserved by coffea (it sets it "
+                    "per chunk); rename it")
     per_file: dict[str, dict[str, float]] = {}
     for key in PER_FILE_KEYS:
         values = getattr(meta_in, key)

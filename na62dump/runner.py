@@ -285,6 +285,7 @@ def check_fileset(
     *,
     skip_bad_files: bool = False,
     _cache: dict[tuple[str, str], FileInfo] | None = None,
+    declared: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[SkippedFile]]:
     """Check every file of a coffea fileset before any processing starts.
 
@@ -298,6 +299,9 @@ def check_fileset(
     skip_bad_files : bool
         Leave out files that are missing or cannot be read (reported in the returned list)
         instead of raising.
+    declared : mapping, optional
+        ``{dataset: DeclaredInputs}``: a dataset declared by a fileset (``run --fileset``)
+        is not told to run ``na62dump simulate`` but to fix its fileset.
 
     Returns
     -------
@@ -321,6 +325,8 @@ def check_fileset(
                 f"dataset {dataset!r} has no files in the campaign; make them with "
                 "`na62dump simulate` (or list them in datasets.yaml)"
             )
+        inputs = (declared or {}).get(dataset)
+        by_fileset = inputs.manifest if inputs is not None and inputs.source == "fileset" else None
         needed = branches[dataset] if isinstance(branches, Mapping) else branches
         needed = tuple(needed)
         kept = {}
@@ -336,19 +342,19 @@ def check_fileset(
                 skipped.append(SkippedFile(dataset, path, problem))
                 logger.info("skipping %s (dataset %s): %s", path, dataset, problem)
             else:
-                hint = (
-                    "; make it with `na62dump simulate`" if problem == "file does not exist" else ""
-                )
+                hint = ""
+                if problem == "file does not exist":
+                    hint = ("; make it with `na62dump simulate`" if by_fileset is None else
+                            f"; fix its path in {by_fileset}")
                 raise InputError(
                     f"{path} (dataset {dataset!r}): {problem}{hint}; rerun with "
                     "--skip-bad-files to leave it out"
                 )
         if not kept:
             reasons = "; ".join(f"{s.file}: {s.reason}" for s in skipped if s.dataset == dataset)
-            raise InputError(
-                f"dataset {dataset!r} has no readable file left ({reasons}); make its files "
-                "with `na62dump simulate`"
-            )
+            fix = ("make its files with `na62dump simulate`" if by_fileset is None else
+                   f"fix its files in {by_fileset}")
+            raise InputError(f"dataset {dataset!r} has no readable file left ({reasons}); {fix}")
         good[dataset] = {**entry, "files": kept}
     return good, skipped
 
@@ -962,7 +968,8 @@ def run(
                 for name, entry in fileset.items()
             }
             checked, bad = check_fileset(
-                fileset, branches, skip_bad_files=skip_bad_files, _cache=cache
+                fileset, branches, skip_bad_files=skip_bad_files, _cache=cache,
+                declared=declared,
             )
             for s in bad:
                 skipped.setdefault((s.dataset, s.file), s)

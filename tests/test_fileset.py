@@ -171,6 +171,10 @@ def _edit(fs, name, **changes):
      "dataset 'prompt': field 'metadata.file_pot': no value for"),
     (lambda fs: json.dumps({**fs, "prompt": {**fs["prompt"], "file": []}}),
      "dataset 'prompt': field 'file': unknown key"),
+    (lambda fs: json.dumps({**fs, "prompt": {**fs["prompt"], "files": "a.root"}}),
+     "dataset 'prompt': field 'files': a mapping {path: treename} or a list of paths"),
+    (lambda fs: json.dumps(_edit(fs, "prompt", filename="x")),
+     "dataset 'prompt': field 'metadata.filename': reserved by coffea"),
     (lambda fs: json.dumps(fs).replace("2e+16", "NaN", 1),
      "NaN is not a number in strict JSON"),
 ])
@@ -196,7 +200,8 @@ def test_a_missing_file_of_a_fileset_is_named(dumped, tmp_path, capsys):
     path.write_text(json.dumps(fs))
     assert run_cli(tmp_path / "out", "--fileset", str(path)) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"na62dump run: error: {gone} (dataset 'prompt'): file does not exist")
+    assert err.startswith(f"na62dump run: error: {gone} (dataset 'prompt'): file does not exist"
+                          f"; fix its path in {path}")
     assert err.count("\n") == 1
 
 
