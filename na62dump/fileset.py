@@ -67,6 +67,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -92,6 +93,8 @@ from processors.base import KINDS
 
 #: Metadata keys this module reads and does not hand to the processors as such.
 PER_FILE_KEYS = ("file_pot", "file_events", "file_entries")
+#: A dataset name, as in datasets.yaml (names become keys of outputs and parts of file names).
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 #: Relative tolerance of "the per-file sizes sum to the total".
 SUM_RTOL = 1e-9
 
@@ -325,7 +328,11 @@ def load_fileset(path: str | os.PathLike) -> Campaign:
     if not isinstance(raw, dict) or not raw:
         raise InputError(f"{path}: expected a JSON object {{dataset: {{\"files\": ..., "
                          "\"metadata\": ...}}} with at least one dataset")
-    datasets = [_dataset(path, str(name), entry) for name, entry in raw.items()]
+    for name in raw:
+        if not _NAME.fullmatch(name):
+            raise InputError(f"{path}: dataset {name!r}: a dataset name is letters, digits and "
+                             "_ . - (starting with a letter or digit), as in datasets.yaml")
+    datasets = [_dataset(path, name, entry) for name, entry in raw.items()]
     return Campaign(datasets, preset="fileset", data_dir=path.parent, seed=0, config=path)
 
 
@@ -345,8 +352,8 @@ def dump_fileset(campaign: Campaign, path: str | os.PathLike,
     Raises
     ------
     InputError
-        A dataset that declares no file yet (no manifest: run ``na62dump simulate``), or
-        ``path`` cannot be written.
+        A dataset that declares no file yet (no manifest: run ``na62dump simulate``; a glob
+        that matches nothing), or ``path`` cannot be written.
     """
     from na62dump.runner import _atomic_write_bytes
 
@@ -355,14 +362,17 @@ def dump_fileset(campaign: Campaign, path: str | os.PathLike,
     out = fileset_of(declared, datasets)
     for d in datasets:
         inputs = declared[d.name]
+        if not inputs.files:
+            raise InputError(f"{campaign.config}: dataset {d.name!r} declares no file (its "
+                             f"files {d.files} match nothing); nothing to dump")
         meta = out[d.name]["metadata"]
         meta.pop("dataset", None)
         meta["channels"] = list(d.channels)
-        if inputs.per_file and inputs.files:
+        if inputs.per_file:
             size_key = "file_events" if inputs.unit == "events" else "file_pot"
             meta[size_key] = {f.path: (int(f.size) if inputs.unit == "events" else f.size)
                               for f in inputs.files}
-        if all(f.entries is not None for f in inputs.files) and inputs.files:
+        if all(f.entries is not None for f in inputs.files):
             meta["file_entries"] = {f.path: f.entries for f in inputs.files}
     text = json.dumps(out, indent=2, allow_nan=False) + "\n"
     path = Path(path)

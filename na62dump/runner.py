@@ -1,4 +1,5 @@
-"""Stage 2: datasets.yaml -> coffea fileset -> channel processors -> saved accumulators.
+"""Stage 2: datasets.yaml (or a fileset) -> coffea fileset -> channel processors -> saved
+accumulators.
 
 The runner turns the campaign (``datasets.yaml``, see :mod:`na62dump.simulation.campaign`) into
 one coffea fileset per decay channel (the datasets whose ``channels`` include it) of the files
@@ -24,6 +25,9 @@ closed afterwards). Every executor gives the same result to the last bit: each c
 is keyed by ``(dataset, file, entrystart)`` on the worker and the outputs are merged in that
 sorted order at the end (:class:`OrderedMerge`), so neither completion order nor the executor's
 reduction tree changes a floating-point sum.
+
+A coffea fileset given to ``na62dump run --fileset`` becomes a campaign of the same datasets
+(:func:`na62dump.fileset.load_fileset`), its files declared by the fileset.
 
 Files are read by the workers, so on a remote dask cluster every worker needs the package
 installed and the files at the same (absolute) paths; see ``docs/running.md``.

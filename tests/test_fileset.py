@@ -145,6 +145,7 @@ def _edit(fs, name, **changes):
 @pytest.mark.parametrize("edit, message", [
     (lambda fs: "{not json", "JSON syntax error at line 1, column 2"),
     (lambda fs: json.dumps({}), "expected a JSON object"),
+    (lambda fs: json.dumps({"../x": fs["prompt"]}), "dataset '../x': a dataset name is"),
     (lambda fs: json.dumps(_edit(fs, "prompt", kind=None)),
      "dataset 'prompt': field 'metadata.kind': missing"),
     (lambda fs: json.dumps(_edit(fs, "prompt", kind="cosmics")),
@@ -265,3 +266,13 @@ def test_a_hand_written_fileset_runs_through_background_to_limits(tmp_path, caps
     assert lim["mass_gev"] == [0.1] and len(lim["eps"]) == 6  # the one signal mass
     (node,) = lim["yield_coverage"]["ee"]["brems"]["nodes"]
     assert node["generated_events"] == 300 and node["accepted_events"] > 0  # my_signal
+
+
+def test_dump_of_a_glob_that_matches_nothing_is_refused(tmp_path, capsys):
+    config = tmp_path / "datasets.yaml"
+    config.write_text(f"data_dir: {tmp_path}\ndatasets:\n  - name: mine\n    kind: prompt\n"
+                      "    channels: all\n    files: nowhere/*.root\n    metadata: {pot: 1.0e16}\n")
+    assert cli.main(["run", "--config", str(config), "--preset", "tiny", "--dump-fileset",
+                     str(tmp_path / "fs.json")]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}: dataset 'mine' declares no file" in err and err.count("\n") == 1
