@@ -276,3 +276,26 @@ def test_dump_of_a_glob_that_matches_nothing_is_refused(tmp_path, capsys):
                      str(tmp_path / "fs.json")]) == 2
     err = capsys.readouterr().err
     assert f"{config}: dataset 'mine' declares no file" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_round_trip_of_the_tiny_preset_every_channel(tiny_campaign, tmp_path):
+    """The packaged campaign's tiny preset (made by the session fixture): its dumped fileset
+    runs to the outputs of the campaign in all four channels."""
+    data = str(tiny_campaign.data_dir)
+    path = tmp_path / "tiny.json"
+    assert cli.main(["run", "--preset", "tiny", "--data-dir", data, "--dump-fileset",
+                     str(path)]) == 0
+    assert sorted(json.loads(path.read_text())) == sorted(tiny_campaign.names)
+    ref, mine = tmp_path / "campaign", tmp_path / "fileset"
+    common = ["--executor", "iterative", "--unblind"]
+    assert cli.main(["run", "--preset", "tiny", "--data-dir", data, *common,
+                     "--out", str(ref)]) == 0
+    assert cli.main(["run", "--fileset", str(path), *common, "--out", str(mine)]) == 0
+    for channel in ("ee", "mumu", "pipi", "hadronic"):
+        assert_identical_outputs(runner.load_output(ref, channel),
+                                 runner.load_output(mine, channel))
+    a, b = summary(ref), summary(mine)
+    assert a["channels"] == b["channels"]
+    assert {n: r["metadata"] for n, r in a["datasets"].items()} == {
+        n: r["metadata"] for n, r in b["datasets"].items()}
