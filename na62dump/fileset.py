@@ -216,6 +216,11 @@ def _validation_error(path: Path, name: str, err: ValidationError) -> InputError
     loc = [str(p) for p in e["loc"] if not str(p).startswith(("function-", "tagged-"))]
     msg = {"extra_forbidden": "unknown key", "missing": "missing"}.get(e["type"], e["msg"])
     msg = msg.removeprefix("Value error, ")
+    if e["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        msg = "expected a JSON object"
+        if not loc:
+            return InputError(f"{path}: dataset {name!r}: expected a JSON object "
+                              '{"files": ..., "metadata": {...}}')
     if loc and loc[0] == "files":
         loc, msg = ["files"], "a mapping {path: treename} or a list of paths (strings)"
     if e["type"] == "value_error" and ": " in msg and loc == ["metadata"]:
@@ -327,7 +332,7 @@ def load_fileset(path: str | os.PathLike) -> Campaign:
         raise InputError(f"{path}: {err}") from None
     if not isinstance(raw, dict) or not raw:
         raise InputError(f"{path}: expected a JSON object {{dataset: {{\"files\": ..., "
-                         "\"metadata\": ...}}} with at least one dataset")
+                         "\"metadata\": ...}} with at least one dataset")
     for name in raw:
         if not _NAME.fullmatch(name):
             raise InputError(f"{path}: dataset {name!r}: a dataset name is letters, digits and "
