@@ -1,4 +1,5 @@
-"""Stage 2: datasets.yaml -> coffea fileset -> channel processors -> saved accumulators.
+"""Stage 2: datasets.yaml (or a fileset) -> coffea fileset -> channel processors -> saved
+accumulators.
 
 The runner turns the campaign (``datasets.yaml``, see :mod:`na62dump.simulation.campaign`) into
 one coffea fileset per decay channel (the datasets whose ``channels`` include it) of the files
@@ -27,6 +28,9 @@ closed afterwards). Every executor gives the same result to the last bit: each c
 is keyed by ``(dataset, file, entrystart)`` on the worker and the outputs are merged in that
 sorted order at the end (:class:`OrderedMerge`), so neither completion order nor the executor's
 reduction tree changes a floating-point sum.
+
+A coffea fileset given to ``na62dump run --fileset`` becomes a campaign of the same datasets
+(:func:`na62dump.fileset.load_fileset`), its files declared by the fileset.
 
 Files are read by the workers, so on a remote dask cluster every worker needs the package
 installed and the files at the same (absolute) paths; see ``docs/running.md``.
@@ -331,6 +335,7 @@ def check_fileset(
     skip_bad_files: bool = False,
     _cache: dict[tuple[str, str], FileInfo] | None = None,
     searched: Mapping[str, str] | None = None,
+    declared: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[SkippedFile]]:
     """Check every file of a coffea fileset before any processing starts.
 
@@ -348,6 +353,9 @@ def check_fileset(
         ``{dataset: glob pattern}`` the files were looked for with (:attr:`Dataset.files
         <na62dump.simulation.campaign.Dataset.files>`): named in the error of a dataset
         without files, with the first directory of it that does not exist.
+    declared : mapping, optional
+        ``{dataset: DeclaredInputs}``: a dataset declared by a fileset (``run --fileset``)
+        is not told to run ``na62dump simulate`` but to fix its fileset.
 
     Returns
     -------
@@ -368,11 +376,13 @@ def check_fileset(
         items = _files(entry)
         if not items:
             pattern = (searched or {}).get(dataset)
-            where = "" if pattern is None else f": nothing matches {_searched(pattern)}"
+            where = f": nothing matches {_searched(pattern)}" if isinstance(pattern, str) else ""
             raise InputError(
                 f"dataset {dataset!r} has no files in the campaign{where}; make them with "
                 "`na62dump simulate` (or list them in datasets.yaml)"
             )
+        inputs = (declared or {}).get(dataset)
+        by_fileset = inputs.manifest if inputs is not None and inputs.source == "fileset" else None
         needed = branches[dataset] if isinstance(branches, Mapping) else branches
         needed = tuple(needed)
         kept = {}
@@ -388,19 +398,19 @@ def check_fileset(
                 skipped.append(SkippedFile(dataset, path, problem))
                 logger.info("skipping %s (dataset %s): %s", path, dataset, problem)
             else:
-                hint = (
-                    "; make it with `na62dump simulate`" if problem == "file does not exist" else ""
-                )
+                hint = ""
+                if problem == "file does not exist":
+                    hint = ("; make it with `na62dump simulate`" if by_fileset is None else
+                            f"; fix its path in {by_fileset}")
                 raise InputError(
                     f"{path} (dataset {dataset!r}): {problem}{hint}; rerun with "
                     "--skip-bad-files to leave it out"
                 )
         if not kept:
             reasons = "; ".join(f"{s.file}: {s.reason}" for s in skipped if s.dataset == dataset)
-            raise InputError(
-                f"dataset {dataset!r} has no readable file left ({reasons}); make its files "
-                "with `na62dump simulate`"
-            )
+            fix = ("make its files with `na62dump simulate`" if by_fileset is None else
+                   f"fix its files in {by_fileset}")
+            raise InputError(f"dataset {dataset!r} has no readable file left ({reasons}); {fix}")
         good[dataset] = {**entry, "files": kept}
     return good, skipped
 
@@ -432,12 +442,17 @@ def check_declared_entries(
             for key in by_path.get(f.path, ()):
                 info = out[key]
                 if info.problem is None and info.entries != f.entries:
-                    out[key] = FileInfo(
-                        f"holds {info.entries} entries where its manifest {inputs.manifest} "
-                        f"declares {f.entries} (rewritten or truncated since `na62dump "
-                        "simulate` made it; remake it with `na62dump simulate --force --only "
-                        f"{inputs.dataset}`)"
-                    )
+                    if inputs.source == "fileset":
+                        problem = (f"holds {info.entries} entries where the fileset "
+                                   f"{inputs.manifest} declares {f.entries} (its file_entries)")
+                    else:
+                        problem = (
+                            f"holds {info.entries} entries where its manifest "
+                            f"{inputs.manifest} declares {f.entries} (rewritten or truncated "
+                            "since `na62dump simulate` made it; remake it with `na62dump "
+                            f"simulate --force --only {inputs.dataset}`)"
+                        )
+                    out[key] = FileInfo(problem)
     return out
 
 
@@ -1263,6 +1278,7 @@ def run(
             checked, bad = check_fileset(
                 fileset, branches, skip_bad_files=skip_bad_files, _cache=cache,
                 searched={d.name: d.files for d in campaign.datasets},
+                declared=declared,
             )
             for s in bad:
                 skipped.setdefault((s.dataset, s.file), s)

@@ -7,6 +7,8 @@ docs/artefacts.md), replacing the previous set whole; nothing if anything fails.
     na62dump run --channels ee,mumu --executor iterative
     na62dump run --executor dask --workers 4        # a local dask cluster on 127.0.0.1
     na62dump run --executor dask --scheduler tcp://scheduler.example.org:8786
+    na62dump run --preset tiny --dump-fileset tiny.json   # the campaign as a coffea fileset
+    na62dump run --fileset my_files.json            # your own files instead of the campaign
 
 Running on a batch system through dask-jobqueue: ``docs/running.md``.
 """
@@ -47,6 +49,16 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--data-dir", metavar="DIR", help="where the simulated files live (default: data_dir of"
         " datasets.yaml)",
+    )
+    p.add_argument(
+        "--fileset", metavar="FILE.json",
+        help="run on the datasets of this coffea fileset (with the metadata of "
+        "docs/own-ntuples.md) instead of the campaign; not with --config/--preset/--data-dir",
+    )
+    p.add_argument(
+        "--dump-fileset", metavar="FILE",
+        help="write the campaign's fileset (declared files, metadata, per-file POT or events) "
+        "to FILE in the --fileset format and exit without processing",
     )
     p.add_argument(
         "--channels",
@@ -113,10 +125,28 @@ def main(args: argparse.Namespace) -> int:
     check_writable_dir(args.out, "--out")  # now, not after all the processing
     if args.unblind:
         print(UNBLIND_WARNING, file=sys.stderr)
-    kwargs = {} if args.preset is None else {"preset": args.preset}
-    if args.data_dir is not None:
-        kwargs["data_dir"] = args.data_dir
-    campaign = load_campaign(args.config, **kwargs)
+    if args.fileset is not None:
+        given = [opt for opt, value in (("--config", args.config), ("--preset", args.preset),
+                                        ("--data-dir", args.data_dir),
+                                        ("--dump-fileset", args.dump_fileset))
+                 if value is not None]
+        if given:
+            raise InputError(f"--fileset {args.fileset}: replaces the campaign, so not with "
+                             f"{', '.join(given)}")
+        from na62dump.fileset import load_fileset
+
+        campaign = load_fileset(args.fileset)
+    else:
+        kwargs = {} if args.preset is None else {"preset": args.preset}
+        if args.data_dir is not None:
+            kwargs["data_dir"] = args.data_dir
+        campaign = load_campaign(args.config, **kwargs)
+    if args.dump_fileset is not None:
+        from na62dump.fileset import dump_fileset
+
+        written = dump_fileset(campaign, args.dump_fileset, args.channels)
+        print(f"fileset of {len(written)} datasets -> {args.dump_fileset}")
+        return 0
     from na62dump import runner
 
     result = runner.run(

@@ -468,7 +468,7 @@ class DeclaredInputs:
     ----------
     source
         ``"manifest"`` (made by ``simulate``), ``"list"`` or ``"glob"`` (``files`` of a user
-        dataset).
+        dataset), ``"fileset"`` (a coffea fileset, :mod:`na62dump.fileset`).
     unit
         ``"pot"`` or ``"events"``: what :attr:`total` and each file's ``size`` count.
     total
@@ -482,7 +482,7 @@ class DeclaredInputs:
     unit: str
     files: tuple[DeclaredFile, ...]
     total: float | None = None
-    manifest: str | None = None
+    manifest: str | None = None  #: the file that declares them: manifest or fileset
 
     @property
     def per_file(self) -> bool:
@@ -523,6 +523,10 @@ class Dataset(_Strict):
         backgrounds: ``pot``; plus the generator's ``sample_metadata`` and the entry's own.
     recipe
         How ``na62dump simulate`` makes the files, or None for files made elsewhere.
+    inputs
+        The declared inputs when something else than the campaign declares them: a coffea
+        fileset given to ``na62dump run --fileset`` (:mod:`na62dump.fileset`), with the POT or
+        events of each file when it gives them; None for a campaign's dataset.
     """
 
     name: str
@@ -533,6 +537,7 @@ class Dataset(_Strict):
     metadata: dict[str, Any]
     recipe: Recipe | None
     directory: Path  #: where ``simulate`` writes this dataset's files
+    inputs: DeclaredInputs | None = None
 
     def output_paths(self) -> list[Path]:
         """The files ``simulate`` writes for this dataset (empty without a recipe), in order:
@@ -573,6 +578,8 @@ class Dataset(_Strict):
             another dataset, or made by another recipe): the message says to run
             ``na62dump simulate``.
         """
+        if self.inputs is not None:
+            return self.inputs
         if self.recipe is not None:
             return self._from_manifest()
         if isinstance(self.files, tuple):
