@@ -360,7 +360,7 @@ def dump_fileset(campaign: Campaign, path: str | os.PathLike,
         A dataset that declares no file yet (no manifest: run ``na62dump simulate``; a glob
         that matches nothing), or ``path`` cannot be written.
     """
-    from na62dump.runner import _atomic_write_bytes
+    from na62dump import atomic
 
     declared = campaign.declared_inputs(channels)
     datasets = campaign.for_channels(channels)
@@ -379,11 +379,9 @@ def dump_fileset(campaign: Campaign, path: str | os.PathLike,
                               for f in inputs.files}
         if all(f.entries is not None for f in inputs.files):
             meta["file_entries"] = {f.path: f.entries for f in inputs.files}
-    text = json.dumps(out, indent=2, allow_nan=False) + "\n"
     path = Path(path)
     try:
-        tmp = _atomic_write_bytes(path, lambda t: Path(t).write_text(text, encoding="utf-8"))
-        os.replace(tmp, path)
+        atomic.write_json(path, out)
     except OSError as err:
         raise InputError(f"{path}: cannot write the fileset ({err.strerror or err})") from None
     return out
