@@ -16,6 +16,12 @@ from enum import IntEnum
 
 from na62dump.finalstates import FINAL_STATES, FinalState, by_key
 
+#: Dataset kinds, one list for the campaign (``datasets.yaml``), a coffea fileset
+#: (``run --fileset``), ``inspect --kind`` and the processors: ``signal``, the Monte Carlo
+#: backgrounds (``prompt``, ``combinatorial`` pseudo-events, ``upstream``), the Q1 control
+#: sample (stands for data: no truth) and the ``pseudo_data`` (the only kind that is blinded).
+KINDS = ("signal", "prompt", "q1_control", "combinatorial", "upstream", "pseudo_data")
+
 
 class Model(IntEnum):
     NONE = 0  #: background

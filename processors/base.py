@@ -70,7 +70,7 @@ import hist
 import numpy as np
 from coffea import processor
 
-from na62dump import finalstates, geometry
+from na62dump import codes, finalstates, geometry
 from na62dump.errors import InputError
 from na62dump.schema import (
     COLLECTION_FIELDS,
@@ -109,7 +109,7 @@ TRUTH_WEIGHT = "weight"
 TRUTH_READ = ("pz", "decayZ", "prodZ", "mass")
 
 #: Dataset kinds the processors know; ``pseudo_data`` is the only one that is blinded.
-KINDS = ("signal", "prompt", "combinatorial", "q1_control", "upstream", "pseudo_data")
+KINDS = codes.KINDS
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ from pydantic import (
     model_validator,
 )
 
-from na62dump import geometry
+from na62dump import codes, geometry
 from na62dump.codes import Channel
 from na62dump.errors import InputError
 from na62dump.finalstates import ANALYSES, SIGNAL_STATES
@@ -137,8 +137,9 @@ from na62dump.urls import expand, is_url
 log = logging.getLogger(__name__)
 
 PRESETS = ("tiny", "default", "full")
-#: Dataset kinds (the generator kinds of na62dump.simulation.generators).
-KINDS = ("signal", "prompt", "q1_control", "combinatorial", "upstream", "pseudo_data")
+#: Dataset kinds (na62dump.codes.KINDS; also the generator kinds of
+#: na62dump.simulation.generators).
+KINDS = codes.KINDS
 #: Analysis channels, one processor each (na62dump.finalstates.ANALYSES).
 ALL_CHANNELS = tuple(a.name for a in ANALYSES)
 #: The packaged campaign (a link to the repository's ``datasets.yaml``).
@@ -306,8 +307,7 @@ def _check_file_count(size: PerPreset, per_file: PerPreset | None) -> None:
 class RecipeSpec(_Strict):
     """How ``na62dump simulate`` makes a dataset's files (sizes per preset)."""
 
-    generator: Literal["signal", "prompt", "q1_control", "combinatorial", "upstream",
-                       "pseudo_data"] | None = None
+    generator: Literal[KINDS] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     size: PerPreset[Positive] | None = None  #: required but for combinatorial (its source's)
     per_file: PerPreset[Positive] | None = None
@@ -321,7 +321,7 @@ class RecipeSpec(_Strict):
 
 class DatasetSpec(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-    kind: Literal["signal", "prompt", "q1_control", "combinatorial", "upstream", "pseudo_data"]
+    kind: Literal[KINDS]
     channels: Literal["all"] | tuple[str, ...]
     files: str | tuple[Annotated[str, Field(min_length=1)], ...] | None = None
     tree: str = DEFAULT_TREE
