@@ -19,6 +19,7 @@ from na62dump.schema import REQUIRED_BRANCHES, TRUTH_BRANCHES
 from na62dump.simulation.campaign import load_campaign
 from na62dump.simulation.generators import generate
 from na62dump.simulation.writer import COLLECTIONS, empty_branches, write_ntuple
+from tests.processors.builders import write_tree
 
 # --------------------------------------------------------------------------------------------
 # tiny files
@@ -49,15 +50,7 @@ def write_without(path: Path, drop: str, n: int = 20) -> str:
         zipped = {f: b[f"{coll}_{f}"] for f in fields if f"{coll}_{f}" != drop}
         collections[coll] = ak.zip(zipped)
     data = {**{k: v for k, v in event.items() if k != drop}, **collections}
-    with uproot.recreate(path) as f:
-        t = f.mktree(
-            "events",
-            {k: v.dtype if isinstance(v, np.ndarray) else v.type.content for k, v in data.items()},
-            counter_name=lambda c: f"n{c}",
-            field_name=lambda c, field: f"{c}_{field}",
-        )
-        t.extend(data)
-    return str(path)
+    return write_tree(path, data)
 
 
 def write_garbage(path: Path) -> str:

@@ -9,11 +9,11 @@ import shutil
 import awkward as ak
 import numpy as np
 import pytest
-import uproot
 
 from na62dump import cli
 from na62dump.simulation.generators import generate
 from na62dump.simulation.writer import COLLECTIONS, validate_branches, write_ntuple
+from tests.processors.builders import write_tree
 from tests.test_runner import write_garbage, write_without
 
 SIGNAL = {"model": "dark_photon", "production": "brems", "channel": "ee", "mass_gev": 0.1}
@@ -36,15 +36,7 @@ def write_raw(path, branches, change=None):
     data = dict(validate_branches(branches, where=str(path)))
     if change is not None:
         change(data)
-    with uproot.recreate(path) as f:
-        t = f.mktree(
-            "events",
-            {k: v.dtype if isinstance(v, np.ndarray) else v.type.content for k, v in data.items()},
-            counter_name=lambda c: f"n{c}",
-            field_name=lambda c, field: f"{c}_{field}",
-        )
-        t.extend(data)
-    return str(path)
+    return write_tree(path, data)
 
 
 def set_field(data, coll, field, values):

@@ -117,6 +117,23 @@ def write_raw(path, branches: dict):
     return path
 
 
+def write_tree(path, data: dict) -> str:
+    """``data`` (``{event branch: numpy array, collection: zipped record array}``) as the tree
+    ``events``, NanoAOD-style names (``nX``, ``X_field``), by plain uproot ``mktree``: no
+    check of the contract, so a test can write what a foreign ntuple could look like."""
+    import uproot
+
+    with uproot.recreate(path) as f:
+        t = f.mktree(
+            "events",
+            {k: v.dtype if isinstance(v, np.ndarray) else v.type.content for k, v in data.items()},
+            counter_name=lambda c: f"n{c}",
+            field_name=lambda c, field: f"{c}_{field}",
+        )
+        t.extend(data)
+    return str(path)
+
+
 def write_events(path, events: list[Event], truth: bool = False, drop: tuple[str, ...] = ()):
     """Write ``events`` to ``path`` (``drop``: branches to leave out, to test error messages)."""
     b = event_branches(events, truth=truth)
