@@ -44,8 +44,8 @@ Speed
 -----
 For the ``default`` preset (``make demo``) the statistics use fewer toys and a coarser grid
 than the ``limits`` command's defaults (:data:`STATS_BY_PRESET`), so the demo ends within
-minutes on two cores; ``--toys``, ``--masses``, ``--hadronic-masses`` and ``--couplings``
-override them.
+minutes on two cores; ``--toys``, ``--masses``, ``--hadronic-masses``,
+``--combination-masses`` and ``--couplings`` override them.
 """
 
 from __future__ import annotations
@@ -72,9 +72,14 @@ logger = logging.getLogger(__name__)
 STAGES = ("simulate", "run", "background", "limits", "plot")
 #: Per preset: toys per tested yield, mass points, coupling points of the limit scans.
 STATS_BY_PRESET = {
-    "tiny": {"toys": 200, "masses": 6, "hadronic_masses": 6, "couplings": 16},
-    "default": {"toys": 300, "masses": 64, "hadronic_masses": 24, "couplings": 30},
-    "full": {"toys": 1000, "masses": 96, "hadronic_masses": 48, "couplings": 40},
+    "tiny": {"toys": 200, "masses": 6, "hadronic_masses": 6, "combination_masses": 6,
+             "couplings": 16},
+    # the combinations with hadronic states (up to seven channels per fit) at half the
+    # hadronic grid: they were ~40% of the demo's limits stage
+    "default": {"toys": 300, "masses": 64, "hadronic_masses": 24, "combination_masses": 12,
+                "couplings": 30},
+    "full": {"toys": 1000, "masses": 96, "hadronic_masses": 48, "combination_masses": 48,
+             "couplings": 40},
 }
 #: Background pseudo-experiments per preset (the ``background`` command's default is 1e6).
 PSEUDO_EXPERIMENTS = {"tiny": 20_000, "default": 200_000, "full": 1_000_000}
@@ -118,6 +123,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="mass points of the leptonic limit scans (default: per preset)")
     p.add_argument("--hadronic-masses", type=positive_int, metavar="N",
                    help="mass points of the hadronic limit scans (default: per preset)")
+    p.add_argument("--combination-masses", type=positive_int, metavar="N",
+                   help="mass points of the combinations with hadronic states (default: per "
+                        "preset)")
     p.add_argument("--couplings", type=positive_int, metavar="N",
                    help="coupling points of the limit scans (default: per preset)")
     p.add_argument("--blind", action="store_true",
@@ -248,6 +256,7 @@ def _limits_args(ctx) -> argparse.Namespace:
     argv = ["--results", str(ctx.out),
             "--masses", str(ctx.stats["masses"]),
             "--hadronic-masses", str(ctx.stats["hadronic_masses"]),
+            "--combination-masses", str(ctx.stats["combination_masses"]),
             "--couplings", str(ctx.stats["couplings"])]
     argv += ["--asymptotic"] if ctx.asymptotic else ["--toys", str(ctx.stats["toys"])]
     argv += ["--form-factor", ctx.form_factor]
@@ -326,7 +335,7 @@ class _Context:
         self.form_factor = args.form_factor
         self.observed = args.observed
         stats = dict(STATS_BY_PRESET.get(args.preset, STATS_BY_PRESET["default"]))
-        for key in ("toys", "masses", "hadronic_masses", "couplings"):
+        for key in ("toys", "masses", "hadronic_masses", "combination_masses", "couplings"):
             if getattr(args, key) is not None:
                 stats[key] = getattr(args, key)
         self.stats = stats

@@ -167,6 +167,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--hadronic-masses", type=int_at_least(1), default=24, metavar="N",
                    help="mass points of the grids of the hadronic final states, simulated at "
                         "fewer masses (default: %(default)s)")
+    p.add_argument("--combination-masses", type=int_at_least(1), default=None, metavar="N",
+                   help="mass points of the combinations that include a hadronic final state "
+                        "(several channels fitted together per point: the costliest scans; "
+                        "default: --hadronic-masses)")
     p.add_argument("--couplings", type=int_at_least(2), default=30, metavar="N",
                    help="points of each coupling grid (default: %(default)s)")
     p.add_argument("--models", type=_NAMES,
@@ -654,6 +658,13 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _combination_masses(args: argparse.Namespace) -> int:
+    """Mass points of a combination with a hadronic final state: ``--combination-masses``,
+    by default the hadronic grid's."""
+    n = getattr(args, "combination_masses", None)
+    return args.hadronic_masses if n is None else n
+
+
 def _source_key(observed_source: str) -> str:
     """``pseudo-data``, ``published`` or ``projection`` (the key of its limit set)."""
     return artefacts._source_key(observed_source)
@@ -668,6 +679,7 @@ def stage_records(args: argparse.Namespace, results_dir: Path,
     projection = bool(getattr(args, "projection", False))
     options = {"models": list(args.models), "channels": args.channels,
                "masses": args.masses, "hadronic_masses": args.hadronic_masses,
+               "combination_masses": _combination_masses(args),
                "couplings": args.couplings,
                "method": "asymptotic" if args.asymptotic else "toys",
                "toys": None if args.asymptotic else args.toys,
@@ -749,10 +761,10 @@ def _compute(args, results_dir: Path, contexts, n_pot: float) -> list[Path]:
         for name, states in combos.items():
             lo = min(s.mass_gev for st in states for s in by_state[st])
             hi = max(s.mass_gev for st in states for s in by_state[st])
-            # the leptonic combination at the leptonic grid, any with a hadronic state at the
-            # hadronic one (several channels per mass: the costliest scans)
+            # the leptonic combination at the leptonic grid, any with a hadronic state at
+            # --combination-masses (several channels per mass: the costliest scans)
             n_masses = args.masses if set(states) <= set(LEPTONIC_STATES) else \
-                args.hadronic_masses
+                _combination_masses(args)
             masses = np.geomspace(lo, hi, n_masses) if n_masses > 1 and hi > lo else \
                 np.array([lo])
             scans.append((name, states,
