@@ -373,6 +373,9 @@ def test_ctrl_c_during_run(tiny_campaign, tmp_path, executor):
          "--data-dir", str(tiny_campaign.data_dir), "--executor", executor, "--workers", "2",
          "--chunksize", "500", "--out", str(out)],  # fmt: skip
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # a test suite started in the background (`make test &`, nohup) has SIGINT ignored,
+        # which a child inherits and Python then respects: give the run the terminal's default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines = []
     try:
