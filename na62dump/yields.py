@@ -660,46 +660,19 @@ def write_table(directory: str | os.PathLike, table: YieldTable,
 # --------------------------------------------------------------------------------------------
 # From the stage-2 outputs and the physics models
 # --------------------------------------------------------------------------------------------
-def processed_datasets(results_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """The ``datasets`` record of ``DIR/summary.json``: what ``na62dump run`` processed, per
-    dataset its kind, channels, metadata (model, production, final state, mass, ``n_generated``
-    or ``pot``), files and normalisation (docs/artefacts.md).
-
-    The later stages take each dataset's description from here, not from ``datasets.yaml``,
-    which may have changed (or be another file) since the run.
-
-    Raises
-    ------
-    InputError
-        No ``summary.json``, or one without a ``datasets`` record (written by an older
-        na62dump): rerun ``na62dump run``.
-    """
-    from na62dump import artefacts
-
-    path = artefacts.summary_path(results_dir)
-    summary = atomic.read_json(path, "run `na62dump run` first")
-    records = summary.get("datasets") if isinstance(summary, Mapping) else None
-    if not isinstance(records, Mapping):
-        raise InputError(f"{path}: no 'datasets' record of what was processed (written by an "
-                         "older na62dump); rerun `na62dump run`")
-    for name, rec in records.items():
-        if not (isinstance(rec, Mapping) and isinstance(rec.get("metadata"), Mapping)):
-            raise InputError(f"{path}: datasets.{name}: no 'metadata' mapping")
-    return {str(k): dict(v) for k, v in records.items()}
-
-
 def signal_samples_from_results(results_dir: str | os.PathLike, model: str,
                                 channels: Sequence[str] | None = None) -> list[SignalSample]:
     """The processed signal samples of ``model`` found in ``DIR/run/*.coffea``.
 
     Each dataset's mass, production, final state and forced-decay range come from the run's
-    own record (:func:`processed_datasets`); a signal output that the record does not describe
-    is an error (the run's outputs and ``summary.json`` disagree).
+    own record (the ``datasets`` of :func:`na62dump.runner.read_summary`); a signal output
+    that the record does not describe is an error (the run's outputs and ``summary.json``
+    disagree).
     """
     from na62dump import runner
     from processors import PROCESSORS
 
-    records = processed_datasets(results_dir)
+    records = runner.read_summary(results_dir)["datasets"]
     out = []
     for analysis in channels or list(PROCESSORS):
         if not runner.output_path(results_dir, analysis).is_file():
@@ -712,7 +685,7 @@ def signal_samples_from_results(results_dir: str | os.PathLike, model: str,
             if rec is None:
                 raise InputError(
                     f"{runner.output_path(results_dir, analysis)}: signal dataset {name!r} is "
-                    f"not in the 'datasets' record of {Path(results_dir) / 'summary.json'}; "
+                    f"not in the 'datasets' record of {artefacts.summary_path(results_dir)}; "
                     "rerun `na62dump run`")
             meta = rec["metadata"]
             if meta.get("model") != model:

@@ -278,24 +278,6 @@ def prompt_inputs_from_outputs(
 # --------------------------------------------------------------------------------------------
 # The run's artefacts
 # --------------------------------------------------------------------------------------------
-def read_run_datasets(results_dir: str | os.PathLike) -> tuple[dict[str, Any], list[str]]:
-    """The ``datasets`` record (``{name: {"kind", "metadata"}}``) and the channels of
-    ``DIR/run/summary.json``."""
-
-    path = artefacts.summary_path(results_dir)
-    summary = atomic.read_json(path, "run `na62dump run` first")
-    datasets = summary.get("datasets") if isinstance(summary, dict) else None
-    if not isinstance(datasets, dict) or not all(
-            isinstance(r, dict) and isinstance(r.get("metadata", {}), dict)
-            for r in datasets.values()):  # fmt: skip
-        raise InputError(f"{path}: no 'datasets' record of kinds and POT (written by an older "
-                         "na62dump): run `na62dump run` again")
-    channels = summary.get("channels")
-    if not isinstance(channels, dict) or not channels:
-        raise InputError(f"{path}: no channel was run (run `na62dump run` first)")
-    return datasets, list(channels)
-
-
 def _mc_weight(meta: Mapping[str, Any], n_pot: float) -> float:
     """Per-event weight of a background MC dataset at ``n_pot`` (its ``pot`` metadata)."""
     pot = meta.get("pot")
@@ -333,8 +315,11 @@ def estimate_backgrounds(
         raise InputError(f"{results_dir}: no results directory (run `na62dump run` first)")
     if n_pe < 1000:
         raise InputError(f"--pseudo-experiments {n_pe}: at least 1000 are needed")
-    records, channels_run = read_run_datasets(results_dir)
+    summary = runner.read_summary(results_dir)
     summary_path = artefacts.summary_path(results_dir)
+    records, channels_run = summary["datasets"], summary.get("channels")
+    if not isinstance(channels_run, dict) or not channels_run:
+        raise InputError(f"{summary_path}: no channel was run (run `na62dump run` first)")
     kinds = {name: r.get("kind") for name, r in records.items()}
     meta = {name: r.get("metadata") or {} for name, r in records.items()}
     data = [name for name, kind in kinds.items() if kind == "pseudo_data"]

@@ -201,23 +201,14 @@ def register(subparsers) -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------------------------
 # Inputs
 # --------------------------------------------------------------------------------------------
-def read_summary(results_dir: Path) -> dict[str, Any]:
-    path = artefacts.summary_path(results_dir)
-    data = atomic.read_json(path, "run `na62dump run` first")
-    if not isinstance(data, dict) or not isinstance(data.get("unblinded"), bool):
-        raise InputError(f"{path}: no boolean 'unblinded' entry")
-    return data
-
-
 def observed_sr_masses(results_dir: Path) -> dict[str, list[float]]:
     """SR candidate masses (GeV) per final state, from the unblinded pseudo-data outputs
     (the pseudo-data: the datasets of kind ``pseudo_data`` in the run's record,
-    :func:`na62dump.yields.processed_datasets`)."""
+    :func:`na62dump.runner.read_summary`)."""
     from na62dump import runner
-    from na62dump.yields import processed_datasets
     from processors import PROCESSORS
 
-    data_sets = {name for name, rec in processed_datasets(results_dir).items()
+    data_sets = {name for name, rec in runner.read_summary(results_dir)["datasets"].items()
                  if rec.get("kind") == "pseudo_data"}
     out: dict[str, list[float]] = {}
     for channel, proc in PROCESSORS.items():
@@ -521,7 +512,7 @@ def _report(model: str, name: str, res, coupling_name: str, blinded: bool,
 # --------------------------------------------------------------------------------------------
 def _observation_contexts(args, results_dir: Path) -> list[dict[str, Any]]:
     """One set of scan inputs per requested observation source (``--observed``)."""
-    from na62dump import backgrounds
+    from na62dump import backgrounds, runner
 
     contexts = []
     for source in args.observed:
@@ -539,7 +530,7 @@ def _observation_contexts(args, results_dir: Path) -> list[dict[str, Any]]:
                   f"{artefacts.limits_dir(results_dir, 'published')} beside the pseudo-data "
                   "limits")
         else:
-            summary = read_summary(results_dir)
+            summary = runner.read_summary(results_dir)
             bkg = backgrounds.read_background(results_dir)
             blinded = not summary["unblinded"]
             if blinded:

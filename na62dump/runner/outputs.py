@@ -80,6 +80,32 @@ def load_output(results_dir: str | os.PathLike, channel: str) -> dict[str, dict]
 # --------------------------------------------------------------------------------------------
 
 
+def read_summary(results_dir: str | os.PathLike) -> dict[str, Any]:
+    """``DIR/run/summary.json``, checked for what the later stages read from it: the boolean
+    ``unblinded`` and the ``datasets`` record (:func:`dataset_records`: each dataset's kind
+    and ``metadata`` mapping), from which they describe the datasets instead of re-reading
+    ``datasets.yaml``.
+
+    Raises
+    ------
+    InputError
+        No ``summary.json``, no boolean ``unblinded``, or no ``datasets`` record (written by
+        an older na62dump): rerun ``na62dump run``.
+    """
+    path = artefacts.summary_path(results_dir)
+    summary = atomic.read_json(path, "run `na62dump run` first")
+    if not isinstance(summary, Mapping) or not isinstance(summary.get("unblinded"), bool):
+        raise InputError(f"{path}: no boolean 'unblinded' entry")
+    records = summary.get("datasets")
+    if not isinstance(records, Mapping):
+        raise InputError(f"{path}: no 'datasets' record of what was processed (written by an "
+                         "older na62dump); rerun `na62dump run`")
+    for name, rec in records.items():
+        if not (isinstance(rec, Mapping) and isinstance(rec.get("metadata"), Mapping)):
+            raise InputError(f"{path}: datasets.{name}: no 'metadata' mapping")
+    return dict(summary)
+
+
 def dataset_records(
     plans: Mapping[str, Mapping[str, Mapping[str, Any]]],
     declared: Mapping[str, Any],
