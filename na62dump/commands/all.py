@@ -277,13 +277,12 @@ def _stage_limits(ctx) -> None:
 
 
 def _limits_expected(ctx) -> dict[Path, dict]:
-    from na62dump import artefacts
+    from na62dump import artefacts, runner
     from na62dump.commands import limits
 
-    summary = artefacts.summary_path(ctx.out)
-    try:
-        blinded = not json.loads(summary.read_text())["unblinded"]
-    except (OSError, ValueError, KeyError, TypeError):
+    try:  # as the limits stage will read it
+        blinded = not runner.read_summary(ctx.out)["unblinded"]
+    except InputError:  # no usable run yet: the run this chain makes
         blinded = not ctx.unblind
     wanted = {"pseudo-data": blinded}
     if ctx.observed == "published":
