@@ -179,8 +179,9 @@ FINAL_STATES: tuple[FinalState, ...] = (
               _PSEUDOSCALAR_HADRONS),
     _hadronic("pipipi0", 5, ("pi+", "pi-", "pi0"), r"\pi^+\pi^-\pi^0",
               _PSEUDOSCALAR_HADRONS),
+    # and the dark scalar's multi-meson width (na62dump.physics.scalar: its rho+rho- share)
     _hadronic("pipipi0pi0", 6, ("pi+", "pi-", "pi0", "pi0"), r"\pi^+\pi^-\pi^0\pi^0",
-              _PSEUDOSCALAR_HADRONS),
+              (*_PSEUDOSCALAR_HADRONS, "dark_scalar")),
     _hadronic("pipieta", 7, ("pi+", "pi-", "eta"), r"\pi^+\pi^-\eta",
               _PSEUDOSCALAR_HADRONS),
     _hadronic("kk", 8, ("K+", "K-"), r"K^+K^-", _SCALAR_PAIRS),
@@ -231,7 +232,7 @@ def decays_of(model: str) -> tuple[str, ...]:
     """Keys of the final states ``model`` decays to, in registry order.
 
     >>> decays_of("dark_scalar")
-    ('ee', 'mumu', 'pipi', 'kk')
+    ('ee', 'mumu', 'pipi', 'pipipi0pi0', 'kk')
     """
     if model not in MODELS:
         raise KeyError(f"unknown model {model!r}; known: {list(MODELS)}")

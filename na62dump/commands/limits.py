@@ -115,8 +115,7 @@ _COMBINATIONS = {
 def model_states(model: str) -> tuple[str, ...]:
     """Final states ``model`` decays to (the ``models`` of the registry of final states,
     :mod:`na62dump.finalstates`, each with a branching ratio in its physics module): a
-    simulated state outside them (e.g. the scalar's pi+pi-pi0pi0, whose share of the
-    multi-meson width na62dump.physics.scalar does not model) is left out of the scan."""
+    simulated state outside them is left out of the scan, with a warning."""
     from na62dump.finalstates import decays_of
 
     return decays_of(model)
@@ -128,7 +127,7 @@ def combinations(model: str) -> dict[str, tuple[str, ...]]:
     its own, with its own background and efficiency parameters). As NA62 shows them (seed 001,
     the hadronic talk): the dark photon over e+e- and mu+mu- (``combined``, the published
     combination) and over its hadronic final states (``hadronic``); BC4 over all its final
-    states (e+e-, mu+mu-, pi+pi-, K+K-); BC11 over its hadronic final states (BC11 decays to
+    states (e+e-, mu+mu-, pi+pi-, pi+pi-pi0pi0, K+K-); BC11 over its hadronic final states (BC11 decays to
     gamma gamma, which has no two-track vertex, is not among them). A combination is scanned
     over the states that have samples.
 

@@ -257,7 +257,12 @@ def test_open_contours_name_the_grid_edge(tmp_path, capsys):
 def test_model_states_leave_out_final_states_without_a_branching_ratio():
     from na62dump.commands import limits
 
-    assert "pipipi0pi0" not in limits.model_states("dark_scalar")  # simulated, no BR yet
+    # a scalar does not decay to pi+pi-gamma (C), an ALP not to pi+pi- (parity)
+    assert "pipigamma" not in limits.model_states("dark_scalar")
+    assert "pipi" not in limits.model_states("alp_gluon")
+    # BC4 is combined over all its final states, pi+pi-pi0pi0 among them
+    assert limits.combinations("dark_scalar")["combined"] == (
+        "ee", "mumu", "pipi", "pipipi0pi0", "kk")
     assert {"pipigamma", "pipipi0pi0", "kkpi0"} <= set(limits.model_states("alp_gluon"))
     assert {"ee", "mumu", "pipi"} <= set(limits.model_states("dark_photon"))
 

@@ -35,9 +35,9 @@ def test_isospin_ratios_and_thresholds():
     assert w["pipi"] == pytest.approx(2 * w["pi0pi0"])
     assert w["kk"] == pytest.approx(w["k0k0"])
     below = scalar.partial_widths(0.27, 1.0)
-    assert below["pipi"] == 0.0 and below["kk"] == 0.0 and below["4pi"] == 0.0
+    assert below["pipi"] == 0.0 and below["kk"] == 0.0 and below["pipipi0pi0"] == 0.0
     assert scalar.partial_widths(0.2, 1.0)["mumu"] == 0.0
-    assert scalar.partial_widths(4 * C.M_PI * 0.999, 1.0)["4pi"] == 0.0
+    assert scalar.multimeson_width(4 * C.M_PI * 0.999, 1.0) == 0.0
     assert scalar.partial_widths(0.9, 1.0)["kk"] == 0.0
 
 
@@ -58,13 +58,23 @@ def test_pipi_and_kk_follow_the_shipped_tables():
 
 def test_multimeson_width_matches_perturbative_qcd_at_2_gev():
     w = scalar.partial_widths(2.0, 1.0)
-    hadrons = w["pipi"] + w["pi0pi0"] + w["kk"] + w["k0k0"] + w["4pi"]
+    hadrons = w["pipi"] + w["pi0pi0"] + w["kk"] + w["k0k0"] + scalar.multimeson_width(2.0, 1.0)
     assert hadrons == pytest.approx(scalar.GAMMA_PERT_2GEV, rel=1e-12)
     # M^3 beta growth
     m1, m2 = 1.2, 1.6
-    r = scalar.partial_widths(m2, 1.0)["4pi"] / scalar.partial_widths(m1, 1.0)["4pi"]
+    r = scalar.multimeson_width(m2, 1.0) / scalar.multimeson_width(m1, 1.0)
     b = lambda m: np.sqrt(1 - (4 * C.M_PI / m) ** 2)  # noqa: E731
     assert r == pytest.approx((m2 / m1) ** 3 * b(m2) / b(m1), rel=1e-12)
+
+
+def test_pipipi0pi0_is_two_thirds_of_the_multimeson_width():
+    # rho+rho- : rho0rho0 = 2 : 1 in I = 0 (ALPINIST's split); above and below 4 m_pi
+    for m in (0.7, 1.2, 1.9):
+        w = scalar.partial_widths(m, 1.0)
+        assert w["pipipi0pi0"] == pytest.approx(2 * w["pipipipi"], rel=1e-12)
+        assert w["pipipi0pi0"] + w["pipipipi"] == pytest.approx(
+            scalar.C_4PI * m**3 * np.sqrt(1 - (4 * C.M_PI / m) ** 2), rel=1e-12)
+    assert scalar.branching_ratios(1.5)["pipipi0pi0"] == pytest.approx(2 / 3 * 0.1992, rel=0.01)
 
 
 @pytest.mark.parametrize("mass", [0.01, 0.3, 0.7, 1.1, 1.9])
