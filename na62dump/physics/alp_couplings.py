@@ -13,7 +13,8 @@ arXiv:2012.12272 (the evolution above the weak scale, their sec. 3 and app.) and
 Lagrangian above the weak scale (2110.10698 eq. 2.1 with ALPINIST's ``f -> Lambda``)::
 
     L = (d_mu a / Lambda) sum_F psibar_F C_F gamma^mu psi_F
-        + g_s^2 C_GG / Lambda a G Gtilde + g^2 C_WW / Lambda a W Wtilde + g'^2 C_BB / Lambda a B Btilde
+        + g_s^2 C_GG / Lambda a G Gtilde + g^2 C_WW / Lambda a W Wtilde
+        + g'^2 C_BB / Lambda a B Btilde
 
 with F the chiral multiplets (Q, u, d, L, e) of each generation. The b -> s coupling at
 mu_w = m_t is that of the left-handed doublets, ``L = (d_mu a / Lambda) [k_D]_23 sbar_L gamma^mu

@@ -47,10 +47,12 @@ The BR is the mean of B+ and B0 (:mod:`na62dump.physics.bmesons`), the rate that
 reading (arXiv:2312.12055). ALPINIST's B-meson production sums the nine families of the
 dark scalar (``setup.kaons_list``); the seven excited ones (K0*, K*(1410), K1, K2*, ...) add
 2.7 times the K + K* rate at 0.3 GeV (:func:`br_b_to_kx` takes any family of
-``scalar.KAON_FAMILIES``), left out here with the kinematics they would need. The kinematics of the ALP from B -> K a are those of the
-model-independent ALP samples (``physics.alp.sample``), which the yields of this model read.
+``scalar.KAON_FAMILIES``), left out here with the kinematics they would need. The kinematics
+of the ALP from B -> K a are those of the model-independent ALP samples
+(``physics.alp.sample``), which the yields of this model read.
 
-Not here (*open*): the hadronic final states in the limits (only e+e- and mu+mu- are scanned).
+Not here (*open*): the hadronic final states in the limits (only e+e- and mu+mu- are scanned;
+their BRs are in :func:`branching_ratios`).
 
 >>> round(float(br_b_to_ka(0.3, 1e-3)), 4)  # c_ff / Lambda = 1 / TeV
 0.0508
@@ -71,7 +73,12 @@ from na62dump.errors import InputError
 from na62dump.physics import alp_couplings, bmesons, scalar
 from na62dump.physics import constants as C
 from na62dump.physics._checks import check_mass, check_nonnegative
-from na62dump.physics.decay import HBAR_GEV_S, ctau_from_width, lifetime_from_width
+from na62dump.physics.decay import (
+    HBAR_GEV_S,
+    ctau_from_width,
+    lifetime_from_width,
+    read_mode_tables,
+)
 
 TABLE_FILE = Path(__file__).resolve().parent.parent / "data" / "alp_fermion_widths_2310.03524.txt"
 #: Gamma [GeV] = cff^2 x table x TABLE_FACTOR (the coupling of 2310.03524 is twice ours;
@@ -90,22 +97,7 @@ PRODUCTION_FAMILIES: tuple[str, ...] = ("K", "K*(892)")
 @functools.cache
 def _tables(path: Path = TABLE_FILE) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{mode: (mass GeV, width)}`` of the table file, sorted in mass (parsed once)."""
-    rows: dict[str, list[tuple[float, float]]] = {}
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as err:
-        raise InputError(f"{path}: cannot be read ({err.strerror})") from None
-    try:
-        for line in lines:
-            if line.strip() and not line.startswith("#"):
-                mode, m, w = line.split()
-                rows.setdefault(mode, []).append((float(m), float(w)))
-    except ValueError as err:
-        raise InputError(f"{path}: malformed ({err})") from None
-    missing = {"hadrons_total", "gammagamma", *HADRONIC_STATES} - set(rows)
-    if missing:
-        raise InputError(f"{path}: modes {sorted(missing)} are missing")
-    return {k: tuple(np.array(sorted(v)).T) for k, v in rows.items()}
+    return read_mode_tables(path, {"hadrons_total", "gammagamma", *HADRONIC_STATES})
 
 
 def _table_width(mode: str, m: np.ndarray) -> np.ndarray:
