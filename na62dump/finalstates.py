@@ -57,6 +57,22 @@ __all__ = [
 PIDS = ("electron", "muon", "pion", "kaon")
 #: Models of the ``Truth_model`` codes (``na62dump.codes.Model``) that decay to final states.
 MODELS = ("dark_photon", "alp", "dark_scalar", "alp_gluon")
+#: Models with no samples of their own, read from another model's: model -> the simulated model
+#: whose signal samples its yields take (the same production and decay kinematics, other
+#: rates). BC10 (``physics.alp_fermion``) is made in B -> K(*) a and decays like any ALP of
+#: that mass: the model-independent ALP samples (``physics.alp``) serve it.
+READS_SAMPLES_OF: dict[str, str] = {"alp_fermion": "alp"}
+#: Every model with final states: the simulated ones, then the readings.
+SCANNED_MODELS: tuple[str, ...] = (*MODELS, *READS_SAMPLES_OF)
+
+
+def samples_model(model: str) -> str:
+    """The model whose signal samples ``model``'s yields read (itself unless a reading).
+
+    >>> samples_model("alp_fermion"), samples_model("dark_scalar")
+    ('alp', 'dark_scalar')
+    """
+    return READS_SAMPLES_OF.get(model, model)
 
 
 @dataclass(frozen=True)
@@ -150,7 +166,7 @@ class Analysis:
 _EE_RANGE = (0.001022, 2.0)
 _MUMU_RANGE = (0.2114, 2.0)
 _HADRONIC_RANGE = (0.2792, 2.0)
-_LEPTON_MODELS = ("dark_photon", "alp", "dark_scalar")
+_LEPTON_MODELS = ("dark_photon", "alp", "dark_scalar", "alp_fermion")
 _PSEUDOSCALAR_HADRONS = ("dark_photon", "alp", "alp_gluon")  # odd number of pseudoscalars
 _SCALAR_PAIRS = ("dark_photon", "dark_scalar")  # pi+pi-, K+K-: parity forbids the ALPs
 
@@ -234,6 +250,6 @@ def decays_of(model: str) -> tuple[str, ...]:
     >>> decays_of("dark_scalar")
     ('ee', 'mumu', 'pipi', 'pipipi0pi0', 'kk')
     """
-    if model not in MODELS:
-        raise KeyError(f"unknown model {model!r}; known: {list(MODELS)}")
+    if model not in SCANNED_MODELS:
+        raise KeyError(f"unknown model {model!r}; known: {list(SCANNED_MODELS)}")
     return tuple(s.key for s in FINAL_STATES if model in s.models)

@@ -197,9 +197,33 @@ def alp_gluon_rows() -> list[Row]:
     return rows
 
 
+def alp_fermion_rows() -> list[Row]:
+    """BC10: the b -> s coupling, BR(B -> K a), BR(B -> K* a), c tau and the lepton BRs against
+    ALPINIST's own values at c_ff = 1, Lambda = 1 TeV (alp_fermion.alpinist_check). Same
+    formulas and tables: they check the port (running, matching, table normalisation with its
+    factor 1/4, the shared B -> K_X amplitudes), not the physics of 2110.10698 / 2310.03524."""
+    from na62dump.physics import alp_fermion
+
+    src = "ALPINIST 53441e5 run (alp_fermion.ALPINIST_REFERENCE)"
+    names = {"g_bs": "g_bs (GeV^-1)", "br_b_to_k": "BR(B -> K a)",
+             "br_b_to_kstar": "BR(B -> K*(892) a)", "ctau_m": "c tau (m)"}
+    rows = []
+    for e in alp_fermion.alpinist_check():
+        q = e["quantity"]
+        what = names.get(q, f"BR(a -> {q})")
+        at = "" if e["mass_gev"] is None else f" at {e['mass_gev']} GeV"
+        rows.append(Row("ALP coupled to fermions (BC10)",
+                        f"{what}{at}, c_ff/Lambda = {alp_fermion.ALPINIST_CFF:g} GeV^-1",
+                        e["ours"], e["reference"], src, 0.01 if q.startswith("br_b") else 1e-3,
+                        "B lifetimes: PDG 2024 (ours) vs ALPINIST's" if q.startswith("br_b")
+                        else ""))
+    return rows
+
+
 def physics_rows() -> list[Row]:
     """Every physics row (no results directory needed)."""
-    return [*dark_photon_rows(), *meson_rows(), *scalar_rows(), *alp_gluon_rows()]
+    return [*dark_photon_rows(), *meson_rows(), *scalar_rows(), *alp_gluon_rows(),
+            *alp_fermion_rows()]
 
 
 # --------------------------------------------------------------------------------------------

@@ -662,7 +662,9 @@ def write_table(directory: str | os.PathLike, table: YieldTable,
 # --------------------------------------------------------------------------------------------
 def signal_samples_from_results(results_dir: str | os.PathLike, model: str,
                                 channels: Sequence[str] | None = None) -> list[SignalSample]:
-    """The processed signal samples of ``model`` found in ``DIR/run/*.coffea``.
+    """The processed signal samples of ``model`` found in ``DIR/run/*.coffea``: those of its
+    own datasets, or for a model that reads another's samples (``finalstates.samples_model``:
+    BC10 the ALP's) those of that model.
 
     Each dataset's mass, production, final state and forced-decay range come from the run's
     own record (the ``datasets`` of :func:`na62dump.runner.read_summary`); a signal output
@@ -670,8 +672,10 @@ def signal_samples_from_results(results_dir: str | os.PathLike, model: str,
     disagree).
     """
     from na62dump import runner
+    from na62dump.finalstates import samples_model
     from processors import PROCESSORS
 
+    dataset_model = samples_model(model)
     records = runner.read_summary(results_dir)["datasets"]
     out = []
     for analysis in channels or list(PROCESSORS):
@@ -688,7 +692,7 @@ def signal_samples_from_results(results_dir: str | os.PathLike, model: str,
                     f"not in the 'datasets' record of {artefacts.summary_path(results_dir)}; "
                     "rerun `na62dump run`")
             meta = rec["metadata"]
-            if meta.get("model") != model:
+            if meta.get("model") != dataset_model:
                 continue
             try:
                 mass, production, state = (float(meta["mass_gev"]), str(meta["production"]),
@@ -791,6 +795,24 @@ def alp_gluon_table(samples, channel: str, masses, cgg, n_pot: float) -> YieldTa
     return dark_photon_yields(samples, masses, cgg, production_rate=rate, branching_ratio=br,
                               ctau_m=alp_gluon.ctau_m, n_pot=n_pot, channel=channel,
                               model="alp_gluon", coupling_name="cgg", rate_power=2.0)
+
+
+def alp_fermion_table(samples, channel: str, masses, cff, n_pot: float) -> YieldTable:
+    """Yields of the ALP coupled to fermions (BC10) over (M, c_ff / Lambda in GeV^-1)
+    (:mod:`na62dump.physics.alp_fermion`) from the model-independent ALP samples (production
+    ``b_meson``, B -> K a kinematics): N_POT x B_PER_POT x BR(B -> K(*) a) (quadratic in the
+    coupling) x BR(a -> channel) x A(M, c tau), c tau and the BRs from its widths."""
+    from na62dump.physics import alp_fermion
+
+    def br(m):
+        return np.asarray(alp_fermion.branching_ratios(m)[channel], dtype=float)
+
+    def rate(mode, m):
+        return np.asarray(alp_fermion.n_produced_per_pot(np.ravel(m), 1.0), dtype=float)
+
+    return dark_photon_yields(samples, masses, cff, production_rate=rate, branching_ratio=br,
+                              ctau_m=alp_fermion.ctau_m, n_pot=n_pot, channel=channel,
+                              model="alp_fermion", coupling_name="cff", rate_power=2.0)
 
 
 def alp_table(samples, channel: str, ctau_m, n_pot: float) -> YieldTable:

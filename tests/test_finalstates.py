@@ -25,11 +25,14 @@ def test_records_are_consistent_with_the_code_that_implements_them():
     assert len(set(keys)) == len(keys) and codes == sorted(set(codes))
     model_names = {m.name.lower() for m in Model} - {"none"}
     assert set(fs.MODELS) == model_names
+    # a reading of another model's samples has no Truth_model code and reads a simulated model
+    assert not set(fs.READS_SAMPLES_OF) & model_names
+    assert set(fs.READS_SAMPLES_OF.values()) <= set(fs.MODELS)
     charge = {"electron": "e+", "muon": "mu+", "pion": "pi+", "kaon": "K+"}
     for s in fs.FINAL_STATES:
         assert all(d in SPECIES for d in s.daughters), s.key
         assert sum(SPECIES[d][2] for d in s.daughters) == 0, s.key
-        assert set(s.models) <= set(fs.MODELS), s.key
+        assert set(s.models) <= set(fs.SCANNED_MODELS), s.key
         if not s.is_signal:
             assert not (s.models or s.pid or s.stats_channel or s.exclusive), s.key
             continue

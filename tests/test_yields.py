@@ -314,3 +314,16 @@ def test_alp_gluon_table_is_quadratic_in_cgg_and_skips_the_poles():
     ref = (1.4e17 * alp_gluon.n_produced_per_pot(0.7, 1.0) * cgg**2
            * alp_gluon.branching_ratios(0.7)["pipigamma"])
     np.testing.assert_allclose(t.n_exp["synthetic"][1], ref * a, rtol=1e-12)
+
+
+def test_alp_fermion_table_is_quadratic_in_cff():
+    from na62dump.physics import alp_fermion
+
+    nodes = _power_law_nodes([0.1, 0.3, 0.7])
+    masses, cff = np.array([0.2, 0.5]), np.geomspace(1e-7, 1e-5, 4)
+    t = Y.alp_fermion_table(nodes, nodes[0].channel, masses, cff, 1.4e17)
+    assert t.model == "alp_fermion" and t.coupling_name == "cff" and "cff^2" in t.notes
+    a = Y.interpolated_acceptance(nodes, 0.5, alp_fermion.ctau_m(0.5, cff))[0]
+    ref = (1.4e17 * alp_fermion.n_produced_per_pot(0.5, 1.0) * cff**2
+           * alp_fermion.branching_ratios(0.5)[nodes[0].channel])
+    np.testing.assert_allclose(t.n_exp["synthetic"][1], ref * a, rtol=1e-12)

@@ -435,14 +435,16 @@ def _open_note(limits: Mapping) -> str:
 
 
 def _model_of(stem: str) -> tuple[str, str, str] | None:
-    """``(label, channel, coupling key)`` of a dark-photon, dark-scalar or gluon-coupled ALP
-    (BC11) limit file, all over (M, coupling)."""
+    """``(label, channel, coupling key)`` of a dark-photon, dark-scalar, gluon-coupled (BC11)
+    or fermion-coupled ALP (BC10) limit file, all over (M, coupling)."""
     if stem.startswith("dark_photon_"):
         return "A'", stem.removeprefix("dark_photon_"), "eps"
     if stem.startswith("dark_scalar_"):
         return "scalar", stem.removeprefix("dark_scalar_"), "sin2theta"
     if stem.startswith("alp_gluon_"):
         return "ALP-g", stem.removeprefix("alp_gluon_"), "cgg"
+    if stem.startswith("alp_fermion_"):
+        return "ALP-f", stem.removeprefix("alp_fermion_"), "cff"
     return None
 
 

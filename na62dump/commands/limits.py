@@ -12,7 +12,9 @@ list survives; every file carries the provenance record, also in
 - ``DIR/limits/workspaces/<model>_<channel>_m<MeV>.json``: the pyhf workspace of each mass;
 - ``DIR/limits/dark_photon_<channel>.json`` over (M, eps), ``alp_<channel>.json`` over
   (tau_a, BR x BR) per ALP mass, ``dark_scalar_<channel>.json`` over (M, sin2theta),
-  ``alp_gluon_<channel>.json`` over (M, cgg = c_GG / Lambda in GeV^-1, BC11): ``mass_gev``,
+  ``alp_gluon_<channel>.json`` over (M, cgg = c_GG / Lambda in GeV^-1, BC11),
+  ``alp_fermion_<channel>.json`` over (M, cff = c_ff / Lambda in GeV^-1, BC10, from the ALP
+  samples of B -> K a; e+e-, mu+mu- and their combination ``combined``): ``mass_gev``,
   the coupling grid(s), ``cl``, ``method``, ``cls_observed`` (``null`` while the pseudo-data
   are blinded: only expected limits are computed then), ``cls_expected`` (``"-2"`` .. ``"2"``)
   and ``contours`` (polylines of CLs = 1 - CL, and ``open_at``: the edges of the scanned grid
@@ -38,7 +40,7 @@ list survives; every file carries the provenance record, also in
 
 Channels: ``ee``, ``mumu``, ``pipi`` and the hadronic final states (``pipigamma``, ...), and
 the combinations of :func:`combinations` (one likelihood product, N_POT shared): ``combined``
-(dark photon: ee and mumu; dark scalar: ee, mumu, pipi, kk) and ``hadronic``
+(dark photon and BC10: ee and mumu; dark scalar: ee, mumu, pipi, kk) and ``hadronic``
 (the hadronic final states of the dark photon and of the gluon-coupled ALP). The statistics
 (workspaces, published toy CLs, scans) are :mod:`na62dump.stats`. Examples::
 
@@ -66,7 +68,7 @@ import numpy as np
 from na62dump import artefacts, atomic, geometry, provenance, settings
 from na62dump.commands._args import check_writable_dir, comma_list, int_at_least
 from na62dump.errors import InputError
-from na62dump.finalstates import SIGNAL_STATES
+from na62dump.finalstates import SCANNED_MODELS, SIGNAL_STATES
 from na62dump.physics.bmesons import B_PER_POT_REL_UNC
 from na62dump.physics.decay import C_M_PER_S
 
@@ -87,6 +89,12 @@ SIN2THETA_RANGE = (1.0e-11, 1.0)
 #: P_decay ~ 0.15 and an acceptance ~ 0.5% about 600 events at 1e-7, N ~ c^4 below: lower edge
 #: ~ 3e-8, upper edge ~ 1e-6 (decays within the TAX region); plus two decades each side.
 CGG_RANGE = (1.0e-10, 1.0e-3)
+#: ALP-fermion coupling c_ff / Lambda (GeV^-1, BC10), from the estimate at 0.3 GeV (mu+mu-):
+#: 500 decays in the FV at 1e-6 GeV^-1 (na62dump model alp-fermion; c tau = 1.9 m), N ~ c^4
+#: below: lower edge ~ 5e-7 with an acceptance of tens of per cent; upper edge where the decays
+#: move into the TAX, ~ 1e-5 at 0.3 GeV, higher at the e+e- masses (c tau ~ 1 / m_e^2): up to
+#: 1e-3, where BR(B -> K(*) a) = 0.05 (it would pass 1 at 4.4e-3 GeV^-1). Plus a decade below.
+CFF_RANGE = (1.0e-8, 1.0e-3)
 CL = 0.9
 #: Statistics channel (mass shape, background defaults) of each final state.
 #: Published production uncertainties (PRL 133 (2024) 111802: brems 1%, mesons 20%) and ours
@@ -109,6 +117,7 @@ _COMBINATIONS = {
     "dark_photon": {"combined": "leptonic", "hadronic": "hadronic"},
     "dark_scalar": {"combined": "all"},
     "alp_gluon": {"hadronic": "hadronic"},
+    "alp_fermion": {"combined": "leptonic"},
 }
 
 
@@ -173,7 +182,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--couplings", type=int_at_least(2), default=30, metavar="N",
                    help="points of each coupling grid (default: %(default)s)")
     p.add_argument("--models", type=_NAMES,
-                   default=["dark_photon", "alp", "dark_scalar", "alp_gluon"],
+                   default=list(SCANNED_MODELS),
                    metavar="LIST", help="models to scan (default: all with signal samples)")
     p.add_argument("--seed", type=int_at_least(0), default=2021, metavar="N",
                    help="seed of the pseudo-experiments (default: %(default)s)")
@@ -700,10 +709,10 @@ def _compute(args, results_dir: Path, contexts, n_pot: float) -> list[Path]:
     yields_record = pseudo["record"] if write_yields else None
     method = "asymptotic" if args.asymptotic else "toys"
     scan_args = dict(method=method, n_toys=args.toys, seed=args.seed)
-    unknown_models = set(args.models) - {"dark_photon", "alp", "dark_scalar", "alp_gluon"}
+    unknown_models = set(args.models) - set(SCANNED_MODELS)
     if unknown_models:
         raise InputError(f"--models: unknown {sorted(unknown_models)}; "
-                         "choose among dark_photon, alp, dark_scalar, alp_gluon")
+                         f"choose among {', '.join(SCANNED_MODELS)}")
     requested = args.channels
     if requested is not None:
         known = {*(s.key for s in SIGNAL_STATES),
@@ -722,10 +731,16 @@ def _compute(args, results_dir: Path, contexts, n_pot: float) -> list[Path]:
          functools.partial(yields.dark_photon_table, form_factor=args.form_factor)),
         ("dark_scalar", "sin2theta", SIN2THETA_RANGE, yields.dark_scalar_table),
         ("alp_gluon", "cgg", CGG_RANGE, yields.alp_gluon_table),
+        ("alp_fermion", "cff", CFF_RANGE, yields.alp_fermion_table),
     ):
         if model not in args.models:
             continue
-        samples = yields.signal_samples_from_results(results_dir, model)
+        # the analyses that select the model's final states (a reading of another model's
+        # samples, BC10, takes only those of its own states)
+        from na62dump.finalstates import by_key
+
+        analyses = sorted({by_key(st).analysis for st in model_states(model)})
+        samples = yields.signal_samples_from_results(results_dir, model, analyses)
         by_state: dict[str, list] = {}
         for s in samples:
             by_state.setdefault(s.channel, []).append(s)

@@ -5,6 +5,7 @@ Four models (PBC benchmarks BC1, BC10/BC11-like model independent, BC11 and BC4)
     na62dump model dark-photon --mass 0.3 --eps 1e-6
     na62dump model alp --mass 0.5 --ctau-m 10 --br-product 1e-8 --json
     na62dump model alp-gluon --mass 0.7 --cgg 1e-5
+    na62dump model alp-fermion --mass 0.3 --cff 1e-6
     na62dump model dark-scalar --mass 0.5 --sin2theta 1e-8
 
 ``--json`` prints exactly one JSON object on stdout instead of the table. The expected number of
@@ -38,7 +39,16 @@ import numpy as np
 from na62dump import geometry
 from na62dump.commands._args import int_at_least
 from na62dump.errors import InputError
-from na62dump.physics import alp, alp_gluon, brems, dark_photon, mesons, sampling, scalar
+from na62dump.physics import (
+    alp,
+    alp_fermion,
+    alp_gluon,
+    brems,
+    dark_photon,
+    mesons,
+    sampling,
+    scalar,
+)
 from na62dump.physics import bmesons as bm
 
 log = logging.getLogger(__name__)
@@ -245,6 +255,42 @@ def alp_gluon_summary(mass, cgg, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -
     }, f"--cgg {cgg:g}")
 
 
+def alp_fermion_summary(mass, cff, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -> dict:
+    """Everything ``na62dump model alp-fermion`` prints (``cff``: c_ff / Lambda in GeV^-1, BC10).
+
+    Production in B -> K a and B -> K*(892) a through the loop-induced b -> s coupling
+    (:mod:`~na62dump.physics.alp_fermion`), one mode ``b_to_kx`` (the kinematics of the
+    model-independent ALP, ``physics.alp.sample``); no branching ratio is applied to
+    ``n_decay_in_fv``.
+    """
+    cff = _positive(cff, "cff")
+    br = _floats(alp_fermion.branching_ratios(mass))  # checks the mass range
+    mass = float(mass)
+    br_b = float(alp_fermion.br_b_to_ka(mass, cff))
+    if not br_b <= 1.0:  # grows as cff^2: the coupling is outside the perturbative model
+        raise InputError(f"cff: {cff:g} GeV^-1 gives BR(B -> K(*) a) = {br_b:.3g} > 1 at this "
+                         "mass: outside the model")
+    ctau = float(alp_fermion.ctau_m(mass, cff))
+    produced = float(alp_fermion.n_produced_per_pot(mass, cff))
+    modes = {"b_to_kx": (produced, lambda n, r: alp.sample(mass, n, r))}
+    return _check_finite({
+        "model": "alp_fermion",
+        "mass_gev": mass,
+        "cff_inv_gev": cff,
+        "g_bs_inv_gev": float(alp_fermion.g_bs(cff)),
+        "width_gev": float(alp_fermion.total_width(mass, cff)),
+        "ctau_m": ctau,
+        "lifetime_s": float(alp_fermion.lifetime_s(mass, cff)),
+        "br": br,
+        "br_b_to_kx": br_b,
+        "br_b_to_kx_by_kaon": {f: float(alp_fermion.br_b_to_kx(mass, cff, f))
+                               for f in alp_fermion.PRODUCTION_FAMILIES},
+        "b_per_pot": bm.B_PER_POT,
+        "production_per_pot": {"b_to_kx": produced},
+        **_decays_in_fv(modes, mass, ctau, n_samples, seed),
+    }, f"--cff {cff:g}")
+
+
 def dark_scalar_summary(mass, sin2theta, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -> dict:
     """Everything ``na62dump model dark-scalar`` prints (``sin2theta``: sin^2 theta, PBC)."""
     sin2theta = _coupling(sin2theta, "sin2theta", upper=1.0)  # a sine squared
@@ -280,7 +326,8 @@ def dark_scalar_summary(mass, sin2theta, n_samples=DEFAULT_SAMPLES, seed=DEFAULT
 
 
 def register(subparsers) -> argparse.ArgumentParser:
-    """Add ``model`` (``dark-photon``, ``alp``, ``alp-gluon``, ``dark-scalar``) to the subcommands.
+    """Add ``model`` (``dark-photon``, ``alp``, ``alp-gluon``, ``alp-fermion``, ``dark-scalar``)
+    to the subcommands.
     """
     p = subparsers.add_parser(
         "model", help="widths, lifetime, production and decays in the FV for one model point",
@@ -324,6 +371,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     gp.add_argument("--cgg", type=float, required=True, metavar="INV_GEV",
                     help="c_GG / Lambda in GeV^-1 (Aloni, Soreq & Williams normalisation; > 0)")
     gp.set_defaults(func=_main_alp_gluon)
+
+    fp = sub.add_parser("alp-fermion", help="ALP coupled to fermions (BC10), from B -> K(*) a")
+    common(fp)
+    fp._negative_number_matcher = _NEGATIVE_NUMBER
+    fp.add_argument("--cff", type=float, required=True, metavar="INV_GEV",
+                    help="c_ff / Lambda in GeV^-1 (PBC BC10 normalisation; > 0)")
+    fp.set_defaults(func=_main_alp_fermion)
 
     sp = sub.add_parser("dark-scalar", help="dark scalar mixing with the Higgs (BC4)")
     common(sp)
@@ -384,6 +438,11 @@ def _main_alp(args) -> int:
 
 def _main_alp_gluon(args) -> int:
     return _emit(_computed(alp_gluon_summary, args.mass, args.cgg, args.samples, args.seed),
+                 args)
+
+
+def _main_alp_fermion(args) -> int:
+    return _emit(_computed(alp_fermion_summary, args.mass, args.cff, args.samples, args.seed),
                  args)
 
 

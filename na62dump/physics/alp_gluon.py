@@ -72,7 +72,7 @@ from na62dump.errors import InputError
 from na62dump.physics import constants as C
 from na62dump.physics import mesons
 from na62dump.physics._checks import check_mass, check_nonnegative
-from na62dump.physics.decay import ctau_from_width, lifetime_from_width
+from na62dump.physics.decay import ctau_from_width, lifetime_from_width, read_mode_tables
 
 log = logging.getLogger(__name__)
 
@@ -140,26 +140,7 @@ MIXING_MESONS: tuple[str, ...] = ("pi0", "eta", "etaprime")
 @functools.cache
 def _tables(path: Path = TABLE_FILE) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The ASW tables: ``{mode: (mass GeV, width eV)}`` sorted in mass (parsed once)."""
-    rows: dict[str, list[tuple[float, float]]] = {}
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as err:
-        raise InputError(f"{path}: cannot be read ({err.strerror})") from None
-    try:
-        for line in lines:
-            if line.strip() and not line.startswith("#"):
-                mode, m, w = line.split()
-                rows.setdefault(mode, []).append((float(m), float(w)))
-    except ValueError as err:
-        raise InputError(f"{path}: malformed ({err})") from None
-    out = {}
-    for mode, pts in rows.items():
-        arr = np.array(sorted(pts))
-        out[mode] = (arr[:, 0], arr[:, 1])
-    missing = {src for src, _ in _DERIVED.values()} | {"total"}
-    if missing - set(out):
-        raise InputError(f"{path}: modes {sorted(missing - set(out))} are missing")
-    return out
+    return read_mode_tables(path, {src for src, _ in _DERIVED.values()} | {"total"})
 
 
 def _table_width_ev(mode: str, m: np.ndarray) -> np.ndarray:

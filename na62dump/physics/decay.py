@@ -91,3 +91,35 @@ def forced_decay_weight_binned(dz_lo, dz_hi, pz_over_mass, ctau, z_range):
     safe = np.where(forward, lam, 1.0)
     value = length / width * np.exp(-np.asarray(dz_lo) / safe) * -np.expm1(-width / safe)
     return np.where(forward, value, 0.0)
+
+
+def read_mode_tables(path, required) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Width tables of the layout ``mode mass_GeV width`` (one point a row, ``#`` comments), as
+    shipped in ``na62dump/data`` (the ALP widths): ``{mode: (mass, width)}`` sorted in mass.
+    An unreadable or malformed file, or one missing a mode of ``required``, is an InputError
+    naming the file."""
+    from pathlib import Path
+
+    from na62dump.errors import InputError
+
+    path = Path(path)
+    rows: dict[str, list[tuple[float, float]]] = {}
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as err:
+        raise InputError(f"{path}: cannot be read ({err.strerror})") from None
+    try:
+        for line in lines:
+            if line.strip() and not line.startswith("#"):
+                mode, m, w = line.split()
+                rows.setdefault(mode, []).append((float(m), float(w)))
+    except ValueError as err:
+        raise InputError(f"{path}: malformed ({err})") from None
+    missing = set(required) - set(rows)
+    if missing:
+        raise InputError(f"{path}: modes {sorted(missing)} are missing")
+    out = {}
+    for mode, pts in rows.items():
+        arr = np.array(sorted(pts))
+        out[mode] = (arr[:, 0], arr[:, 1])
+    return out

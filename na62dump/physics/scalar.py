@@ -284,28 +284,42 @@ def form_factor(family: str, q2, m_kaon: float):
     raise InputError(f"unknown kaon family {family!r}; expected one of {', '.join(KAON_FAMILIES)}")
 
 
-def width_b_to_kx(mass, sin2theta=1.0, kaon: str = "K+"):
-    """Gamma(B -> kaon S) in GeV for a key ``kaon`` of ``bmesons.KAONS`` that belongs to
-    :data:`KAON_FAMILIES` (formula in the module docstring); 0 above the end point."""
+def b_to_kx_amplitude(mass, kaon: str = "K+"):
+    """Hadronic amplitude ``A_X`` of ``B -> kaon X`` at ``q^2 = M^2`` without the quark-mass
+    ratio ``r_-+`` (module docstring: ``(m_B^2 - m_K^2) f_0`` for K, ``2 m_B p A_0`` for K*, ...)
+    and the kinematics: returns ``(A_X, p, m_B, parity_class, open)`` for a key ``kaon`` of
+    ``bmesons.KAONS`` in :data:`KAON_FAMILIES` (``p``: X momentum in the B frame; ``open``: below
+    the end point). Shared by every B -> K_X X rate: the dark scalar's Yukawa-like vertex
+    (:func:`width_b_to_kx`, times ``r_-+``) and the ALP's derivative coupling to the b -> s
+    current (:func:`na62dump.physics.alp_fermion.width_b_to_kx`, the current's matrix element
+    ``<K_X| sbar gamma^mu (gamma_5) b |B> q_mu = A_X`` without ``r``)."""
     family = next((f for f, (_, kp, k0) in KAON_FAMILIES.items() if kaon in (kp, k0)), None)
     if family is None:
-        raise InputError(f"no B -> {kaon!r} S mode; expected a kaon of {', '.join(KAON_FAMILIES)}")
+        raise InputError(f"no B -> {kaon!r} X mode; expected a kaon of {', '.join(KAON_FAMILIES)}")
     jp = KAON_FAMILIES[family][0]
     m = np.asarray(mass, dtype=float)
-    s2 = check_nonnegative(sin2theta, "sin2theta")
     m_k, _, m_b = bmesons.KAONS[kaon]
     open_ = m < m_b - m_k
     p = two_body_momentum(m_b, m_k, np.where(open_, m, 0.0))
     ff = form_factor(family, np.where(open_, m, 0.0) ** 2, m_k)
+    amp = {
+        "P": (m_b**2 - m_k**2) * ff,
+        "S": (m_b**2 - m_k**2) * ff,
+        "V": 2.0 * m_b * p * ff,
+        "A": 2.0 * m_b * p * ff,
+        "T": np.sqrt(2.0 / 3.0) * 2.0 * m_b * p**2 * ff / m_k,
+    }[jp]
+    return amp, p, m_b, jp, open_
+
+
+def width_b_to_kx(mass, sin2theta=1.0, kaon: str = "K+"):
+    """Gamma(B -> kaon S) in GeV for a key ``kaon`` of ``bmesons.KAONS`` that belongs to
+    :data:`KAON_FAMILIES` (formula in the module docstring); 0 above the end point."""
+    s2 = check_nonnegative(sin2theta, "sin2theta")
+    amp, p, m_b, jp, open_ = b_to_kx_amplitude(mass, kaon)
     r_minus = M_B_QUARK / (M_B_QUARK - M_S_QUARK)
     r_plus = M_B_QUARK / (M_B_QUARK + M_S_QUARK)
-    amp = {
-        "P": r_minus * (m_b**2 - m_k**2) * ff,
-        "S": r_plus * (m_b**2 - m_k**2) * ff,
-        "V": r_plus * 2.0 * m_b * p * ff,
-        "A": r_minus * 2.0 * m_b * p * ff,
-        "T": r_plus * np.sqrt(2.0 / 3.0) * 2.0 * m_b * p**2 * ff / m_k,
-    }[jp]
+    amp = amp * (r_minus if jp in ("P", "A") else r_plus)
     width = s2 * XI_BS**2 * amp**2 * p / (32.0 * np.pi * V_HIGGS**2 * m_b**2)
     return np.where(open_, width, 0.0)
 

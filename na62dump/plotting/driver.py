@@ -202,13 +202,14 @@ PLANES = {
     "dark_photon": ("A'", "eps", "ε (kinetic mixing)", r"$M_{A'}$ [MeV]"),
     "dark_scalar": ("S", "sin2theta", r"$\sin^2\theta$ (mixing)", r"$M_S$ [MeV]"),
     "alp_gluon": ("a", "cgg", r"$c_{GG}/\Lambda$ [GeV$^{-1}$]", r"$M_a$ [MeV]"),  # BC11
+    "alp_fermion": ("a", "cff", r"$c_{ff}/\Lambda$ [GeV$^{-1}$]", r"$M_a$ [MeV]"),  # BC10
 }
 
 
 def _plane_model(stem: str) -> str | None:
     """The model of a limit file ``<model>_<channel>`` drawn by the generic (M, coupling)
-    branch (dark scalar, BC11), or None."""
-    return next((m for m in ("dark_scalar", "alp_gluon") if stem.startswith(f"{m}_")), None)
+    branch (the :data:`PLANES` but the dark photon's, drawn with its references), or None."""
+    return next((m for m in PLANES if m != "dark_photon" and stem.startswith(f"{m}_")), None)
 
 
 def _combination_title(particle: str, limits: dict, name: str) -> str:
@@ -241,7 +242,7 @@ def _figures_from_limits(results: Path, out: Path, formats, made, skipped, refer
             def draw(lim=limits, t=title, p=n_pot, pub=pub):
                 return plot_exclusion(lim, title=t, references=references, pot=p,
                                       published=pub, earlier=earlier_refs)
-        elif (model := _plane_model(path.stem)) is not None:  # dark scalar, BC11
+        elif (model := _plane_model(path.stem)) is not None:  # dark scalar, BC10, BC11
             channel = path.stem.removeprefix(f"{model}_")
 
             def draw(lim=limits, c=channel, p=n_pot, plane=PLANES[model]):

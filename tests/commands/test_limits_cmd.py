@@ -199,6 +199,31 @@ def test_alp_and_dark_scalar(tmp_path):
     assert y["coupling"] == "ctau_m" and np.shape(y["n_exp"]["b_meson"]) == (2, 5)
 
 
+def test_alp_fermion_reads_the_alp_samples(tmp_path):
+    """BC10 has no samples of its own: its (M, c_ff / Lambda) scan takes the model-independent
+    ALP samples (finalstates.READS_SAMPLES_OF), and none of another model's."""
+    results = make_results(tmp_path, unblinded=False)  # dark-photon samples: not read
+    rng = np.random.default_rng(9)
+    samples = {"alp_b_ee_m0100": ("alp", 0.1), "alp_b_ee_m0200": ("alp", 0.2)}
+    out = {name: _signal_output(m, rng) for name, (_, m) in samples.items()}
+    out["data"] = _data_output(False, [])
+    save(out, str(results / "run" / "ee.coffea"))
+    datasets = {name: signal_record(model, "b_meson", m) for name, (model, m) in samples.items()}
+    datasets["data"] = _record("pseudo_data", pot=geometry.N_POT)
+    write_summary(results, False, datasets)
+    status = cli.main(["limits", "--results", str(results), "--asymptotic",
+                       "--masses", "2", "--couplings", "5", "--models", "alp_fermion"])
+    assert status == 0
+    d = json.loads((results / "limits" / "alp_fermion_ee.json").read_text())
+    assert d["model"] == "alp_fermion" and d["mass_gev"] == [0.1, 0.2]
+    from na62dump.commands.limits import CFF_RANGE
+
+    assert len(d["cff"]) == 5 and d["cff"][0] == pytest.approx(CFF_RANGE[0])
+    y = json.loads((results / "limits" / "yields" / "alp_fermion_ee.json").read_text())
+    assert list(y["n_exp"]) == ["b_meson"] and np.shape(y["n_exp"]["b_meson"]) == (2, 5)
+    assert not (results / "limits" / "alp_ee.json").exists()
+
+
 def test_published_observations_are_written_beside_the_pseudo_data_limits(tmp_path, capsys):
     results = make_results(tmp_path, unblinded=False)
     assert _run(results, "--toys", "100") == 0

@@ -11,7 +11,16 @@ from scipy import integrate
 
 from na62dump import geometry
 from na62dump.cli import main
-from na62dump.physics import alp, alp_gluon, bmesons, brems, dark_photon, mesons, scalar
+from na62dump.physics import (
+    alp,
+    alp_fermion,
+    alp_gluon,
+    bmesons,
+    brems,
+    dark_photon,
+    mesons,
+    scalar,
+)
 
 SAMPLES = ["--samples", "20000"]
 
@@ -111,6 +120,19 @@ def test_alp_gluon(capsys):
     assert d["n_decay_in_fv"] > 0.0  # c tau ~ 9 m: a fraction decays in the FV
 
 
+def test_alp_fermion(capsys):
+    d = run_json(capsys, "alp-fermion", "--mass", "0.3", "--cff", "1e-6")
+    assert d["model"] == "alp_fermion" and d["cff_inv_gev"] == 1e-6
+    assert d["ctau_m"] == pytest.approx(float(alp_fermion.ctau_m(0.3, 1e-6)))
+    assert sum(d["br"].values()) == pytest.approx(1.0)
+    assert d["br_b_to_kx"] == pytest.approx(sum(d["br_b_to_kx_by_kaon"].values()))
+    prod = d["production_per_pot"]["b_to_kx"]
+    assert prod == pytest.approx(bmesons.B_PER_POT * d["br_b_to_kx"])
+    assert d["n_decay_in_fv"] == pytest.approx(
+        geometry.N_POT * prod * d["decay_probability_fv"]["b_to_kx"])
+    assert d["n_decay_in_fv"] > 0.0  # c tau ~ 2 m: a fraction decays in the FV
+
+
 def test_short_lifetime_gives_no_decays(capsys):
     d = run_json(capsys, "dark-photon", "--mass", "0.5", "--eps", "1e-3")
     assert d["n_decay_in_fv"] == 0.0
@@ -142,6 +164,9 @@ def test_table_output(capsys):
         ["alp-gluon", "--mass", "0.548", "--cgg", "1e-6"],
         ["alp-gluon", "--mass", "3.5", "--cgg", "1e-6"],
         ["alp-gluon", "--mass", "0.7"],
+        ["alp-fermion", "--mass", "0.3", "--cff", "-1e-6"],
+        ["alp-fermion", "--mass", "3.5", "--cff", "1e-6"],
+        ["alp-fermion", "--mass", "0.3", "--cff", "10"],
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, capsys):
