@@ -9,20 +9,29 @@ background-only workspaces as additional resources, and ``submission.tar.gz``, t
 upload), both the directory and the archive validated by ``hepdata-validator`` (offline: the
 schemas ship with it). Tables:
 
-- per model and channel of ``limits/`` (dark photon, dark scalar): the observed contour and
-  the expected median, +-1 sigma and +-2 sigma contours (points of the CLs = 1 - CL lines in
-  (mass, coupling), ``segment`` numbering the separate lines), and the 90% CL upper limit on
-  the signal yield (events) per mass, observed and expected;
-- per yield table: the N_exp map (mass x coupling) and the selection efficiency per
-  production mode;
+- per model and channel of ``limits/`` over (mass, coupling) (every model of the limits
+  stage's registry :data:`na62dump.commands.limits.COUPLING_MODELS`: dark photon, dark scalar,
+  gluon-coupled ALP, ...), and per combination of channels (``combined``, ``hadronic``: one
+  likelihood over several final states) alike: the observed contour and the expected median,
+  +-1 sigma and +-2 sigma contours (points of the CLs = 1 - CL lines in (mass, coupling),
+  ``segment`` numbering the separate lines), and the 90% CL upper limit on the signal yield
+  (events) per mass, observed and expected;
+- per final state and mass of the model-independent ALP (``limits/alp_<state>.json``): the
+  observed and expected (median, +-1, +-2 sigma) 90% CL upper limit on BR(B -> K a) x
+  BR(a -> f) per lifetime tau_a (:func:`br_limit`);
+- per yield table: the N_exp map (mass x coupling; the ALP's mass x c tau at BR x BR = 1) and
+  the selection efficiency per production mode;
 - per channel of ``summary.json``: the cutflows (weighted) of the data, the MC backgrounds and
   every signal sample;
 - ``background.json``: the expected background (median, k, 68% interval) per final state and
   region.
 
-The pyhf schema of a PatchSet requires the INSPIRE id of the record
+The resources hold the background-only workspace and PatchSet of every limit file (each
+channel, each combination, each ALP final state). The pyhf schema of a PatchSet requires the INSPIRE id of the record
 (``metadata.references.hepdata``); ``--inspire insNNNNNNN`` sets it in the resources (and
 validates them with pyhf), without it they are attached as written by ``na62dump limits``.
+The INSPIRE id of NA62's record of arXiv:2312.12055 is not built in: no source at hand states
+it, so it is given with ``--inspire`` (docs/statistics.md).
 The output is written next to ``OUT`` and renamed into place: nothing half-written. Example::
 
     na62dump hepdata --results results --out hepdata
@@ -43,10 +52,11 @@ import numpy as np
 
 from na62dump import artefacts, atomic, provenance
 from na62dump.commands._args import check_writable_dir
+from na62dump.commands.limits import ALP_AXES, COUPLING_MODELS
 from na62dump.errors import InputError
 
-COUPLINGS = {"dark_photon": ("eps", "$\\varepsilon$"),
-             "dark_scalar": ("sin2theta", "$\\sin^2\\theta$")}
+#: The coupling key and label of each model over (mass, coupling) (the limits registry).
+COUPLINGS = {m: (c.coupling, c.label) for m, c in COUPLING_MODELS.items()}
 #: sqrt(s) (GeV) of 400 GeV SPS protons on a nucleon at rest: sqrt(2 m_p E) (HEPData keyword).
 SQRT_S_GEV = round(float(np.sqrt(2 * 0.93827 * 400.0)), 1)
 BANDS = {"-2": "exp. -2 sigma", "-1": "exp. -1 sigma", "0": "exp. median",
@@ -96,6 +106,9 @@ def limit_tables(path: Path, tag: str = "") -> list:
     model, channel = lim.get("model"), lim.get("channel")
     if model not in COUPLINGS:
         return []
+    states = lim.get("final_states") or [channel]
+    what_of = (f"the {model} in {channel}" if len(states) == 1 else
+               f"the {model}, combination '{channel}' of {', '.join(states)} (one likelihood)")
     channel = f"{channel}{tag}"
     key, label = COUPLINGS[model]
     cl = float(lim["cl"])
@@ -108,8 +121,8 @@ def limit_tables(path: Path, tag: str = "") -> list:
             continue  # blinded (observed) or nothing excluded
         pts = [(k, p) for k, seg in enumerate(segs) for p in seg]
         t = _table(f"{model} {channel} {what} contour",
-                   f"{100 * cl:.0f}% CL {what} exclusion contour (CLs = {1 - cl:.2f}) of the "
-                   f"{model} in {channel}, in (mass, {key}); 'segment' numbers the lines.",
+                   f"{100 * cl:.0f}% CL {what} exclusion contour (CLs = {1 - cl:.2f}) of "
+                   f"{what_of}, in (mass, {key}); 'segment' numbers the lines.",
                    str(path.relative_to(path.parents[1 if not tag else 2])),
                    {"observables": ["CLs"], "cmenergies": [SQRT_S_GEV]})
         t.add_variable(_var("mass", [p[0] for _, p in pts], independent=True, units="GeV"))
@@ -118,8 +131,8 @@ def limit_tables(path: Path, tag: str = "") -> list:
         tables.append(t)
     m = lim["mass_gev"]
     t = _table(f"{model} {channel} signal upper limit",
-               f"{100 * cl:.0f}% CL upper limit on the signal yield (events) per mass of the "
-               f"{model} in {channel}, observed and expected ('-' where none).",
+               f"{100 * cl:.0f}% CL upper limit on the signal yield (events) per mass of "
+               f"{what_of}, observed and expected ('-' where none).",
                str(path.relative_to(path.parents[1 if not tag else 2])),
                {"observables": ["N"], "cmenergies": [SQRT_S_GEV]})
     t.add_variable(_var("mass", m, independent=True, units="GeV"))
@@ -133,6 +146,52 @@ def limit_tables(path: Path, tag: str = "") -> list:
     return tables
 
 
+def br_limit(br_x_br, cls, cl: float) -> float | str:
+    """Upper limit on BR x BR at one (mass, tau_a): where the CLs along the BR x BR axis falls to
+    ``1 - cl`` (:func:`na62dump.stats.toys.upper_limit_from_curve`: log CLs linear in BR x BR,
+    which is linear in the signal yield); ``"-"`` where the grid has no crossing (not excluded
+    up to its largest BR x BR, or already at its smallest).
+
+    >>> br = np.geomspace(1e-9, 1e-6, 4)
+    >>> f"{br_limit(br, np.exp(-2.3026e8 * br), 0.9):.4g}", br_limit(br, np.ones(4), 0.9)
+    ('1e-08', '-')
+    """
+    from na62dump.stats.toys import upper_limit_from_curve
+
+    c = np.asarray([np.nan if v is None else v for v in cls], dtype=float)
+    if not np.isfinite(c).all() or c[0] <= 1.0 - cl:
+        return "-"
+    return _finite(upper_limit_from_curve(np.asarray(br_x_br, dtype=float), c, cl))
+
+
+def alp_tables(path: Path, tag: str = "") -> list:
+    """Per mass of one ``limits/alp_<state>.json``: the observed and expected upper limits on
+    BR(B -> K a) x BR(a -> f) vs the lifetime tau_a (:func:`br_limit` on its CLs grid)."""
+    lim = atomic.read_json(path)
+    if lim.get("model") != "alp":
+        return []
+    cl, state = float(lim["cl"]), f"{lim['channel']}{tag}"
+    tau, br = (np.asarray(lim[k], dtype=float) for k in ALP_AXES)
+    location = str(path.relative_to(path.parents[1 if not tag else 2]))
+    tables = []
+    for i, mass in enumerate(lim["mass_gev"]):
+        t = _table(f"alp {state} M = {1000 * mass:.1f} MeV BR x BR upper limit",
+                   f"{100 * cl:.0f}% CL upper limit on BR(B -> K a) x BR(a -> {lim['channel']}) "
+                   f"vs the ALP lifetime tau_a at M = {1000 * mass:.1f} MeV, observed and "
+                   "expected (median, +-1 and +-2 sigma), from the CLs over the scanned grid "
+                   f"(BR x BR {br[0]:.3g} to {br[-1]:.3g}; '-' where it has no crossing).",
+                   location, {"observables": ["BR"], "cmenergies": [SQRT_S_GEV]})
+        t.add_variable(_var("$\\tau_a$", tau, independent=True, units="s"))
+        columns = [] if lim.get("cls_observed") is None else [
+            ("observed", lim["cls_observed"][i])]
+        columns += [(name, lim["cls_expected"][b][i]) for b, name in BANDS.items()]
+        for name, grid in columns:
+            t.add_variable(_var(name, [br_limit(br, row, cl) for row in grid],
+                                independent=False))
+        tables.append(t)
+    return tables
+
+
 def yield_tables(path: Path) -> list:
     """N_exp and efficiency maps of one ``yields/<model>_<channel>.json``."""
     y = atomic.read_json(path)
@@ -142,7 +201,8 @@ def yield_tables(path: Path) -> list:
     tables = []
     for what, values, units, desc in (
         ("N_exp", {"total": y["n_exp_total"], **y["n_exp"]}, "events",
-         "expected signal events in the SR"),
+         "expected signal events in the SR" + (" at BR(B -> K a) x BR(a -> f) = 1"
+                                               if y["model"] == "alp" else "")),
         ("efficiency", y["efficiency"], "", "selection efficiency per production mode"),
     ):
         t = _table(f"{y['model']} {y['channel']} {what}",
@@ -268,11 +328,13 @@ def build_submission(results: str | Path, out: str | Path, inspire: str | None =
     if not limits:
         raise InputError(f"{artefacts.limits_dir(results)}: no limit files (run `na62dump "
                          "limits`)")
-    tables = [t for p in limits for t in limit_tables(p)]
+    tables = [t for p in limits for t in (*limit_tables(p), *alp_tables(p))]
     tables += [t for p in limit_files("published")
-               for t in limit_tables(p, " (published obs.)")]
+               for t in (*limit_tables(p, " (published obs.)"),
+                         *alp_tables(p, " (published obs.)"))]
     tables += [t for p in sorted(artefacts.yields_dir(results).glob("*.json"))
-               for t in yield_tables(p) if atomic.read_json(p).get("model") in COUPLINGS]
+               for t in yield_tables(p)
+               if atomic.read_json(p).get("model") in (*COUPLINGS, "alp")]
     if artefacts.summary_path(results).exists():
         tables += cutflow_tables(atomic.read_json(artefacts.summary_path(results)))
     if artefacts.background_path(results).exists():
