@@ -18,7 +18,7 @@ schemas ship with it). Tables:
   (events) per mass, observed and expected;
 - per final state and mass of the model-independent ALP (``limits/alp_<state>.json``): the
   observed and expected (median, +-1, +-2 sigma) 90% CL upper limit on BR(B -> K a) x
-  BR(a -> f) per lifetime tau_a (:func:`br_limit`);
+  BR(a -> f) per lifetime tau_a (:func:`alp_tables`);
 - per yield table: the N_exp map (mass x coupling; the ALP's mass x c tau at BR x BR = 1) and
   the selection efficiency per production mode;
 - per channel of ``summary.json``: the cutflows (weighted) of the data, the MC backgrounds and
@@ -146,48 +146,39 @@ def limit_tables(path: Path, tag: str = "") -> list:
     return tables
 
 
-def br_limit(br_x_br, cls, cl: float) -> float | str:
-    """Upper limit on BR x BR at one (mass, tau_a): where the CLs along the BR x BR axis falls to
-    ``1 - cl`` (:func:`na62dump.stats.toys.upper_limit_from_curve`: log CLs linear in BR x BR,
-    which is linear in the signal yield); ``"-"`` where the grid has no crossing (not excluded
-    up to its largest BR x BR, or already at its smallest).
-
-    >>> br = np.geomspace(1e-9, 1e-6, 4)
-    >>> f"{br_limit(br, np.exp(-2.3026e8 * br), 0.9):.4g}", br_limit(br, np.ones(4), 0.9)
-    ('1e-08', '-')
-    """
-    from na62dump.stats.toys import upper_limit_from_curve
-
-    c = np.asarray([np.nan if v is None else v for v in cls], dtype=float)
-    if not np.isfinite(c).all() or c[0] <= 1.0 - cl:
-        return "-"
-    return _finite(upper_limit_from_curve(np.asarray(br_x_br, dtype=float), c, cl))
-
-
 def alp_tables(path: Path, tag: str = "") -> list:
     """Per mass of one ``limits/alp_<state>.json``: the observed and expected upper limits on
-    BR(B -> K a) x BR(a -> f) vs the lifetime tau_a (:func:`br_limit` on its CLs grid)."""
+    BR(B -> K a) x BR(a -> f) vs the lifetime tau_a.
+
+    The yield is linear in BR x BR, so the limit at (M, tau_a) is the upper limit on the signal
+    yield at M (``s_up_observed``, ``s_up_expected``: the crossing of the scan's CLs(s) curve)
+    over the expected events at BR x BR = 1 (``n_exp_br1``); ``"-"`` where that is above 1 or
+    undefined (no signal at that lifetime, or no crossing)."""
     lim = atomic.read_json(path)
     if lim.get("model") != "alp":
         return []
     cl, state = float(lim["cl"]), f"{lim['channel']}{tag}"
-    tau, br = (np.asarray(lim[k], dtype=float) for k in ALP_AXES)
+    tau = np.asarray(lim[ALP_AXES[0]], dtype=float)
+    unit = np.asarray([[np.nan if v is None else v for v in row] for row in lim["n_exp_br1"]],
+                      dtype=float)
     location = str(path.relative_to(path.parents[1 if not tag else 2]))
     tables = []
     for i, mass in enumerate(lim["mass_gev"]):
-        t = _table(f"alp {state} M = {1000 * mass:.1f} MeV BR x BR upper limit",
+        t = _table(f"alp {state} M {1000 * mass:.1f} MeV BR x BR upper limit",
                    f"{100 * cl:.0f}% CL upper limit on BR(B -> K a) x BR(a -> {lim['channel']}) "
                    f"vs the ALP lifetime tau_a at M = {1000 * mass:.1f} MeV, observed and "
-                   "expected (median, +-1 and +-2 sigma), from the CLs over the scanned grid "
-                   f"(BR x BR {br[0]:.3g} to {br[-1]:.3g}; '-' where it has no crossing).",
+                   "expected (median, +-1 and +-2 sigma): the signal-yield upper limit over "
+                   "the expected events at BR x BR = 1 ('-' where none, or above 1).",
                    location, {"observables": ["BR"], "cmenergies": [SQRT_S_GEV]})
         t.add_variable(_var("$\\tau_a$", tau, independent=True, units="s"))
-        columns = [] if lim.get("cls_observed") is None else [
-            ("observed", lim["cls_observed"][i])]
-        columns += [(name, lim["cls_expected"][b][i]) for b, name in BANDS.items()]
-        for name, grid in columns:
-            t.add_variable(_var(name, [br_limit(br, row, cl) for row in grid],
-                                independent=False))
+        columns = [] if lim.get("s_up_observed") is None else [
+            ("observed", lim["s_up_observed"][i])]
+        columns += [(name, lim["s_up_expected"][b][i]) for b, name in BANDS.items()]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for name, s_up in columns:
+                br = (np.nan if s_up is None else s_up) / unit[i]
+                t.add_variable(_var(name, [_finite(x) if x <= 1 else "-" for x in br],
+                                    independent=False))
         tables.append(t)
     return tables
 

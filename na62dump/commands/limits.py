@@ -513,7 +513,11 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
     d["masses"] = per_mass
     d["contours"] = [{"mass_gev": r["mass_gev"], **r["contours"]} for r in per_mass]
     d = _finish(d, blinded, {"model": "alp", "channel": state, "n_pot": n_pot,
-                             "ctau_m": table.coupling.tolist(), "background_source": source,
+                             "ctau_m": table.coupling.tolist(),
+                             # (mass, tau): expected events at BR x BR = 1 (N is linear in
+                             # it: the BR x BR limit at tau is s_up / n_exp_br1)
+                             "n_exp_br1": table.total.tolist(),
+                             "background_source": source,
                              "yield_coverage": dict(table.coverage),
                              "observed_source": observed_source,
                              "provenance": dict(record)})
