@@ -199,6 +199,11 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
     if blinded:
         bkg_spec = blinded_workspace(bkg_spec)
     patches = []
+    # per (channel, mass, resolution): the mass-binned channel at 1 event per production mode
+    # (bins, signal and background fractions, observations: independent of the coupling),
+    # scaled to each hypothesis' yields by _at_yields; the ALP's (tau, BR x BR) points at one
+    # mass share one
+    templates: dict[tuple, tuple[dict, dict]] = {}
     for i, mass in enumerate(masses):
         for j in np.ndindex(*grid):
             per_ch = {c: {m: float(v[(i, *j)]) for m, v in modes[c].items() if v[(i, *j)] > 0}
@@ -213,14 +218,17 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
                     continue  # this channel stays background only at this hypothesis
                 sig = np.asarray(sigma_m_gev[c], dtype=float)
                 s_ij = float(sig[(i, *j)] if sig.ndim > 1 else sig[i])
-                spec = build_channel_workspace(mass, per_ch[c], s_ij, backgrounds[c],
-                                               observed[c], c, systematics)
-                if blinded:
-                    spec = blinded_workspace(spec)
+                if (c, i, s_ij) not in templates:
+                    spec = build_channel_workspace(mass, dict.fromkeys(modes[c], 1.0), s_ij,
+                                                   backgrounds[c], observed[c], c, systematics)
+                    if blinded:
+                        spec = blinded_workspace(spec)
+                    templates[c, i, s_ij] = spec["channels"][0], spec["observations"][0]
+                channel, observation = templates[c, i, s_ij]
                 ops.append({"op": "replace", "path": f"/channels/{k}",
-                            "value": spec["channels"][0]})
+                            "value": _at_yields(channel, per_ch[c])})
                 ops.append({"op": "replace", "path": f"/observations/{k}",
-                            "value": spec["observations"][0]})
+                            "value": observation})
             if not ops:
                 continue
             ops.append({"op": "replace", "path": "/measurements/0/config/parameters/0",
@@ -245,6 +253,21 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
     if hepdata_record:
         validate_patchset(bkg_spec, patchset)
     return bkg_spec, patchset
+
+
+def _at_yields(channel: Mapping, yields: Mapping[str, float]) -> dict:
+    """``channel`` (built at 1 event per production mode) with each ``signal_<mode>`` sample
+    scaled to ``yields[mode]`` events and the modes without yield left out: the channel
+    :func:`na62dump.stats.workspace.build_channel_workspace` builds at ``yields`` (the same
+    numbers, ``y * fraction`` per bin)."""
+    samples = []
+    for sample in channel["samples"]:
+        mode = sample["name"].removeprefix("signal_")
+        if sample["name"] == mode:  # the background
+            samples.append(sample)
+        elif mode in yields:
+            samples.append({**sample, "data": [yields[mode] * x for x in sample["data"]]})
+    return {**channel, "samples": samples}
 
 
 def validate_patchset(bkg_spec: Mapping, patchset: Mapping):
