@@ -174,7 +174,7 @@ def alp_tables(path: Path, tag: str = "") -> list:
         columns = [] if lim.get("s_up_observed") is None else [
             ("observed", lim["s_up_observed"][i])]
         columns += [(name, lim["s_up_expected"][b][i]) for b, name in BANDS.items()]
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for name, s_up in columns:
                 br = (np.nan if s_up is None else s_up) / unit[i]
                 t.add_variable(_var(name, [_finite(x) if x <= 1 else "-" for x in br],
