@@ -9,20 +9,30 @@ background-only workspaces as additional resources, and ``submission.tar.gz``, t
 upload), both the directory and the archive validated by ``hepdata-validator`` (offline: the
 schemas ship with it). Tables:
 
-- per model and channel of ``limits/`` (dark photon, dark scalar): the observed contour and
-  the expected median, +-1 sigma and +-2 sigma contours (points of the CLs = 1 - CL lines in
-  (mass, coupling), ``segment`` numbering the separate lines), and the 90% CL upper limit on
-  the signal yield (events) per mass, observed and expected;
-- per yield table: the N_exp map (mass x coupling) and the selection efficiency per
-  production mode;
+- per model and channel of ``limits/`` over (mass, coupling) (every model of the limits
+  stage's registry :data:`na62dump.commands.limits.COUPLING_MODELS`: dark photon, dark scalar,
+  gluon-coupled ALP, ...), and per combination of channels (``combined``, ``hadronic``: one
+  likelihood over several final states) alike: the observed contour and the expected median,
+  +-1 sigma and +-2 sigma contours (points of the CLs = 1 - CL lines in (mass, coupling),
+  ``segment`` numbering the separate lines), and the 90% CL upper limit on the signal yield
+  (events) per mass, observed and expected;
+- per final state and mass of the model-independent ALP (``limits/alp_<state>.json``): the
+  observed and expected (median, +-1, +-2 sigma) 90% CL upper limit on BR(B -> K a) x
+  BR(a -> f) per lifetime tau_a (:func:`alp_tables`);
+- per yield table: the N_exp map (mass x coupling; the ALP's mass x c tau at BR x BR = 1) and
+  the selection efficiency per production mode;
 - per channel of ``summary.json``: the cutflows (weighted) of the data, the MC backgrounds and
   every signal sample;
 - ``background.json``: the expected background (median, k, 68% interval) per final state and
   region.
 
-The pyhf schema of a PatchSet requires the INSPIRE id of the record
-(``metadata.references.hepdata``); ``--inspire insNNNNNNN`` sets it in the resources (and
-validates them with pyhf), without it they are attached as written by ``na62dump limits``.
+The resources hold the background-only workspace and PatchSet of every limit file (each
+channel, each combination, each ALP final state). The pyhf schema of a PatchSet requires the
+INSPIRE id of the record (``metadata.references.hepdata``); ``--inspire insNNNNNNN`` sets it
+in the resources (and validates them with pyhf), without it they are attached as written
+by ``na62dump limits``.
+The INSPIRE id of NA62's record of arXiv:2312.12055 is not built in: no source at hand states
+it, so it is given with ``--inspire`` (docs/statistics.md).
 The output is written next to ``OUT`` and renamed into place: nothing half-written. Example::
 
     na62dump hepdata --results results --out hepdata
@@ -43,10 +53,11 @@ import numpy as np
 
 from na62dump import artefacts, atomic, provenance
 from na62dump.commands._args import check_writable_dir
+from na62dump.commands.limits import ALP_AXES, COUPLING_MODELS
 from na62dump.errors import InputError
 
-COUPLINGS = {"dark_photon": ("eps", "$\\varepsilon$"),
-             "dark_scalar": ("sin2theta", "$\\sin^2\\theta$")}
+#: The coupling key and label of each model over (mass, coupling) (the limits registry).
+COUPLINGS = {m: (c.coupling, c.label) for m, c in COUPLING_MODELS.items()}
 #: sqrt(s) (GeV) of 400 GeV SPS protons on a nucleon at rest: sqrt(2 m_p E) (HEPData keyword).
 SQRT_S_GEV = round(float(np.sqrt(2 * 0.93827 * 400.0)), 1)
 BANDS = {"-2": "exp. -2 sigma", "-1": "exp. -1 sigma", "0": "exp. median",
@@ -96,6 +107,9 @@ def limit_tables(path: Path, tag: str = "") -> list:
     model, channel = lim.get("model"), lim.get("channel")
     if model not in COUPLINGS:
         return []
+    states = lim.get("final_states") or [channel]
+    what_of = (f"the {model} in {channel}" if len(states) == 1 else
+               f"the {model}, combination '{channel}' of {', '.join(states)} (one likelihood)")
     channel = f"{channel}{tag}"
     key, label = COUPLINGS[model]
     cl = float(lim["cl"])
@@ -108,8 +122,8 @@ def limit_tables(path: Path, tag: str = "") -> list:
             continue  # blinded (observed) or nothing excluded
         pts = [(k, p) for k, seg in enumerate(segs) for p in seg]
         t = _table(f"{model} {channel} {what} contour",
-                   f"{100 * cl:.0f}% CL {what} exclusion contour (CLs = {1 - cl:.2f}) of the "
-                   f"{model} in {channel}, in (mass, {key}); 'segment' numbers the lines.",
+                   f"{100 * cl:.0f}% CL {what} exclusion contour (CLs = {1 - cl:.2f}) of "
+                   f"{what_of}, in (mass, {key}); 'segment' numbers the lines.",
                    str(path.relative_to(path.parents[1 if not tag else 2])),
                    {"observables": ["CLs"], "cmenergies": [SQRT_S_GEV]})
         t.add_variable(_var("mass", [p[0] for _, p in pts], independent=True, units="GeV"))
@@ -118,8 +132,8 @@ def limit_tables(path: Path, tag: str = "") -> list:
         tables.append(t)
     m = lim["mass_gev"]
     t = _table(f"{model} {channel} signal upper limit",
-               f"{100 * cl:.0f}% CL upper limit on the signal yield (events) per mass of the "
-               f"{model} in {channel}, observed and expected ('-' where none).",
+               f"{100 * cl:.0f}% CL upper limit on the signal yield (events) per mass of "
+               f"{what_of}, observed and expected ('-' where none).",
                str(path.relative_to(path.parents[1 if not tag else 2])),
                {"observables": ["N"], "cmenergies": [SQRT_S_GEV]})
     t.add_variable(_var("mass", m, independent=True, units="GeV"))
@@ -133,6 +147,43 @@ def limit_tables(path: Path, tag: str = "") -> list:
     return tables
 
 
+def alp_tables(path: Path, tag: str = "") -> list:
+    """Per mass of one ``limits/alp_<state>.json``: the observed and expected upper limits on
+    BR(B -> K a) x BR(a -> f) vs the lifetime tau_a.
+
+    The yield is linear in BR x BR, so the limit at (M, tau_a) is the upper limit on the signal
+    yield at M (``s_up_observed``, ``s_up_expected``: the crossing of the scan's CLs(s) curve)
+    over the expected events at BR x BR = 1 (``n_exp_br1``); ``"-"`` where that is above 1 or
+    undefined (no signal at that lifetime, or no crossing)."""
+    lim = atomic.read_json(path)
+    if lim.get("model") != "alp":
+        return []
+    cl, state = float(lim["cl"]), f"{lim['channel']}{tag}"
+    tau = np.asarray(lim[ALP_AXES[0]], dtype=float)
+    unit = np.asarray([[np.nan if v is None else v for v in row] for row in lim["n_exp_br1"]],
+                      dtype=float)
+    location = str(path.relative_to(path.parents[1 if not tag else 2]))
+    tables = []
+    for i, mass in enumerate(lim["mass_gev"]):
+        t = _table(f"alp {state} M {1000 * mass:.1f} MeV BR x BR upper limit",
+                   f"{100 * cl:.0f}% CL upper limit on BR(B -> K a) x BR(a -> {lim['channel']}) "
+                   f"vs the ALP lifetime tau_a at M = {1000 * mass:.1f} MeV, observed and "
+                   "expected (median, +-1 and +-2 sigma): the signal-yield upper limit over "
+                   "the expected events at BR x BR = 1 ('-' where none, or above 1).",
+                   location, {"observables": ["BR"], "cmenergies": [SQRT_S_GEV]})
+        t.add_variable(_var("$\\tau_a$", tau, independent=True, units="s"))
+        columns = [] if lim.get("s_up_observed") is None else [
+            ("observed", lim["s_up_observed"][i])]
+        columns += [(name, lim["s_up_expected"][b][i]) for b, name in BANDS.items()]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for name, s_up in columns:
+                br = (np.nan if s_up is None else s_up) / unit[i]
+                t.add_variable(_var(name, [_finite(x) if x <= 1 else "-" for x in br],
+                                    independent=False))
+        tables.append(t)
+    return tables
+
+
 def yield_tables(path: Path) -> list:
     """N_exp and efficiency maps of one ``yields/<model>_<channel>.json``."""
     y = atomic.read_json(path)
@@ -142,7 +193,8 @@ def yield_tables(path: Path) -> list:
     tables = []
     for what, values, units, desc in (
         ("N_exp", {"total": y["n_exp_total"], **y["n_exp"]}, "events",
-         "expected signal events in the SR"),
+         "expected signal events in the SR" + (" at BR(B -> K a) x BR(a -> f) = 1"
+                                               if y["model"] == "alp" else "")),
         ("efficiency", y["efficiency"], "", "selection efficiency per production mode"),
     ):
         t = _table(f"{y['model']} {y['channel']} {what}",
@@ -268,11 +320,13 @@ def build_submission(results: str | Path, out: str | Path, inspire: str | None =
     if not limits:
         raise InputError(f"{artefacts.limits_dir(results)}: no limit files (run `na62dump "
                          "limits`)")
-    tables = [t for p in limits for t in limit_tables(p)]
+    tables = [t for p in limits for t in (*limit_tables(p), *alp_tables(p))]
     tables += [t for p in limit_files("published")
-               for t in limit_tables(p, " (published obs.)")]
+               for t in (*limit_tables(p, " (published obs.)"),
+                         *alp_tables(p, " (published obs.)"))]
     tables += [t for p in sorted(artefacts.yields_dir(results).glob("*.json"))
-               for t in yield_tables(p) if atomic.read_json(p).get("model") in COUPLINGS]
+               for t in yield_tables(p)
+               if atomic.read_json(p).get("model") in (*COUPLINGS, "alp")]
     if artefacts.summary_path(results).exists():
         tables += cutflow_tables(atomic.read_json(artefacts.summary_path(results)))
     if artefacts.background_path(results).exists():

@@ -9,7 +9,11 @@ list survives; every file carries the provenance record, also in
 ``DIR/limits/provenance.json``):
 
 - ``DIR/limits/yields/<model>_<channel>.json``: N_exp tables (:mod:`na62dump.yields`);
-- ``DIR/limits/workspaces/<model>_<channel>_m<MeV>.json``: the pyhf workspace of each mass;
+- ``DIR/limits/workspaces/<model>_<channel>_m<MeV>.json``: the pyhf workspace of each mass
+  (measurement ``NA62_<model>_<channel>_m<MeV>``, unique), and
+  ``<model>_<channel>_bkgonly.json`` with ``_patchset.json``: the background-only workspace
+  and one patch per tested hypothesis, (M, coupling) or the ALP's (M, tau_a, BR x BR)
+  (:mod:`na62dump.stats.patchset`);
 - ``DIR/limits/dark_photon_<channel>.json`` over (M, eps), ``alp_<channel>.json`` over
   (tau_a, BR x BR) per ALP mass, ``dark_scalar_<channel>.json`` over (M, sin2theta),
   ``alp_gluon_<channel>.json`` over (M, cgg = c_GG / Lambda in GeV^-1, BC11),
@@ -60,6 +64,7 @@ import logging
 import math
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +73,7 @@ import numpy as np
 from na62dump import artefacts, atomic, geometry, provenance, settings
 from na62dump.commands._args import check_writable_dir, comma_list, int_at_least
 from na62dump.errors import InputError
-from na62dump.finalstates import SCANNED_MODELS, SIGNAL_STATES
+from na62dump.finalstates import SCANNED_MODELS, SIGNAL_STATES, by_key
 from na62dump.physics.bmesons import B_PER_POT_REL_UNC
 from na62dump.physics.decay import C_M_PER_S
 
@@ -96,6 +101,49 @@ CGG_RANGE = (1.0e-10, 1.0e-3)
 #: 1e-3, where BR(B -> K(*) a) = 0.05 (it would pass 1 at 4.4e-3 GeV^-1). Plus a decade below.
 CFF_RANGE = (1.0e-8, 1.0e-3)
 CL = 0.9
+
+
+@dataclass(frozen=True)
+class CouplingModel:
+    """A model the limits stage scans over (M, coupling) (:func:`_coupling_scan`).
+
+    ``coupling``: the key of its coupling grid in the limit file, the yield table and the
+    patchset's labels; ``label``: the coupling for a reader (HEPData column header, ``verify``);
+    ``grid``: the inclusive range of the log-spaced coupling grid; ``table``: the
+    :mod:`na62dump.yields` function of its N_exp table; ``table_options``: options of the
+    command passed on to it (``--form-factor``).
+    """
+
+    coupling: str
+    label: str
+    grid: tuple[float, float]
+    table: str
+    table_options: tuple[str, ...] = ()
+
+
+#: The one registry of the models the limits stage scans over (M, coupling): model ->
+#: :class:`CouplingModel`. ``verify``, ``hepdata`` and ``--models`` derive their model lists
+#: from it and :data:`ALP_AXES` (the model-independent ALP, scanned apart per mass).
+COUPLING_MODELS: dict[str, CouplingModel] = {
+    "dark_photon": CouplingModel("eps", "$\\varepsilon$", EPS_RANGE, "dark_photon_table",
+                                 ("form_factor",)),
+    "dark_scalar": CouplingModel("sin2theta", "$\\sin^2\\theta$", SIN2THETA_RANGE,
+                                 "dark_scalar_table"),
+    "alp_gluon": CouplingModel("cgg", "$c_{GG}/\\Lambda$ [GeV$^{-1}$]", CGG_RANGE,
+                               "alp_gluon_table"),  # BC11
+    "alp_fermion": CouplingModel("cff", "$c_{ff}/\\Lambda$ [GeV$^{-1}$]", CFF_RANGE,
+                                 "alp_fermion_table"),  # BC10
+}
+#: The model-independent ALP (``alp``, :func:`_alp_scan`): per mass over (lifetime tau_a in s,
+#: BR(B -> K a) x BR(a -> f)): the keys of its two coupling axes in the limit file.
+ALP_AXES = ("tau_s", "br_x_br")
+#: Every model the limits stage scans (the default of ``--models``): the models of the
+#: registry of final states (:data:`na62dump.finalstates.SCANNED_MODELS`), each scanned over
+#: (M, coupling) (:data:`COUPLING_MODELS`) or, the model-independent ALP, per mass.
+MODELS = SCANNED_MODELS
+if set(MODELS) != {*COUPLING_MODELS, "alp"}:
+    raise RuntimeError(f"limits: the scanned models {sorted(COUPLING_MODELS)} + alp are not "
+                       f"the registry's {MODELS}")
 #: Statistics channel (mass shape, background defaults) of each final state.
 #: Published production uncertainties (PRL 133 (2024) 111802: brems 1%, mesons 20%) and ours
 #: for B mesons: the relative uncertainty of the B yield per POT derived in
@@ -136,9 +184,9 @@ def combinations(model: str) -> dict[str, tuple[str, ...]]:
     its own, with its own background and efficiency parameters). As NA62 shows them (seed 001,
     the hadronic talk): the dark photon over e+e- and mu+mu- (``combined``, the published
     combination) and over its hadronic final states (``hadronic``); BC4 over all its final
-    states (e+e-, mu+mu-, pi+pi-, pi+pi-pi0pi0, K+K-); BC11 over its hadronic final states (BC11 decays to
-    gamma gamma, which has no two-track vertex, is not among them). A combination is scanned
-    over the states that have samples.
+    states (e+e-, mu+mu-, pi+pi-, pi+pi-pi0pi0, K+K-); BC11 over its hadronic final states
+    (BC11 decays to gamma gamma, which has no two-track vertex, is not among them); BC10 over
+    e+e- and mu+mu-. A combination is scanned over the states that have samples.
 
     >>> combinations("dark_photon")["combined"]
     ('ee', 'mumu')
@@ -181,9 +229,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                         "default: --hadronic-masses)")
     p.add_argument("--couplings", type=int_at_least(2), default=30, metavar="N",
                    help="points of each coupling grid (default: %(default)s)")
-    p.add_argument("--models", type=_NAMES,
-                   default=list(SCANNED_MODELS),
-                   metavar="LIST", help="models to scan (default: all with signal samples)")
+    p.add_argument("--models", type=_NAMES, default=list(MODELS), metavar="LIST",
+                   help=f"models to scan, among {', '.join(MODELS)} (default: all with "
+                        "signal samples)")
     p.add_argument("--seed", type=int_at_least(0), default=2021, metavar="N",
                    help="seed of the pseudo-experiments (default: %(default)s)")
     p.add_argument("--form-factor", choices=settings.BREMS_FORM_FACTORS,
@@ -415,8 +463,10 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
 
 
 def _write_patchset(model: str, name: str, n_exp, sigma, backgrounds, obs, masses, coupling,
-                    coupling_name: str, out_dir: Path, meta: Mapping[str, Any]) -> None:
-    """``<model>_<name>_bkgonly.json`` and ``_patchset.json`` (:mod:`na62dump.stats.patchset`)."""
+                    coupling_name: str | tuple[str, ...], out_dir: Path,
+                    meta: Mapping[str, Any]) -> None:
+    """``<model>_<name>_bkgonly.json`` and ``_patchset.json`` (:mod:`na62dump.stats.patchset`;
+    ``coupling`` and ``coupling_name`` tuples with several coupling axes, as the ALP's)."""
     from na62dump.stats import patchset
 
     bkg_spec, ps = patchset.build_patchset(
@@ -447,15 +497,22 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
     sigma = np.array([np.average(f, weights=wi) if wi.sum() > 0 else f.mean()
                       for f, wi in zip(filled, w, strict=True)])
     rng = np.random.default_rng([seed, *map(ord, f"alp_{state}")])
+    unit = _group_modes(table.n_exp)
+    obs = {key: (observed.get(state, []) if not blinded else 0) or 0}
     res = scan_alp(
-        {key: _group_modes(table.n_exp)}, table.mass_gev, tau_s, br,
-        sigma_m_gev={key: sigma}, backgrounds={key: background},
-        observed={key: (observed.get(state, []) if not blinded else 0) or 0},
+        {key: unit}, table.mass_gev, tau_s, br,
+        sigma_m_gev={key: sigma}, backgrounds={key: background}, observed=obs,
         systematics={"production_rel": PRODUCTION_REL}, method=method, n_toys=n_toys,
         rng=rng, cl=CL, workspace_dir=_out_dir(set_dir, "workspaces"),
         blinded=blinded,
         workspace_prefix=f"alp_{state}", progress=sys.stderr.isatty(),
     )
+    # one patch per tested (mass, tau_a, BR x BR): N = BR x BR x N(BR x BR = 1), linear
+    _write_patchset("alp", state, {key: {m: v[..., None] * br for m, v in unit.items()}},
+                    {key: sigma}, {key: background}, obs, table.mass_gev, (tau_s, br),
+                    ALP_AXES, _out_dir(set_dir, "workspaces"),
+                    {"observed_source": observed_source, "blinded": blinded, "n_pot": n_pot,
+                     "provenance": dict(record)})
     d = res.to_dict()
     per_mass = []
     for i, m in enumerate(table.mass_gev):
@@ -471,7 +528,11 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
     d["masses"] = per_mass
     d["contours"] = [{"mass_gev": r["mass_gev"], **r["contours"]} for r in per_mass]
     d = _finish(d, blinded, {"model": "alp", "channel": state, "n_pot": n_pot,
-                             "ctau_m": table.coupling.tolist(), "background_source": source,
+                             "ctau_m": table.coupling.tolist(),
+                             # (mass, tau): expected events at BR x BR = 1 (N is linear in
+                             # it: the BR x BR limit at tau is s_up / n_exp_br1)
+                             "n_exp_br1": table.total.tolist(),
+                             "background_source": source,
                              "yield_coverage": dict(table.coverage),
                              "observed_source": observed_source,
                              "provenance": dict(record)})
@@ -709,10 +770,10 @@ def _compute(args, results_dir: Path, contexts, n_pot: float) -> list[Path]:
     yields_record = pseudo["record"] if write_yields else None
     method = "asymptotic" if args.asymptotic else "toys"
     scan_args = dict(method=method, n_toys=args.toys, seed=args.seed)
-    unknown_models = set(args.models) - set(SCANNED_MODELS)
+    unknown_models = set(args.models) - set(MODELS)
     if unknown_models:
         raise InputError(f"--models: unknown {sorted(unknown_models)}; "
-                         f"choose among {', '.join(SCANNED_MODELS)}")
+                         f"choose among {', '.join(MODELS)}")
     requested = args.channels
     if requested is not None:
         known = {*(s.key for s in SIGNAL_STATES),
@@ -725,20 +786,15 @@ def _compute(args, results_dir: Path, contexts, n_pot: float) -> list[Path]:
     def wanted(name: str) -> bool:
         return requested is None or name in requested
 
-    # dark photon, dark scalar and gluon-coupled ALP over (M, coupling)
-    for model, coupling_name, rng_c, table_fn in (
-        ("dark_photon", "eps", EPS_RANGE,
-         functools.partial(yields.dark_photon_table, form_factor=args.form_factor)),
-        ("dark_scalar", "sin2theta", SIN2THETA_RANGE, yields.dark_scalar_table),
-        ("alp_gluon", "cgg", CGG_RANGE, yields.alp_gluon_table),
-        ("alp_fermion", "cff", CFF_RANGE, yields.alp_fermion_table),
-    ):
+    # the models over (M, coupling): dark photon, dark scalar, gluon-coupled ALP, ...
+    for model, spec in COUPLING_MODELS.items():
         if model not in args.models:
             continue
+        coupling_name, rng_c = spec.coupling, spec.grid
+        table_fn = functools.partial(getattr(yields, spec.table),
+                                     **{o: getattr(args, o) for o in spec.table_options})
         # the analyses that select the model's final states (a reading of another model's
         # samples, BC10, takes only those of its own states)
-        from na62dump.finalstates import by_key
-
         analyses = sorted({by_key(st).analysis for st in model_states(model)})
         samples = yields.signal_samples_from_results(results_dir, model, analyses)
         by_state: dict[str, list] = {}

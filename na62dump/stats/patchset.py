@@ -1,11 +1,12 @@
 """Likelihoods in the HEPData convention: a background-only workspace and a pyhf PatchSet.
 
-One pair per model and channel (or combination of channels): the background-only workspace
-holds, per channel, the SR as one bin (background and observed count; with no signal the mass
-binning carries no information) and the measurement ``NA62_<model>_<name>`` (unique, so that
-``pyhf combine`` of two channels works). Each patch of the PatchSet (pyhf's
-``patchset.json`` schema, version 1.0.0) is one hypothesis ``(mass, coupling)``: it replaces
-the channels where the hypothesis has signal by their mass-binned form at ``M``
+One pair per model and channel (or combination of channels; for the model-independent ALP
+per final state): the background-only workspace holds, per channel, the SR as one bin
+(background and observed count; with no signal the mass binning carries no information) and
+the measurement ``NA62_<model>_<name>`` (unique, so that ``pyhf combine`` of two channels
+works). Each patch of the PatchSet (pyhf's ``patchset.json`` schema, version 1.0.0) is one
+hypothesis ``(mass, coupling)``, for the ALP ``(mass, tau_a, BR x BR)``: it replaces the
+channels where the hypothesis has signal by their mass-binned form at ``M``
 (:func:`na62dump.stats.workspace.build_channel_workspace`: signal Gaussian, background shape,
 observed candidates in their mass bins) with the signal samples at the hypothesis' own
 expected yields per production mode, so **mu = 1 is that hypothesis** (``mu`` = signal
@@ -87,13 +88,15 @@ TREATMENT = {
 }
 
 
-def patch_name(mass_gev: float, j: int) -> str:
-    """Patch name of mass ``mass_gev`` and coupling index ``j`` (``[a-zA-Z0-9_]`` only).
+def patch_name(mass_gev: float, j: int | tuple[int, ...]) -> str:
+    """Patch name of mass ``mass_gev`` and coupling index ``j`` (a tuple with several coupling
+    axes, e.g. the ALP's lifetime and BR x BR; ``[a-zA-Z0-9_]`` only).
 
-    >>> patch_name(0.1668, 7)
-    'm166p80_c07'
+    >>> patch_name(0.1668, 7), patch_name(0.5, (3, 12))
+    ('m166p80_c07', 'm500p00_c03_12')
     """
-    return f"m{1000 * mass_gev:.2f}".replace(".", "p") + f"_c{j:02d}"
+    idx = (j,) if isinstance(j, int | np.integer) else tuple(j)
+    return f"m{1000 * mass_gev:.2f}".replace(".", "p") + "_c" + "_".join(f"{k:02d}" for k in idx)
 
 
 def poi_upper_bound(n_exp_total: float) -> float:
@@ -131,7 +134,8 @@ def _count(observed) -> int:
 
 
 def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
-                   observed: Mapping, mass_gev, couplings, *, coupling_name: str,
+                   observed: Mapping, mass_gev, couplings, *,
+                   coupling_name: str | tuple[str, ...],
                    measurement: str, systematics: Mapping | None = None,
                    metadata: Mapping | None = None,
                    hepdata_record: str | None = None,
@@ -141,7 +145,10 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
     inside a channel's mass range (nothing to publish).
 
     ``n_exp``: ``{channel: {production_mode: array (n_mass, n_coupling)}}`` expected events;
-    ``sigma_m_gev``: ``{channel: array (n_mass, n_coupling)}`` (GeV); ``backgrounds``,
+    ``sigma_m_gev``: ``{channel: array (n_mass, n_coupling) or (n_mass,)}`` (GeV). With
+    several coupling axes (the ALP: lifetime and BR x BR), ``coupling_name`` is the tuple of
+    their names, ``couplings`` the tuple of their grids and the arrays have shape
+    ``(n_mass, *grid lengths)``; a hypothesis is then ``(mass, *couplings)``. ``backgrounds``,
     ``observed``, ``systematics``: as for
     :func:`na62dump.stats.workspace.build_channel_workspace` (one entry per channel).
     ``measurement`` names the measurement (unique per model and channel). ``blinded``: the
@@ -162,7 +169,13 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
     import pyhf
 
     masses = np.atleast_1d(np.asarray(mass_gev, dtype=float))
-    cpl = np.atleast_1d(np.asarray(couplings, dtype=float))
+    names = (coupling_name,) if isinstance(coupling_name, str) else tuple(coupling_name)
+    axes = [np.atleast_1d(np.asarray(a, dtype=float))
+            for a in ((couplings,) if isinstance(coupling_name, str) else couplings)]
+    if len(axes) != len(names):
+        raise InputError(f"build_patchset: {len(names)} coupling names {names} for "
+                         f"{len(axes)} coupling grids")
+    grid = tuple(len(a) for a in axes)
     channels = list(n_exp)
     if not channels:
         raise InputError("build_patchset: n_exp is empty")
@@ -171,9 +184,9 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
     modes = {c: {m: np.asarray(v, dtype=float) for m, v in n_exp[c].items()} for c in channels}
     for c in channels:
         for m, v in modes[c].items():
-            if v.shape != (len(masses), len(cpl)):
+            if v.shape != (len(masses), *grid):
                 raise InputError(f"n_exp[{c!r}][{m!r}] has shape {v.shape}; expected "
-                                 f"({len(masses)}, {len(cpl)})")
+                                 f"{(len(masses), *grid)}")
     bkg_channels, bkg_obs = zip(*(background_only_channel(c, backgrounds[c], observed[c])
                                   for c in channels), strict=True)
     bkg_spec = {
@@ -186,9 +199,14 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
     if blinded:
         bkg_spec = blinded_workspace(bkg_spec)
     patches = []
+    # per (channel, mass, resolution): the mass-binned channel at 1 event per production mode
+    # (bins, signal and background fractions, observations: independent of the coupling),
+    # scaled to each hypothesis' yields by _at_yields; the ALP's (tau, BR x BR) points at one
+    # mass share one
+    templates: dict[tuple, tuple[dict, dict]] = {}
     for i, mass in enumerate(masses):
-        for j, coupling in enumerate(cpl):
-            per_ch = {c: {m: float(v[i, j]) for m, v in modes[c].items() if v[i, j] > 0}
+        for j in np.ndindex(*grid):
+            per_ch = {c: {m: float(v[(i, *j)]) for m, v in modes[c].items() if v[(i, *j)] > 0}
                       for c in channels}
             total = sum(sum(d.values()) for d in per_ch.values())
             if not total >= PATCH_MIN_YIELD:
@@ -199,30 +217,34 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
                 if not per_ch[c] or not lo < mass < hi:
                     continue  # this channel stays background only at this hypothesis
                 sig = np.asarray(sigma_m_gev[c], dtype=float)
-                s_ij = float(sig[i, j] if sig.ndim == 2 else sig[i])
-                spec = build_channel_workspace(mass, per_ch[c], s_ij, backgrounds[c],
-                                               observed[c], c, systematics)
-                if blinded:
-                    spec = blinded_workspace(spec)
+                s_ij = float(sig[(i, *j)] if sig.ndim > 1 else sig[i])
+                if (c, i, s_ij) not in templates:
+                    spec = build_channel_workspace(mass, dict.fromkeys(modes[c], 1.0), s_ij,
+                                                   backgrounds[c], observed[c], c, systematics)
+                    if blinded:
+                        spec = blinded_workspace(spec)
+                    templates[c, i, s_ij] = spec["channels"][0], spec["observations"][0]
+                channel, observation = templates[c, i, s_ij]
                 ops.append({"op": "replace", "path": f"/channels/{k}",
-                            "value": spec["channels"][0]})
+                            "value": _at_yields(channel, per_ch[c])})
                 ops.append({"op": "replace", "path": f"/observations/{k}",
-                            "value": spec["observations"][0]})
+                            "value": observation})
             if not ops:
                 continue
             ops.append({"op": "replace", "path": "/measurements/0/config/parameters/0",
                         "value": {"name": POI, "bounds": [[0.0, poi_upper_bound(total)]]}})
             patches.append({"metadata": {
-                "name": patch_name(mass, j), "values": [float(mass), float(coupling)],
+                "name": patch_name(mass, j[0] if len(j) == 1 else j),
+                "values": [float(mass), *(float(a[k]) for a, k in zip(axes, j, strict=True))],
                 "n_exp_total": total,
                 "n_exp": {c: d for c, d in per_ch.items() if d}}, "patch": ops})
     if not patches:  # no hypothesis with >= PATCH_MIN_YIELD events inside a channel's range
         return bkg_spec, None
     meta = {
-        "description": f"{measurement}: signal hypotheses (mass_gev, {coupling_name}) as "
+        "description": f"{measurement}: signal hypotheses (mass_gev, {', '.join(names)}) as "
                        "patches of the background-only workspace; mu = 1 is the hypothesis",
         "digests": {"sha256": pyhf.utils.digest(bkg_spec)},
-        "labels": ["mass_gev", coupling_name],
+        "labels": ["mass_gev", *names],
         "references": {"hepdata": hepdata_record} if hepdata_record else {},
         **TREATMENT,
         **dict(metadata or {}),
@@ -231,6 +253,21 @@ def build_patchset(n_exp: Mapping, sigma_m_gev: Mapping, backgrounds: Mapping,
     if hepdata_record:
         validate_patchset(bkg_spec, patchset)
     return bkg_spec, patchset
+
+
+def _at_yields(channel: Mapping, yields: Mapping[str, float]) -> dict:
+    """``channel`` (built at 1 event per production mode) with each ``signal_<mode>`` sample
+    scaled to ``yields[mode]`` events and the modes without yield left out: the channel
+    :func:`na62dump.stats.workspace.build_channel_workspace` builds at ``yields`` (the same
+    numbers, ``y * fraction`` per bin)."""
+    samples = []
+    for sample in channel["samples"]:
+        mode = sample["name"].removeprefix("signal_")
+        if sample["name"] == mode:  # the background
+            samples.append(sample)
+        elif mode in yields:
+            samples.append({**sample, "data": [yields[mode] * x for x in sample["data"]]})
+    return {**channel, "samples": samples}
 
 
 def validate_patchset(bkg_spec: Mapping, patchset: Mapping):
@@ -248,18 +285,21 @@ def validate_patchset(bkg_spec: Mapping, patchset: Mapping):
 
 
 def apply_patch(bkg_spec: Mapping, patchset: Mapping, mass_gev: float,
-                coupling: float, rtol: float = 1e-6) -> tuple[dict, dict]:
-    """The workspace of hypothesis ``(mass_gev, coupling)``: ``bkg_spec`` with its patch
-    applied (RFC 6902, as :meth:`pyhf.patchset.Patch.apply`), validated by pyhf."""
+                coupling: float | tuple[float, ...], rtol: float = 1e-6) -> tuple[dict, dict]:
+    """The workspace of hypothesis ``(mass_gev, coupling)`` (``coupling`` a tuple with
+    several coupling axes, in the order of the patchset's labels): ``bkg_spec`` with its
+    patch applied (RFC 6902, as :meth:`pyhf.patchset.Patch.apply`), validated by pyhf."""
     import jsonpatch
 
+    want = np.array([mass_gev, *np.atleast_1d(coupling)], dtype=float)
     for p in patchset.get("patches", []):
-        m, c = p["metadata"]["values"]
-        if np.isclose(m, mass_gev, rtol=rtol) and np.isclose(c, coupling, rtol=rtol):
+        values = np.asarray(p["metadata"]["values"], dtype=float)
+        if values.shape == want.shape and np.allclose(values, want, rtol=rtol, atol=0):
             spec = jsonpatch.apply_patch(copy.deepcopy(dict(bkg_spec)), p["patch"])
             validate_workspace(spec)
             return spec, dict(p["metadata"])
-    raise InputError(f"no patch for mass {mass_gev} GeV, coupling {coupling:g} (points "
+    point = ", ".join(f"{c:g}" for c in np.atleast_1d(coupling))
+    raise InputError(f"no patch for mass {mass_gev} GeV, coupling ({point}) (points "
                      f"below {PATCH_MIN_YIELD} signal events have none)")
 
 

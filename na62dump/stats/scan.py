@@ -312,7 +312,9 @@ def scan_yields(
         Geometric grid of tested total signal yields (events).
     workspace_dir : path, optional
         Save each mass's workspace (nominal signal 1 event at the central channel fraction)
-        as ``<workspace_prefix>_m<MeV>.json``.
+        as ``<workspace_prefix>_m<MeV>.json``, its measurement named
+        ``NA62_<workspace_prefix>_m<MeV>`` (``.`` as ``p``: unique, so that ``pyhf combine``
+        of two of them works).
     blinded : bool
         The pseudo-data are blinded: the saved workspaces carry the background-only Asimov
         observations and a marked measurement name
@@ -424,8 +426,10 @@ def scan_yields(
             node_curves.append(cls_curve(spec, method=method, n_toys=n_toys, rng=node_rng,
                                          cl=cl, s_grid=s_grid, validate=False))
             if workspace_dir is not None and len(node_curves) == (len(nodes) + 1) // 2:
-                save_workspace(spec, Path(workspace_dir)
-                               / f"{workspace_prefix}_m{1000 * mass:.1f}.json", blinded=blinded)
+                tag = f"m{1000 * mass:.1f}"
+                save_workspace(spec, Path(workspace_dir) / f"{workspace_prefix}_{tag}.json",
+                               blinded=blinded,
+                               measurement=f"NA62_{workspace_prefix}_{tag.replace('.', 'p')}")
         curves.append({"fraction_nodes": nodes, "curves": node_curves,
                        "mode_shares": mode_frac})
         # Map every coupling at this mass.

@@ -487,11 +487,30 @@ def blinded_workspace(spec: Mapping) -> dict:
     return out
 
 
-def save_workspace(spec: Mapping, path: str | os.PathLike, *, blinded: bool = False) -> Path:
+def save_workspace(spec: Mapping, path: str | os.PathLike, *, blinded: bool = False,
+                   measurement: str | None = None) -> Path:
     """Validate and write ``spec`` as JSON atomically (temporary file, then rename);
-    ``blinded``: as :func:`blinded_workspace` (Asimov observations, marked)."""
+    ``blinded``: as :func:`blinded_workspace` (Asimov observations, marked);
+    ``measurement``: the name of its (one) measurement, unique per file, so that ``pyhf
+    combine`` of two saved workspaces (of different channels) keeps both measurements
+    (``[a-zA-Z0-9_]`` only).
+
+    >>> import tempfile
+    >>> spec = build_channel_workspace(0.3, 1.0, 0.003, {"median": 0.0094, "k": 4.0}, [], "ee")
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = save_workspace(spec, Path(d) / "ws.json", measurement="NA62_ee_m300p0")
+    ...     json.loads(p.read_text())["measurements"][0]["name"]
+    'NA62_ee_m300p0'
+    """
     from na62dump.atomic import write_json
 
+    if measurement is not None:
+        if not measurement.replace("_", "").isalnum():
+            raise InputError(f"measurement name {measurement!r}: use [a-zA-Z0-9_] only")
+        if len(spec["measurements"]) != 1:
+            raise InputError(f"measurement name {measurement!r} for a workspace with "
+                             f"{len(spec['measurements'])} measurements")
+        spec = {**spec, "measurements": [{**spec["measurements"][0], "name": measurement}]}
     if blinded:
         spec = blinded_workspace(spec)
     validate_workspace(spec)

@@ -74,3 +74,54 @@ def test_bad_input_writes_nothing(results, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no limit files" in err and len(err.strip().splitlines()) == 1
     assert not out.exists() and not list(tmp_path.glob(".hd*"))
+
+
+@pytest.mark.slow
+def test_tiny_chain_combinations_and_alp(tmp_path_factory, tiny_campaign, tmp_path, capsys):
+    """On the tiny chain's results: the combinations (dark photon ``combined``, ``hadronic``)
+    get contour and upper-limit tables and their patchsets as resources, exactly like single
+    channels; the ALP gets its BR x BR limit vs tau per mass (= s_up / N at BR x BR = 1) and
+    its patchset; verify takes the combination and the ALP (with --tau) points."""
+    import numpy as np
+
+    from tests.tiny_results import tiny_results_dir
+
+    results = tiny_results_dir(tmp_path_factory, tiny_campaign.data_dir)[0]
+    out = tmp_path / "hd"
+    assert cli.main(["hepdata", "--results", str(results), "--out", str(out),
+                     "--inspire", "ins1234567"]) == 0
+    docs = list(yaml.safe_load_all((out / "submission.yaml").read_text()))
+    names = {d["name"]: d for d in docs if "name" in d}
+    for combo in ("combined", "hadronic"):
+        assert f"dark_photon {combo} signal upper limit" in names
+        assert f"combination '{combo}'" in names[f"dark_photon {combo} signal upper limit"][
+            "description"]
+    assert "dark_photon combined exp. median contour" in names
+    files = {r["location"] for r in docs[0]["additional_resources"]}
+    assert {"dark_photon_combined_patchset.json", "dark_photon_hadronic_patchset.json",
+            "alp_mumu_patchset.json", "alp_mumu_bkgonly.json"} <= files
+    lim = json.loads((results / "limits" / "alp_mumu.json").read_text())
+    table = yaml.safe_load((out / names["alp mumu M 300.0 MeV BR x BR upper limit"]
+                            ["data_file"]).read_text())
+    median = next(d for d in table["dependent_variables"]
+                  if d["header"]["name"] == "exp. median")["values"]
+    unit = np.asarray(lim["n_exp_br1"][0], dtype=float)
+    k = int(np.argmax(unit))
+    assert median[k]["value"] == pytest.approx(lim["s_up_expected"]["0"][0] / unit[k], rel=1e-4)
+    ps = json.loads((out / "alp_mumu_patchset.json").read_text())
+    assert ps["metadata"]["labels"] == ["mass_gev", "tau_s", "br_x_br"]
+    # verify at the ALP point with N_exp nearest 2 events, and at a combined point
+    p = min(ps["patches"], key=lambda p: abs(np.log(p["metadata"]["n_exp_total"] / 2.0)))
+    m, tau, br = p["metadata"]["values"]
+    capsys.readouterr()
+    assert cli.main(["verify", "--results", str(results), "--model", "alp", "--channel",
+                     "mumu", "--mass", str(m), "--tau", repr(tau), "--coupling", repr(br),
+                     "--toys", "200"]) == 0
+    text = capsys.readouterr().out
+    assert "tau_a = " in text and p["metadata"]["name"] in text
+    combo = json.loads((results / "limits" / "workspaces"
+                        / "dark_photon_combined_patchset.json").read_text())
+    m, eps = combo["patches"][0]["metadata"]["values"]
+    assert cli.main(["verify", "--results", str(results), "--model", "dark_photon",
+                     "--channel", "combined", "--mass", repr(m), "--coupling", repr(eps),
+                     "--toys", "100"]) == 0

@@ -137,7 +137,8 @@ def test_unblinded_observed_and_candidate(tmp_path):
     assert _run(results, "--asymptotic") == 0
     ws = sorted((results / "limits" / "workspaces").glob("dark_photon_ee_m*.json"))
     spec = json.loads(ws[0].read_text())
-    assert spec["measurements"][0]["name"] == "NA62"  # data: the candidate counts
+    # data: the candidate counts; the measurement named after the file (unique)
+    assert spec["measurements"][0]["name"] == "NA62_" + ws[0].stem.replace(".", "p")
     assert all(float(x).is_integer() for x in spec["observations"][0]["data"])
     lim = json.loads((results / "limits" / "dark_photon_ee.json").read_text())
     assert lim["method"] == "asymptotic" and lim["blinded"] is False

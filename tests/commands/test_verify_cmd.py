@@ -107,3 +107,63 @@ def test_verify_missing_limits(tmp_path, capsys):
     assert cli.main(["verify", "--results", str(tmp_path), "--model", "dark_photon",
                      "--channel", "ee", "--mass", "0.1", "--coupling", "1e-7"]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def alp_results(tmp_path_factory):
+    """Unblinded results with ALP samples at 0.3 and 0.7 GeV in e+e- (no candidate)."""
+    from coffea.util import save
+
+    from na62dump import geometry
+    from tests.commands.test_limits_cmd import (
+        _data_output,
+        _record,
+        _signal_output,
+        signal_record,
+        write_summary,
+    )
+
+    results = make_results(tmp_path_factory.mktemp("verify_alp"), unblinded=True)
+    rng = np.random.default_rng(9)
+    masses = {"alp_b_ee_m0300": 0.3, "alp_b_ee_m0700": 0.7}
+    out = {name: _signal_output(m, rng) for name, m in masses.items()}
+    out["data"] = _data_output(True, [])
+    save(out, str(results / "run" / "ee.coffea"))
+    datasets = {name: signal_record("alp", "b_meson", m) for name, m in masses.items()}
+    datasets["data"] = _record("pseudo_data", pot=geometry.N_POT)
+    write_summary(results, True, datasets)
+    assert cli.main(["limits", "--results", str(results), "--toys", "300", "--couplings", "8",
+                     "--models", "alp"]) == 0
+    return results
+
+
+def test_verify_alp_point_needs_the_lifetime(alp_results, capsys):
+    from na62dump.physics.decay import C_M_PER_S
+
+    ps = json.loads((alp_results / "limits" / "workspaces" / "alp_ee_patchset.json").read_text())
+    p = min(ps["patches"], key=lambda p: abs(np.log(p["metadata"]["n_exp_total"] / 2.0)))
+    m, tau, br = p["metadata"]["values"]
+    r = point_cls(alp_results, "alp", "ee", m, br, tau_s=tau, n_toys=300)
+    assert (r["tau_s"], r["coupling"]) == pytest.approx((tau, br), rel=1e-9)
+    assert r["n_exp"] == pytest.approx(p["metadata"]["n_exp_total"], rel=1e-12)
+    assert r["per_point"] == pytest.approx(r["scan"], abs=0.05)  # the same treatment
+    base = ["verify", "--results", str(alp_results), "--channel", "ee", "--mass", str(m),
+            "--coupling", repr(br), "--toys", "100"]
+    assert cli.main([*base, "--model", "alp", "--ctau", repr(tau * C_M_PER_S)]) == 0
+    assert f"tau_a = {tau:.4g} s" in capsys.readouterr().out
+    for extra, msg in ((["--model", "alp"], "needs the lifetime"),
+                       (["--model", "alp", "--tau", "-1"], "--tau must be finite"),
+                       (["--model", "alp", "--tau", "1e-20"], "not a grid point"),
+                       (["--model", "dark_photon", "--tau", repr(tau)], "only with --model alp")):
+        assert cli.main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert msg in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_verify_offers_every_scanned_model():
+    from na62dump.commands import limits, verify
+
+    assert set(verify.COUPLING_KEYS) == set(limits.MODELS) >= {"dark_photon", "alp",
+                                                              "dark_scalar", "alp_gluon"}
+    assert verify.COUPLING_KEYS["alp_gluon"] == "cgg"
+    assert verify.COUPLING_KEYS["alp"] == "br_x_br"

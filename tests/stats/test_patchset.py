@@ -91,3 +91,33 @@ def test_no_patchset_without_a_hypothesis_carrying_signal():
                                     {"mumu": 0}, np.array([0.05, 0.1]), EPS,
                                     coupling_name="eps", measurement="NA62_mumu")
     assert ps is None
+
+
+def test_alp_patches_are_mass_lifetime_and_br():
+    """Two coupling axes (the ALP's tau_a and BR x BR): one patch per (mass, tau, BR x BR)
+    with >= PATCH_MIN_YIELD events, mu = 1 the hypothesis' yield BR x BR x N(BR x BR = 1)."""
+    tau, br = np.array([1e-11, 1e-10]), np.array([1e-9, 1e-8, 1e-7])
+    unit = np.array([[2e7, 5e7], [1e7, 0.0]])  # (mass, tau) at BR x BR = 1
+    n = {"ee": {"b_meson": unit[..., None] * br}}
+    bkg, ps = patchset.build_patchset(n, {"ee": np.array([0.003, 0.004])}, BKG, {"ee": 0},
+                                      MASSES, (tau, br), coupling_name=("tau_s", "br_x_br"),
+                                      measurement="NA62_alp_ee", hepdata_record="ins1234567",
+                                      systematics={"production_rel": {"b_meson": 0.29}})
+    assert ps["metadata"]["labels"] == ["mass_gev", "tau_s", "br_x_br"]
+    values = [p["metadata"]["values"] for p in ps["patches"]]
+    # (0.3 GeV, 1e-10 s) has no signal; every other point has >= 0.01 events
+    assert len(values) == 2 * 2 * 3 - 3 and [0.3, 1e-10, 1e-9] not in values
+    spec, meta = patchset.apply_patch(bkg, ps, 0.25, (1e-10, 1e-8))
+    assert meta["name"] == "m250p00_c01_01" and meta["n_exp_total"] == pytest.approx(0.5)
+    model = pyhf.Workspace(spec).model()
+    init = np.array(model.config.suggested_init())
+    b_only = init.copy()
+    b_only[model.config.poi_index] = 0.0
+    s = model.expected_actualdata(init).sum() - model.expected_actualdata(b_only).sum()
+    assert s == pytest.approx(0.5, rel=1e-9)
+    assert pyhf.PatchSet(ps)[(0.25, 1e-10, 1e-8)].name == "m250p00_c01_01"  # pyhf finds it
+    with pytest.raises(InputError, match="no patch"):
+        patchset.apply_patch(bkg, ps, 0.25, 1e-8)  # the lifetime is part of the hypothesis
+    with pytest.raises(InputError, match="coupling names"):
+        patchset.build_patchset(n, {"ee": np.array([0.003, 0.004])}, BKG, {"ee": 0}, MASSES,
+                                (tau, br), coupling_name=("br_x_br",), measurement="NA62_alp")

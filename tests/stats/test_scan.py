@@ -253,3 +253,23 @@ def test_a_combination_reduces_to_its_single_channel_when_the_others_carry_no_si
     assert more.excluded().sum() > one.excluded().sum()
     with pytest.raises(InputError, match="unknown channel 'pipipi'"):
         scan_dark_photon({"pipipi": n_ee}, MASSES[:2], EPS, **base)
+
+
+def test_saved_workspaces_have_unique_measurements_that_pyhf_combines(tmp_path):
+    """Each saved per-mass workspace names its measurement NA62_<prefix>_m<MeV>, so pyhf's
+    combine of two (here e+e- and mu+mu- at one mass) keeps both measurements."""
+    import pyhf
+
+    eps = np.array([1e-7, 1e-6])
+    for c, bkg in (("ee", {"median": 0.0094, "k": 4.0}), ("mumu", {"median": 0.016, "k": 1.125})):
+        scan_dark_photon({c: np.array([[0.5, 5.0]])}, np.array([0.3]), eps, method="asymptotic",
+                         sigma_m_gev={c: np.array([0.003])}, backgrounds={c: bkg},
+                         observed={c: 0}, workspace_dir=tmp_path, workspace_prefix=f"dp_{c}")
+    ee, mm = (pyhf.Workspace(json.loads((tmp_path / f"dp_{c}_m300.0.json").read_text()))
+              for c in ("ee", "mumu"))
+    assert ee.measurement_names == ["NA62_dp_ee_m300p0"]
+    both = pyhf.Workspace.combine(ee, mm)
+    assert sorted(both.measurement_names) == ["NA62_dp_ee_m300p0", "NA62_dp_mumu_m300p0"]
+    assert sorted(both.channels) == ["ee", "mumu"]
+    model = both.model(measurement_name="NA62_dp_ee_m300p0")
+    assert model.config.poi_name == "mu" and model.config.channels == ["ee", "mumu"]
