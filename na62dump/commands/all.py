@@ -259,7 +259,8 @@ def _limits_args(ctx) -> argparse.Namespace:
             "--masses", str(ctx.stats["masses"]),
             "--hadronic-masses", str(ctx.stats["hadronic_masses"]),
             "--combination-masses", str(ctx.stats["combination_masses"]),
-            "--couplings", str(ctx.stats["couplings"])]
+            "--couplings", str(ctx.stats["couplings"]),
+            "--workers", str(ctx.workers)]
     argv += ["--asymptotic"] if ctx.asymptotic else ["--toys", str(ctx.stats["toys"])]
     argv += ["--form-factor", ctx.form_factor]
     # with --observed published, the published limits beside the pseudo-data ones (never

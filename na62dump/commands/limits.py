@@ -60,6 +60,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import io
 import logging
 import math
 import sys
@@ -232,6 +233,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--models", type=_NAMES, default=list(MODELS), metavar="LIST",
                    help=f"models to scan, among {', '.join(MODELS)} (default: all with "
                         "signal samples)")
+    p.add_argument("--workers", type=int_at_least(1), default=settings.DEFAULT_WORKERS,
+                   metavar="N", help="processes running the scans side by side (the results "
+                   "do not depend on it; default: %(default)s)")
     p.add_argument("--seed", type=int_at_least(0), default=2021, metavar="N",
                    help="seed of the pseudo-experiments (default: %(default)s)")
     p.add_argument("--form-factor", choices=settings.BREMS_FORM_FACTORS,
@@ -415,7 +419,8 @@ def _finish(result_dict: dict, blinded: bool, extra: Mapping[str, Any]) -> dict:
 
 def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping, *, bkg,
                    observed, blinded, method, n_toys, seed, set_dir: Path, n_pot: float,
-                   observed_source: str, coupling_name: str, record: Mapping) -> Path:
+                   observed_source: str, coupling_name: str, record: Mapping,
+                   progress: bool = False) -> Path:
     """Scan (M, coupling) for one channel or a combination of final states."""
     from na62dump.stats.scan import scan_dark_photon
 
@@ -437,7 +442,7 @@ def _coupling_scan(model: str, name: str, states: Sequence[str], tables: Mapping
         systematics={"production_rel": PRODUCTION_REL}, method=method, n_toys=n_toys,
         rng=rng, cl=CL, workspace_dir=_out_dir(set_dir, "workspaces"),
         blinded=blinded,
-        workspace_prefix=f"{model}_{name}", progress=sys.stderr.isatty(),
+        workspace_prefix=f"{model}_{name}", progress=progress,
     )
     _write_patchset(model, name, n_exp, sigma, backgrounds, obs, masses, coupling,
                     coupling_name, _out_dir(set_dir, "workspaces"),
@@ -483,7 +488,7 @@ def _write_patchset(model: str, name: str, n_exp, sigma, backgrounds, obs, masse
 
 def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed,
               set_dir: Path, n_pot: float, observed_source: str,
-              n_couplings: int, record: Mapping) -> Path:
+              n_couplings: int, record: Mapping, progress: bool = False) -> Path:
     from na62dump.stats.scan import scan_alp
 
     key = state
@@ -505,7 +510,7 @@ def _alp_scan(state: str, table, *, bkg, observed, blinded, method, n_toys, seed
         systematics={"production_rel": PRODUCTION_REL}, method=method, n_toys=n_toys,
         rng=rng, cl=CL, workspace_dir=_out_dir(set_dir, "workspaces"),
         blinded=blinded,
-        workspace_prefix=f"alp_{state}", progress=sys.stderr.isatty(),
+        workspace_prefix=f"alp_{state}", progress=progress,
     )
     # one patch per tested (mass, tau_a, BR x BR): N = BR x BR x N(BR x BR = 1), linear
     _write_patchset("alp", state, {key: {m: v[..., None] * br for m, v in unit.items()}},
@@ -757,6 +762,56 @@ def stage_records(args: argparse.Namespace, results_dir: Path,
     return out
 
 
+@dataclass(frozen=True)
+class _Scan:
+    """One scan of :func:`_compute`: ``fn(*args, **kwargs)`` -> the limit file written, and a
+    rough cost (hypotheses x channels) to start the costliest first."""
+
+    cost: int
+    fn: Any
+    args: tuple
+    kwargs: dict
+
+
+def _scan_in_worker(scan: _Scan) -> tuple[Path, str]:
+    """Run ``scan`` in a worker process: its path and what it printed (shown by the parent,
+    in the order of the scans)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        path = scan.fn(*scan.args, **scan.kwargs)
+    return path, out.getvalue()
+
+
+def _run_scans(scans: Sequence[_Scan], workers: int) -> list[Path]:
+    """Run the scans, in ``workers`` processes if more than one, and return their limit
+    files in the order of ``scans``. The scans are independent: each writes its own files
+    and draws its toys from its own generator (seeded by ``--seed`` and its name), so the
+    results do not depend on ``workers`` or on the order; the reports are printed in the order
+    of ``scans`` whatever finishes first."""
+    if workers <= 1 or len(scans) <= 1:
+        return [scan.fn(*scan.args, **scan.kwargs) for scan in scans]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    order = sorted(range(len(scans)), key=lambda i: -scans[i].cost)  # longest first
+    from concurrent.futures.process import BrokenProcessPool
+
+    paths = []
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(scans)),
+                                 mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = {i: pool.submit(_scan_in_worker, scans[i]) for i in order}
+            for i in range(len(scans)):
+                path, printed = futures[i].result()
+                sys.stdout.write(printed)
+                sys.stdout.flush()
+                paths.append(path)
+    except BrokenProcessPool:
+        raise InputError("limits: a scan's worker process died (killed, or out of memory); "
+                         "nothing was written; rerun with --workers 1") from None
+    return paths
+
+
 def _compute(args, results_dir: Path, contexts, n_pot: float) -> list[Path]:
     """Yield tables and scans of every requested model and channel, written into the limit
     sets being made (``ctx["set_dir"]``); returns the limit files written."""
@@ -769,7 +824,10 @@ def _compute(args, results_dir: Path, contexts, n_pot: float) -> list[Path]:
     yields_dir = _out_dir(pseudo["set_dir"], "yields") if write_yields else None
     yields_record = pseudo["record"] if write_yields else None
     method = "asymptotic" if args.asymptotic else "toys"
-    scan_args = dict(method=method, n_toys=args.toys, seed=args.seed)
+    workers = getattr(args, "workers", 1)
+    scan_args = dict(method=method, n_toys=args.toys, seed=args.seed,
+                     progress=workers == 1 and sys.stderr.isatty())
+    scans_todo: list[_Scan] = []  # run at the end, by _run_scans
     unknown_models = set(args.models) - set(MODELS)
     if unknown_models:
         raise InputError(f"--models: unknown {sorted(unknown_models)}; "
@@ -781,7 +839,6 @@ def _compute(args, results_dir: Path, contexts, n_pot: float) -> list[Path]:
         bad = [c for c in requested if c not in known]
         if bad:
             raise InputError(f"--channels: unknown {bad}; choose among {sorted(known)}")
-    written: list[Path] = []
 
     def wanted(name: str) -> bool:
         return requested is None or name in requested
@@ -834,8 +891,9 @@ def _compute(args, results_dir: Path, contexts, n_pot: float) -> list[Path]:
         for ctx in contexts:
             for name, states, tabs in scans:
                 tabs = {st: _at_pot(t, ctx["n_pot"]) for st, t in tabs.items()}
-                written.append(_coupling_scan(model, name, states, tabs, **ctx, **scan_args,
-                                              coupling_name=coupling_name))
+                cost = len(states) * len(next(iter(tabs.values())).mass_gev)
+                scans_todo.append(_Scan(cost, _coupling_scan, (model, name, states, tabs),
+                                        {**ctx, **scan_args, "coupling_name": coupling_name}))
 
     # ALP over (tau_a, BR x BR) at the generated masses
     if "alp" in args.models:
@@ -851,9 +909,11 @@ def _compute(args, results_dir: Path, contexts, n_pot: float) -> list[Path]:
             if write_yields:
                 yields.write_table(yields_dir, table, yields_record)
             for ctx in contexts:
-                written.append(_alp_scan(state, _at_pot(table, ctx["n_pot"]), **ctx,
-                                         **scan_args, n_couplings=args.couplings))
+                scans_todo.append(_Scan(len(table.mass_gev) * args.couplings, _alp_scan,
+                                        (state, _at_pot(table, ctx["n_pot"])),
+                                        {**ctx, **scan_args, "n_couplings": args.couplings}))
 
+    written = _run_scans(scans_todo, workers)
     if not written:
         raise InputError(f"{results_dir}: no signal samples for the requested channels/models "
                          f"({requested or 'all'}; {args.models})")

@@ -322,3 +322,22 @@ def test_projection_is_expected_only_and_written_apart(tmp_path, capsys):
     assert _run(results, "--pot", "1e18") == 2
     assert _run(results, "--projection") == 2
     assert _run(results, "--projection", "--pot", "-1") == 2
+
+
+def test_workers_do_not_change_the_results(tmp_path, capsys):
+    """``--workers 2`` runs the scans in two processes: the same files, byte for byte, and the
+    reports in the order of the sequential run."""
+    outputs = {}
+    for workers in ("1", "2"):
+        results = make_results(tmp_path / workers, unblinded=True)
+        assert cli.main(["limits", "--results", str(results), "--masses", "3",
+                         "--couplings", "6", "--models", "dark_photon", "--toys", "100",
+                         "--observed", "pseudo-data,published", "--workers", workers]) == 0
+        printed = capsys.readouterr().out
+        files = {p.relative_to(results).as_posix(): p.read_bytes()
+                 for sub in ("limits", "limits_published") for p in (results / sub).rglob("*.json")
+                 if p.name != "provenance.json"}
+        outputs[workers] = (files, printed.replace(str(results), "RESULTS"))
+    assert len(outputs["1"][0]) > 4
+    assert outputs["2"][0] == outputs["1"][0]
+    assert outputs["2"][1] == outputs["1"][1]
