@@ -800,7 +800,7 @@ def alp_gluon_table(samples, channel: str, masses, cgg, n_pot: float) -> YieldTa
 def alp_fermion_table(samples, channel: str, masses, cff, n_pot: float) -> YieldTable:
     """Yields of the ALP coupled to fermions (BC10) over (M, c_ff / Lambda in GeV^-1)
     (:mod:`na62dump.physics.alp_fermion`) from the model-independent ALP samples (production
-    ``b_meson``, B -> K a kinematics): N_POT x B_PER_POT x BR(B -> K(*) a) (quadratic in the
+    ``b_meson``, B -> K a kinematics): N_POT x B_PER_POT x BR(B -> K_X a) (quadratic in the
     coupling) x BR(a -> channel) x A(M, c tau), c tau and the BRs from its widths."""
     from na62dump.physics import alp_fermion
 

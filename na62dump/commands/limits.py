@@ -99,7 +99,7 @@ CGG_RANGE = (1.0e-10, 1.0e-3)
 #: 500 decays in the FV at 1e-6 GeV^-1 (na62dump model alp-fermion; c tau = 1.9 m), N ~ c^4
 #: below: lower edge ~ 5e-7 with an acceptance of tens of per cent; upper edge where the decays
 #: move into the TAX, ~ 1e-5 at 0.3 GeV, higher at the e+e- masses (c tau ~ 1 / m_e^2): up to
-#: 1e-3, where BR(B -> K(*) a) = 0.05 (it would pass 1 at 4.4e-3 GeV^-1). Plus a decade below.
+#: 1e-3, where BR(B -> K_X a) = 0.19 (it would pass 1 at 2.3e-3 GeV^-1). Plus a decade below.
 CFF_RANGE = (1.0e-8, 1.0e-3)
 CL = 0.9
 

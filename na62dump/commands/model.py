@@ -268,7 +268,7 @@ def alp_fermion_summary(mass, cff, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED)
     mass = float(mass)
     br_b = float(alp_fermion.br_b_to_ka(mass, cff))
     if not br_b <= 1.0:  # grows as cff^2: the coupling is outside the perturbative model
-        raise InputError(f"cff: {cff:g} GeV^-1 gives BR(B -> K(*) a) = {br_b:.3g} > 1 at this "
+        raise InputError(f"cff: {cff:g} GeV^-1 gives BR(B -> K_X a) = {br_b:.3g} > 1 at this "
                          "mass: outside the model")
     ctau = float(alp_fermion.ctau_m(mass, cff))
     produced = float(alp_fermion.n_produced_per_pot(mass, cff))
@@ -372,7 +372,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                     help="c_GG / Lambda in GeV^-1 (Aloni, Soreq & Williams normalisation; > 0)")
     gp.set_defaults(func=_main_alp_gluon)
 
-    fp = sub.add_parser("alp-fermion", help="ALP coupled to fermions (BC10), from B -> K(*) a")
+    fp = sub.add_parser("alp-fermion", help="ALP coupled to fermions (BC10), from B -> K_X a")
     common(fp)
     fp._negative_number_matcher = _NEGATIVE_NUMBER
     fp.add_argument("--cff", type=float, required=True, metavar="INV_GEV",

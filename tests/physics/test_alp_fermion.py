@@ -7,7 +7,7 @@ import pytest
 from na62dump.errors import InputError
 from na62dump.physics import alp_couplings as ac
 from na62dump.physics import alp_fermion as af
-from na62dump.physics import bmesons
+from na62dump.physics import bmesons, scalar
 from na62dump.physics import constants as C
 from na62dump.physics.decay import HBAR_GEV_S
 
@@ -98,7 +98,11 @@ def test_b_to_k_width_is_the_closed_form():
 
 def test_production_normalisation():
     br = af.br_b_to_ka(0.3, 1e-3)
-    assert br == pytest.approx(af.br_b_to_kx(0.3, 1e-3, "K") + af.br_b_to_kx(0.3, 1e-3, "K*(892)"))
+    # summed over the nine kaon families (as ALPINIST), K and K*(892) a quarter of it
+    assert af.PRODUCTION_FAMILIES == tuple(scalar.KAON_FAMILIES)
+    assert br == pytest.approx(sum(af.br_b_to_kx(0.3, 1e-3, f) for f in scalar.KAON_FAMILIES))
+    k_kstar = af.br_b_to_kx(0.3, 1e-3, "K") + af.br_b_to_kx(0.3, 1e-3, "K*(892)")
+    assert 0.2 < k_kstar / br < 0.35
     gbs = af.g_bs(1e-3)
     mean = 0.5 * (af.width_b_to_kx(0.3, gbs, "K+") * bmesons.TAU_B_CHARGED_S
                   + af.width_b_to_kx(0.3, gbs, "K0") * bmesons.TAU_B0_S) / HBAR_GEV_S
