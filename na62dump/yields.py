@@ -780,7 +780,8 @@ def alp_gluon_table(samples, channel: str, masses, cgg, n_pot: float) -> YieldTa
     (:mod:`na62dump.physics.alp_gluon`): production by mixing with pi0, eta, eta' (one mode,
     ``mixing``), quadratic in the coupling, BR and c tau from the ASW widths. Masses of the
     grid inside the pi0 / eta / eta' pole windows, where the first-order mixing fails
-    (``alp_gluon.off_poles``), are left out."""
+    (``alp_gluon.off_poles``), are left out. The production in B decays is left out too: at
+    most 3e-9 of the mixing yield (``alp_gluon.b_production_check``)."""
     from na62dump.physics import alp_gluon
 
     masses = np.asarray(masses, dtype=float)

@@ -219,8 +219,9 @@ def alp_gluon_summary(mass, cgg, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -
     """Everything ``na62dump model alp-gluon`` prints (``cgg``: c_GG / Lambda in GeV^-1, BC11).
 
     Production by mixing with pi0, eta and eta' (:mod:`~na62dump.physics.alp_gluon`), one
-    mode per meson in ``production_per_pot``; no branching ratio is applied to
-    ``n_decay_in_fv`` (decays to any final state, as for the dark photon and the scalar).
+    mode per meson in ``production_per_pot``, and in B -> K_X a (``b_to_kx``); no branching
+    ratio is applied to ``n_decay_in_fv`` (decays to any final state, as for the dark photon
+    and the scalar).
     """
     cgg = _positive(cgg, "cgg")
     br = _floats(alp_gluon.branching_ratios(mass))  # checks the mass range
@@ -241,6 +242,10 @@ def alp_gluon_summary(mass, cgg, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -
         modes[name] = (float(alp_gluon.rate_per_pot(mass, name, cgg)),
                        lambda n, r, name=name: alp_gluon.sample(mass, n, r, meson=name))
     per_meson = {name: modes[name][0] for name in alp_gluon.MIXING_MESONS}
+    # and in B -> K_X a (the kinematics of the model-independent ALP's samples); the limits
+    # leave it out (alp_gluon.b_production_check: < 1e-8 of the mixing)
+    b_rate = float(alp_gluon.b_production_per_pot(mass, cgg))
+    modes["b_to_kx"] = (b_rate, lambda n, r: alp.sample(mass, n, r))
     return _check_finite({
         "model": "alp_gluon",
         "mass_gev": mass,
@@ -250,7 +255,8 @@ def alp_gluon_summary(mass, cgg, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -
         "lifetime_s": float(alp_gluon.lifetime_s(mass, cgg)),
         "br": br,
         "mixing_angle": mixing,
-        "production_per_pot": {"mixing": sum(per_meson.values()), **per_meson},
+        "production_per_pot": {"mixing": sum(per_meson.values()), **per_meson,
+                               "b_to_kx": b_rate},
         **_decays_in_fv(modes, mass, ctau, n_samples, seed),
     }, f"--cgg {cgg:g}")
 

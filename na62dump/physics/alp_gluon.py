@@ -1,4 +1,4 @@
-r"""ALP coupled to gluons (PBC benchmark BC11): widths, lifetime and production by mixing.
+r"""ALP coupled to gluons (PBC benchmark BC11): widths, lifetime, production (mixing, B decays).
 
 The coupling is ``cgg = c_GG / Lambda`` in GeV^-1, with ``c_GG`` and ``Lambda`` as defined by
 Aloni, Soreq and Williams, Phys. Rev. Lett. 123 (2019) 031803, arXiv:1811.03474 (ASW). Every
@@ -48,7 +48,17 @@ left out: they are loop-suppressed); inputs :data:`F_PI`, :data:`QUARK_MASSES_GE
 The first-order mixing fails at the meson poles: masses within :data:`POLE_EXCLUSION_GEV` of
 m_pi0, m_eta, m_eta' are refused (the tables carry a placeholder there too).
 
-Not here (*open*): production in B decays through the loop-induced b -> s coupling.
+Production in B decays (:func:`b_production_per_pot`): ``B -> K_X a`` through the b -> s
+coupling the gluon coupling induces, ``g_bs = k_bs cgg`` with ``k_bs = -5.26e-7`` from the
+running and matching of Bauer et al., arXiv:2110.10698, as ALPINIST evaluates it for BC11
+(``load_data.py``, ``_cbs_G``; :func:`na62dump.physics.alp_couplings.k_bs` with
+:func:`~na62dump.physics.alp_couplings.gluon_inputs`), and the rates of the ALP coupled to
+fermions (:func:`na62dump.physics.alp_fermion.br_b_to_kx_gbs`, the nine kaon families). It is
+at most 3e-9 of the mixing yield between 0.43 and 1.8 GeV (:func:`b_production_check`); the
+two-loop estimate of Chakraborty et al., arXiv:2102.04474 (ALPINIST ``g_bs_fixed_cgg``: BR(B ->
+K a) = 0.0106 at c_GG = 1, Lambda = 1 TeV, M = 1 GeV, against 5.2e-8 here) would make it at most
+6e-4 of it. So the limits leave it out (``na62dump.yields.alp_gluon_table``) and `na62dump model
+alp-gluon` shows it.
 
 >>> round(float(ctau_m(0.3, 1e-5)), 4)  # metres, c_GG / Lambda = 1e-5 GeV^-1
 0.0289
@@ -290,6 +300,37 @@ def rate_per_pot(mass, meson: str, cgg):
 def n_produced_per_pot(mass, cgg):
     """ALPs per POT, summed over :data:`MIXING_MESONS`."""
     return sum(rate_per_pot(mass, p, cgg) for p in MIXING_MESONS)
+
+
+def g_bs(cgg):
+    """The b -> s coupling (GeV^-1) the gluon coupling induces: ``k_bs x cgg`` (module
+    docstring)."""
+    from na62dump.physics import alp_couplings
+
+    return alp_couplings.k_bs(*alp_couplings.gluon_inputs()) * check_nonnegative(cgg, "cgg")
+
+
+def b_production_per_pot(mass, cgg):
+    """ALPs per POT from ``B -> K_X a`` (module docstring): ``B_PER_POT x sum_X BR(B -> K_X
+    a)`` at the induced ``g_bs``, the nine kaon families of the dark scalar."""
+    from na62dump.physics import alp_fermion, bmesons, scalar
+
+    m = np.asarray(check_mass(mass, MASS_RANGE_GEV, "ALP mass"), dtype=float)
+    gbs = np.abs(g_bs(cgg))
+    out = bmesons.B_PER_POT * sum(np.asarray(alp_fermion.br_b_to_kx_gbs(m, gbs, f))
+                                  for f in scalar.KAON_FAMILIES)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+#: Masses (GeV) of :func:`b_production_check`: the span of the BC11 samples.
+B_CHECK_MASSES_GEV = (0.43, 0.7, 1.0, 1.5, 1.8)
+
+
+def b_production_check(masses=B_CHECK_MASSES_GEV) -> dict[float, float]:
+    """B-decay over mixing production per POT at ``masses`` (the same at every coupling: both go
+    as cgg^2; module docstring)."""
+    return {float(m): float(b_production_per_pot(m, 1.0) / n_produced_per_pot(m, 1.0))
+            for m in masses}
 
 
 def mixing_fractions(mass) -> dict[str, float]:

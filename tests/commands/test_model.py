@@ -112,7 +112,8 @@ def test_alp_gluon(capsys):
     assert sum(d["br"].values()) == pytest.approx(1.0)
     assert d["br"]["pipigamma"] == pytest.approx(alp_gluon.branching_ratios(0.7)["pipigamma"])
     prod = d["production_per_pot"]
-    assert set(prod) == {"mixing", *alp_gluon.MIXING_MESONS}
+    assert set(prod) == {"mixing", *alp_gluon.MIXING_MESONS, "b_to_kx"}
+    assert prod["b_to_kx"] == pytest.approx(float(alp_gluon.b_production_per_pot(0.7, 1e-6)))
     assert prod["mixing"] == pytest.approx(sum(prod[m] for m in alp_gluon.MIXING_MESONS))
     assert prod["eta"] == pytest.approx(mesons.multiplicity("eta") * d["mixing_angle"]["eta"] ** 2)
     expected = geometry.N_POT * sum(prod[m] * p for m, p in d["decay_probability_fv"].items())

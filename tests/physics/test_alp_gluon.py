@@ -159,3 +159,19 @@ def test_mixing_angles_and_production_agree_with_alpinist():
         assert r["angle_ratio"]["pi0"] == pytest.approx(1.0, abs=0.01), r
         for p in ("eta", "etaprime"):
             assert r["angle_ratio"][p] == pytest.approx(1.0, abs=1e-3), r
+
+
+def test_b_decay_production_is_alpinists_and_negligible():
+    # ALPINIST (commit 53441e5, run outside): g_bs = |_cbs_G| / Lambda = 5.26122e-10 GeV^-1 and
+    # BR(B -> K a) = 5.23829e-8 (B+, B0 mean) at c_GG = 1, Lambda = 1 TeV, M = 1 GeV
+    from na62dump.physics import alp_fermion
+
+    assert abs(ag.g_bs(1e-3)) == pytest.approx(5.26122e-10, rel=1e-4)
+    assert alp_fermion.br_b_to_kx_gbs(1.0, abs(ag.g_bs(1e-3)), "K") == pytest.approx(
+        5.23829e-8, rel=0.01)  # the B lifetimes: PDG 2024 here
+    # quadratic in the coupling, and below 1e-8 of the mixing yield over the BC11 masses
+    assert ag.b_production_per_pot(0.7, 2e-6) == pytest.approx(
+        4 * ag.b_production_per_pot(0.7, 1e-6), rel=1e-12)
+    ratios = ag.b_production_check()
+    assert set(ratios) == set(ag.B_CHECK_MASSES_GEV)
+    assert all(0 < r < 1e-8 for r in ratios.values())
