@@ -152,14 +152,12 @@ def branching_ratios(mass) -> dict[str, np.ndarray | float]:
 
 def ctau_m(mass, cff):
     """Proper decay length c tau (m); inf at cff = 0."""
-    with np.errstate(divide="ignore"):
-        return ctau_from_width(total_width(mass, cff))
+    return ctau_from_width(total_width(mass, cff))
 
 
 def lifetime_s(mass, cff):
     """Proper lifetime (s); inf at cff = 0."""
-    with np.errstate(divide="ignore"):
-        return lifetime_from_width(total_width(mass, cff))
+    return lifetime_from_width(total_width(mass, cff))
 
 
 # --- production: B -> K_X a -------------------------------------------------------------------

@@ -116,14 +116,12 @@ def branching_ratios(mass) -> dict[str, np.ndarray]:
 
 def ctau_m(mass, eps):
     """Proper decay length c tau in metres (inf for eps = 0)."""
-    with np.errstate(divide="ignore"):
-        return ctau_from_width(total_width(mass, eps))
+    return ctau_from_width(total_width(mass, eps))
 
 
 def lifetime_s(mass, eps):
     """Proper lifetime tau in seconds (inf for eps = 0)."""
-    with np.errstate(divide="ignore"):
-        return lifetime_from_width(total_width(mass, eps))
+    return lifetime_from_width(total_width(mass, eps))
 
 
 def r_ratio(mass):

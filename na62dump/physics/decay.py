@@ -33,13 +33,16 @@ C_M_PER_S = 299_792_458.0
 
 
 def ctau_from_width(width_gev):
-    """Proper decay length c tau (m) from the total width (GeV)."""
-    return HBAR_C_GEV_M / np.asarray(width_gev, dtype=float)
+    """Proper decay length c tau (m) from the total width (GeV); inf for a zero width (a zero
+    coupling: the particle does not decay)."""
+    with np.errstate(divide="ignore"):
+        return HBAR_C_GEV_M / np.asarray(width_gev, dtype=float)
 
 
 def lifetime_from_width(width_gev):
-    """Proper lifetime tau (s) from the total width (GeV)."""
-    return HBAR_GEV_S / np.asarray(width_gev, dtype=float)
+    """Proper lifetime tau (s) from the total width (GeV); inf for a zero width."""
+    with np.errstate(divide="ignore"):
+        return HBAR_GEV_S / np.asarray(width_gev, dtype=float)
 
 
 def decay_length_z(pz, mass, ctau):

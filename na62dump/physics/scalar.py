@@ -201,14 +201,12 @@ def branching_ratios(mass) -> dict[str, np.ndarray]:
 
 def ctau_m(mass, sin2theta):
     """Proper decay length c tau (m); inf for sin2theta = 0."""
-    with np.errstate(divide="ignore"):
-        return ctau_from_width(total_width(mass, sin2theta))
+    return ctau_from_width(total_width(mass, sin2theta))
 
 
 def lifetime_s(mass, sin2theta):
     """Proper lifetime (s); inf for sin2theta = 0."""
-    with np.errstate(divide="ignore"):
-        return lifetime_from_width(total_width(mass, sin2theta))
+    return lifetime_from_width(total_width(mass, sin2theta))
 
 
 # --- production: B -> K_X S ------------------------------------------------------------------
