@@ -264,7 +264,7 @@ def alp_gluon_summary(mass, cgg, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -
 def alp_fermion_summary(mass, cff, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -> dict:
     """Everything ``na62dump model alp-fermion`` prints (``cff``: c_ff / Lambda in GeV^-1, BC10).
 
-    Production in B -> K a and B -> K*(892) a through the loop-induced b -> s coupling
+    Production in B -> K_X a (the nine kaon families) through the loop-induced b -> s coupling
     (:mod:`~na62dump.physics.alp_fermion`), one mode ``b_to_kx`` (the kinematics of the
     model-independent ALP, ``physics.alp.sample``); no branching ratio is applied to
     ``n_decay_in_fv``.

@@ -170,17 +170,24 @@ def test_bad_arguments(tmp_path, bad):
     assert err.value.code == 2
 
 
-def test_alp_and_dark_scalar(tmp_path):
+def _b_meson_ee_results(tmp_path, samples):
+    """A results directory whose ee run holds ``samples`` (name -> (model, mass)) of B-meson
+    production and the pseudo-data, blinded."""
     results = make_results(tmp_path, unblinded=False)
     rng = np.random.default_rng(9)
-    samples = {"alp_b_ee_m0300": ("alp", 0.3), "alp_b_ee_m0700": ("alp", 0.7),
-               "ds_b_ee_m0100": ("dark_scalar", 0.1), "ds_b_ee_m0300": ("dark_scalar", 0.3)}
     out = {name: _signal_output(m, rng) for name, (_, m) in samples.items()}
     out["data"] = _data_output(False, [])
     save(out, str(results / "run" / "ee.coffea"))
     datasets = {name: signal_record(model, "b_meson", m) for name, (model, m) in samples.items()}
     datasets["data"] = _record("pseudo_data", pot=geometry.N_POT)
     write_summary(results, False, datasets)
+    return results
+
+
+def test_alp_and_dark_scalar(tmp_path):
+    results = _b_meson_ee_results(tmp_path, {
+        "alp_b_ee_m0300": ("alp", 0.3), "alp_b_ee_m0700": ("alp", 0.7),
+        "ds_b_ee_m0100": ("dark_scalar", 0.1), "ds_b_ee_m0300": ("dark_scalar", 0.3)})
     status = cli.main(["limits", "--results", str(results), "--asymptotic",
                        "--masses", "2", "--couplings", "5", "--models", "alp,dark_scalar"])
     assert status == 0
@@ -203,15 +210,8 @@ def test_alp_and_dark_scalar(tmp_path):
 def test_alp_fermion_reads_the_alp_samples(tmp_path):
     """BC10 has no samples of its own: its (M, c_ff / Lambda) scan takes the model-independent
     ALP samples (finalstates.READS_SAMPLES_OF), and none of another model's."""
-    results = make_results(tmp_path, unblinded=False)  # dark-photon samples: not read
-    rng = np.random.default_rng(9)
-    samples = {"alp_b_ee_m0100": ("alp", 0.1), "alp_b_ee_m0200": ("alp", 0.2)}
-    out = {name: _signal_output(m, rng) for name, (_, m) in samples.items()}
-    out["data"] = _data_output(False, [])
-    save(out, str(results / "run" / "ee.coffea"))
-    datasets = {name: signal_record(model, "b_meson", m) for name, (model, m) in samples.items()}
-    datasets["data"] = _record("pseudo_data", pot=geometry.N_POT)
-    write_summary(results, False, datasets)
+    results = _b_meson_ee_results(tmp_path, {"alp_b_ee_m0100": ("alp", 0.1),
+                                             "alp_b_ee_m0200": ("alp", 0.2)})
     status = cli.main(["limits", "--results", str(results), "--asymptotic",
                        "--masses", "2", "--couplings", "5", "--models", "alp_fermion"])
     assert status == 0
