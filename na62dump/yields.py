@@ -758,21 +758,31 @@ def dark_photon_table(samples, channel: str, masses, eps, n_pot: float,
                               options={"brems_form_factor": form_factor})
 
 
+def _one_mode_table(physics, samples, channel: str, masses, couplings, n_pot: float, *,
+                    model: str, coupling_name: str, rate_power: float) -> YieldTable:
+    """Yields of a model with one production mode over (M, coupling), from its physics module:
+    ``physics.branching_ratios(M)[channel]``, ``physics.n_produced_per_pot(M, 1)`` (scaled as
+    coupling^rate_power) and ``physics.ctau_m``."""
+
+    def br(m):
+        return np.asarray(physics.branching_ratios(m)[channel], dtype=float)
+
+    def rate(mode, m):
+        return np.asarray(physics.n_produced_per_pot(np.ravel(m), 1.0), dtype=float)
+
+    return dark_photon_yields(samples, masses, couplings, production_rate=rate,
+                              branching_ratio=br, ctau_m=physics.ctau_m, n_pot=n_pot,
+                              channel=channel, model=model, coupling_name=coupling_name,
+                              rate_power=rate_power)
+
+
 def dark_scalar_table(samples, channel: str, masses, sin2theta, n_pot: float) -> YieldTable:
     """Dark scalar yields over (M, sin^2 theta), the PBC parameter (:mod:`na62dump.physics.
     scalar`): production B -> K_X S summed over the kaon states, linear in sin^2 theta."""
     from na62dump.physics import scalar
 
-    def br(m):
-        return np.asarray(scalar.branching_ratios(m)[channel], dtype=float)
-
-    def rate(mode, m):
-        return np.asarray(scalar.n_produced_per_pot(np.ravel(m), 1.0), dtype=float)
-
-    return dark_photon_yields(samples, masses, sin2theta, production_rate=rate,
-                              branching_ratio=br, ctau_m=scalar.ctau_m, n_pot=n_pot,
-                              channel=channel, model="dark_scalar", coupling_name="sin2theta",
-                              rate_power=1.0)
+    return _one_mode_table(scalar, samples, channel, masses, sin2theta, n_pot,
+                           model="dark_scalar", coupling_name="sin2theta", rate_power=1.0)
 
 
 def alp_gluon_table(samples, channel: str, masses, cgg, n_pot: float) -> YieldTable:
@@ -785,17 +795,8 @@ def alp_gluon_table(samples, channel: str, masses, cgg, n_pot: float) -> YieldTa
     from na62dump.physics import alp_gluon
 
     masses = np.asarray(masses, dtype=float)
-    masses = masses[alp_gluon.off_poles(masses)]
-
-    def br(m):
-        return np.asarray(alp_gluon.branching_ratios(m)[channel], dtype=float)
-
-    def rate(mode, m):
-        return np.asarray(alp_gluon.n_produced_per_pot(np.ravel(m), 1.0), dtype=float)
-
-    return dark_photon_yields(samples, masses, cgg, production_rate=rate, branching_ratio=br,
-                              ctau_m=alp_gluon.ctau_m, n_pot=n_pot, channel=channel,
-                              model="alp_gluon", coupling_name="cgg", rate_power=2.0)
+    return _one_mode_table(alp_gluon, samples, channel, masses[alp_gluon.off_poles(masses)],
+                           cgg, n_pot, model="alp_gluon", coupling_name="cgg", rate_power=2.0)
 
 
 def alp_fermion_table(samples, channel: str, masses, cff, n_pot: float) -> YieldTable:
@@ -805,15 +806,8 @@ def alp_fermion_table(samples, channel: str, masses, cff, n_pot: float) -> Yield
     coupling) x BR(a -> channel) x A(M, c tau), c tau and the BRs from its widths."""
     from na62dump.physics import alp_fermion
 
-    def br(m):
-        return np.asarray(alp_fermion.branching_ratios(m)[channel], dtype=float)
-
-    def rate(mode, m):
-        return np.asarray(alp_fermion.n_produced_per_pot(np.ravel(m), 1.0), dtype=float)
-
-    return dark_photon_yields(samples, masses, cff, production_rate=rate, branching_ratio=br,
-                              ctau_m=alp_fermion.ctau_m, n_pot=n_pot, channel=channel,
-                              model="alp_fermion", coupling_name="cff", rate_power=2.0)
+    return _one_mode_table(alp_fermion, samples, channel, masses, cff, n_pot,
+                           model="alp_fermion", coupling_name="cff", rate_power=2.0)
 
 
 def alp_table(samples, channel: str, ctau_m, n_pot: float) -> YieldTable:
