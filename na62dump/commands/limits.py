@@ -44,7 +44,8 @@ list survives; every file carries the provenance record, also in
 
 Channels: ``ee``, ``mumu``, ``pipi`` and the hadronic final states (``pipigamma``, ...), and
 the combinations of :func:`combinations` (one likelihood product, N_POT shared): ``combined``
-(dark photon and BC10: ee and mumu; dark scalar: ee, mumu, pipi, kk) and ``hadronic``
+(dark photon and BC10: ee and mumu; dark scalar: ee, mumu, pipi, pipipi0pi0, kk) and
+``hadronic``
 (the hadronic final states of the dark photon and of the gluon-coupled ALP). The statistics
 (workspaces, published toy CLs, scans) are :mod:`na62dump.stats`. Examples::
 
@@ -765,7 +766,8 @@ def stage_records(args: argparse.Namespace, results_dir: Path,
 @dataclass(frozen=True)
 class _Scan:
     """One scan of :func:`_compute`: ``fn(*args, **kwargs)`` -> the limit file written, and a
-    rough cost (hypotheses x channels) to start the costliest first."""
+    rough cost to start the costliest first: masses x channels (each mass one CLs curve over
+    the signal yield, whatever the coupling grid; :func:`na62dump.stats.scan.scan_yields`)."""
 
     cost: int
     fn: Any
@@ -909,7 +911,7 @@ def _compute(args, results_dir: Path, contexts, n_pot: float) -> list[Path]:
             if write_yields:
                 yields.write_table(yields_dir, table, yields_record)
             for ctx in contexts:
-                scans_todo.append(_Scan(len(table.mass_gev) * args.couplings, _alp_scan,
+                scans_todo.append(_Scan(len(table.mass_gev), _alp_scan,
                                         (state, _at_pot(table, ctx["n_pot"])),
                                         {**ctx, **scan_args, "n_couplings": args.couplings}))
 
