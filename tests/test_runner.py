@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import time
 from pathlib import Path
 
 import awkward as ak
@@ -151,6 +152,18 @@ def test_inspect_files_on_workers_agrees_with_in_process(tmp_path):
     assert good.problem is None and good.entries == 50 and len(good.uuid) == 16
     assert set(REQUIRED_BRANCHES) <= good.branches
     assert "no tree 'other'" in local[(str(tmp_path / "b.root"), "other")].problem
+
+
+def test_futures_workers_are_not_restarted_for_the_memory_a_chunk_leaves():
+    # loky's leak guard would restart a worker 300 MB above its memory after its first task;
+    # a worker of the run keeps what the allocator kept of a big chunk, and a restarted worker
+    # is no longer deaf to Ctrl-C (test_ctrl_c_during_run): the pool keeps its workers
+    with runner.open_executor("futures", workers=1) as exe:
+        first = exe.pool.submit(os.getpid).result()
+        exe.pool.submit(exec, "import sys; sys.na62dump_kept = b'x' * 400_000_000").result()
+        time.sleep(1.2)  # loky looks at a worker's memory at most once a second
+        later = [exe.pool.submit(os.getpid).result() for _ in range(3)]
+    assert later == [first] * 3
 
 
 @pytest.mark.parametrize(

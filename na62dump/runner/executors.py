@@ -72,6 +72,22 @@ def _quiet_distributed() -> Iterator[None]:
         dist.setLevel(old)
 
 
+#: Environment of the futures pool's workers: loky's memory-leak guard switched off. loky
+#: restarts a worker whose memory, after a garbage collection, exceeds by 300 MB what it was
+#: after its first task: a heuristic for arbitrary tasks. A worker of ``na62dump run`` holds
+#: one chunk at a time and keeps nothing between chunks (the processors are stateless and each
+#: chunk's histograms go back to the main process), but the allocator keeps the pages of a big
+#: chunk: at the default 200 000 events a worker peaks near 570 MB, 390 MB above its memory
+#: with the stack imported, and loky took that for a leak. It restarted workers mid-run (a new
+#: interpreter importing everything again, with a UserWarning in the output), and a restarted
+#: worker is not deaf to Ctrl-C (:func:`_start_workers_deaf_to_ctrl_c`), so a Ctrl-C at that
+#: moment printed its KeyboardInterrupt traceback. The guard's limit is set to the machine's
+#: memory, which no worker can exceed: loky reads it in each new worker before any import.
+_NO_LOKY_LEAK_GUARD = {
+    "LOKY_MAX_MEMORY_LEAK_SIZE": str(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+}
+
+
 def _start_workers_deaf_to_ctrl_c(pool, workers: int) -> None:
     """Start the ``workers`` processes of the loky ``pool`` with SIGINT ignored.
 
@@ -135,7 +151,7 @@ def open_executor(
     elif name == "futures":
         import loky
 
-        pool = loky.ProcessPoolExecutor(max_workers=workers)
+        pool = loky.ProcessPoolExecutor(max_workers=workers, env=_NO_LOKY_LEAK_GUARD)
         try:
             _start_workers_deaf_to_ctrl_c(pool, workers)
             yield processor.FuturesExecutor(pool=pool, workers=workers, status=status, retries=0)
