@@ -110,31 +110,44 @@ class CouplingModel:
     """A model the limits stage scans over (M, coupling) (:func:`_coupling_scan`).
 
     ``coupling``: the key of its coupling grid in the limit file, the yield table and the
-    patchset's labels; ``label``: the coupling for a reader (HEPData column header, ``verify``);
+    patchset's labels; ``label``: the coupling for a reader (figure axis, HEPData column
+    header, ``verify``); ``particle``: its symbol in titles and in the mass label;
     ``grid``: the inclusive range of the log-spaced coupling grid; ``table``: the
-    :mod:`na62dump.yields` function of its N_exp table; ``table_options``: options of the
-    command passed on to it (``--form-factor``).
+    :mod:`na62dump.yields` function of its N_exp table; ``combinations``: the combinations
+    scanned, name -> which of the model's final states enter (``"leptonic"``,
+    ``"hadronic"`` or ``"all"``; see :func:`combinations`); ``table_options``: options of the
+    command passed on to the table (``--form-factor``).
     """
 
     coupling: str
     label: str
+    particle: str
     grid: tuple[float, float]
     table: str
+    combinations: Mapping[str, str]
     table_options: tuple[str, ...] = ()
+
+    @property
+    def mass_label(self) -> str:
+        """The mass axis of its (M, coupling) plane."""
+        return f"$M_{{{self.particle}}}$ [MeV]"
 
 
 #: The one registry of the models the limits stage scans over (M, coupling): model ->
-#: :class:`CouplingModel`. ``verify``, ``hepdata`` and ``--models`` derive their model lists
-#: from it and :data:`ALP_AXES` (the model-independent ALP, scanned apart per mass).
+#: :class:`CouplingModel`. ``verify``, ``hepdata``, the figures of ``plot`` and ``--models``
+#: derive their model lists, coupling keys and labels from it and :data:`ALP_AXES` (the
+#: model-independent ALP, scanned apart per mass).
 COUPLING_MODELS: dict[str, CouplingModel] = {
-    "dark_photon": CouplingModel("eps", "$\\varepsilon$", EPS_RANGE, "dark_photon_table",
+    "dark_photon": CouplingModel("eps", "$\\varepsilon$ (kinetic mixing)", "A'", EPS_RANGE,
+                                 "dark_photon_table",
+                                 {"combined": "leptonic", "hadronic": "hadronic"},
                                  ("form_factor",)),
-    "dark_scalar": CouplingModel("sin2theta", "$\\sin^2\\theta$", SIN2THETA_RANGE,
-                                 "dark_scalar_table"),
-    "alp_gluon": CouplingModel("cgg", "$c_{GG}/\\Lambda$ [GeV$^{-1}$]", CGG_RANGE,
-                               "alp_gluon_table"),  # BC11
-    "alp_fermion": CouplingModel("cff", "$c_{ff}/\\Lambda$ [GeV$^{-1}$]", CFF_RANGE,
-                                 "alp_fermion_table"),  # BC10
+    "dark_scalar": CouplingModel("sin2theta", "$\\sin^2\\theta$ (mixing)", "S",
+                                 SIN2THETA_RANGE, "dark_scalar_table", {"combined": "all"}),
+    "alp_gluon": CouplingModel("cgg", "$c_{GG}/\\Lambda$ [GeV$^{-1}$]", "a", CGG_RANGE,
+                               "alp_gluon_table", {"hadronic": "hadronic"}),  # BC11
+    "alp_fermion": CouplingModel("cff", "$c_{ff}/\\Lambda$ [GeV$^{-1}$]", "a", CFF_RANGE,
+                                 "alp_fermion_table", {"combined": "leptonic"}),  # BC10
 }
 #: The model-independent ALP (``alp``, :func:`_alp_scan`): per mass over (lifetime tau_a in s,
 #: BR(B -> K a) x BR(a -> f)): the keys of its two coupling axes in the limit file.
@@ -158,17 +171,6 @@ LEPTONIC_STATES = tuple(s.key for s in SIGNAL_STATES if s.leptonic)
 _OBSERVED = comma_list("source", "pseudo-data,published")
 #: Choices of ``--observed``: the pseudo-data (default) or NA62's published observations.
 OBSERVED_CHOICES = ("pseudo-data", "published")
-
-
-#: The combinations scanned for each model over (M, coupling): name -> which of the model's
-#: final states (:func:`na62dump.finalstates.decays_of`) enter it: ``"leptonic"``,
-#: ``"hadronic"`` or ``"all"`` (see :func:`combinations`).
-_COMBINATIONS = {
-    "dark_photon": {"combined": "leptonic", "hadronic": "hadronic"},
-    "dark_scalar": {"combined": "all"},
-    "alp_gluon": {"hadronic": "hadronic"},
-    "alp_fermion": {"combined": "leptonic"},
-}
 
 
 def model_states(model: str) -> tuple[str, ...]:
@@ -197,9 +199,11 @@ def combinations(model: str) -> dict[str, tuple[str, ...]]:
 
     groups = {"all": lambda s: True, "leptonic": lambda s: s.leptonic,
               "hadronic": lambda s: not s.leptonic}
-    states = [by_key(k) for k in model_states(model)] if model in _COMBINATIONS else []
+    if model not in COUPLING_MODELS:
+        return {}
+    states = [by_key(k) for k in model_states(model)]
     return {name: tuple(s.key for s in states if groups[group](s))
-            for name, group in _COMBINATIONS.get(model, {}).items()}
+            for name, group in COUPLING_MODELS[model].combinations.items()}
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -837,7 +841,7 @@ def _compute(args, results_dir: Path, contexts, n_pot: float) -> list[Path]:
     requested = args.channels
     if requested is not None:
         known = {*(s.key for s in SIGNAL_STATES),
-                 *(name for m in _COMBINATIONS for name in combinations(m))}
+                 *(name for m in COUPLING_MODELS for name in combinations(m))}
         bad = [c for c in requested if c not in known]
         if bad:
             raise InputError(f"--channels: unknown {bad}; choose among {sorted(known)}")

@@ -16,7 +16,6 @@ set and reports which it skipped and why. Both are re-exported here, so that not
 """
 
 from na62dump.plotting.driver import (  # noqa: F401
-    PLANES,
     _figure_group,
     plot_all,
     plot_record,

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from na62dump import artefacts, atomic, geometry, provenance
+from na62dump.commands.limits import COUPLING_MODELS
 from na62dump.errors import InputError
 from na62dump.plotting.figures import (
     BACKGROUND_LABELS,
@@ -196,20 +197,12 @@ def _figures_from_yields(results: Path, out: Path, formats, made, skipped) -> No
                              plot_yield_panels, table, quantity=quantity)
 
 
-#: The (M, coupling) plane of each model scanned over a coupling: model -> (particle, the
-#: limit file's coupling key, coupling label, mass label).
-PLANES = {
-    "dark_photon": ("A'", "eps", "ε (kinetic mixing)", r"$M_{A'}$ [MeV]"),
-    "dark_scalar": ("S", "sin2theta", r"$\sin^2\theta$ (mixing)", r"$M_S$ [MeV]"),
-    "alp_gluon": ("a", "cgg", r"$c_{GG}/\Lambda$ [GeV$^{-1}$]", r"$M_a$ [MeV]"),  # BC11
-    "alp_fermion": ("a", "cff", r"$c_{ff}/\Lambda$ [GeV$^{-1}$]", r"$M_a$ [MeV]"),  # BC10
-}
-
-
 def _plane_model(stem: str) -> str | None:
     """The model of a limit file ``<model>_<channel>`` drawn by the generic (M, coupling)
-    branch (the :data:`PLANES` but the dark photon's, drawn with its references), or None."""
-    return next((m for m in PLANES if m != "dark_photon" and stem.startswith(f"{m}_")), None)
+    branch (the models of :data:`~na62dump.commands.limits.COUPLING_MODELS` but the dark
+    photon, drawn with its references), or None."""
+    return next((m for m in COUPLING_MODELS if m != "dark_photon" and stem.startswith(f"{m}_")),
+                None)
 
 
 def _combination_title(particle: str, limits: dict, name: str) -> str:
@@ -245,10 +238,10 @@ def _figures_from_limits(results: Path, out: Path, formats, made, skipped, refer
         elif (model := _plane_model(path.stem)) is not None:  # dark scalar, BC10, BC11
             channel = path.stem.removeprefix(f"{model}_")
 
-            def draw(lim=limits, c=channel, p=n_pot, plane=PLANES[model]):
-                return plot_exclusion(lim, title=_combination_title(plane[0], lim, c),
-                                      coupling_key=plane[1], coupling_label=plane[2],
-                                      mass_label=plane[3], pot=p)
+            def draw(lim=limits, c=channel, p=n_pot, plane=COUPLING_MODELS[model]):
+                return plot_exclusion(lim, title=_combination_title(plane.particle, lim, c),
+                                      coupling_key=plane.coupling, coupling_label=plane.label,
+                                      mass_label=plane.mass_label, pot=p)
         elif path.stem.startswith("alp_"):
             channel = path.stem.removeprefix("alp_")
 
@@ -262,13 +255,13 @@ def _figures_from_limits(results: Path, out: Path, formats, made, skipped, refer
         model = "dark_photon" if path.stem.startswith("dark_photon_") else \
             _plane_model(path.stem)
         if proj_path.is_file() and model in ("dark_photon", "dark_scalar"):
-            _, coupling_key, coupling_label, mass_label = PLANES[model]
+            plane = COUPLING_MODELS[model]
             made += _attempt(
                 f"projection_{path.stem}", out, formats, skipped, plot_projection, limits,
                 atomic.read_json(proj_path), title=None,
                 earlier=earlier_refs if model == "dark_photon" else (),
-                coupling_key=coupling_key, coupling_label=coupling_label,
-                mass_label=mass_label)
+                coupling_key=plane.coupling, coupling_label=plane.label,
+                mass_label=plane.mass_label)
 
 
 def _figure_group(group: str, results: Path, out: Path, formats, refs, earlier: bool = True,
