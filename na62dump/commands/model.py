@@ -261,6 +261,45 @@ def alp_gluon_summary(mass, cgg, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -
     }, f"--cgg {cgg:g}")
 
 
+def _b_decay_summary(model: str, physics, mass, coupling_key: str, coupling: float, *,
+                     br_b_to_x, families, decay: str, outside: str, sample, option: str,
+                     n_samples: int, seed: int, unit: str = "",
+                     extra: dict | None = None) -> dict:
+    """The summary of a model produced in B -> K_X X only (BC10, the dark scalar): ``physics``
+    is its module (``branching_ratios``, ``total_width``, ``ctau_m``, ``lifetime_s``,
+    ``n_produced_per_pot`` and ``br_b_to_kx`` per kaon family of ``families``, each of
+    (mass, coupling)); ``br_b_to_x`` its BR(B -> K_X X) summed over the families, which must
+    not pass 1 (``decay``, ``outside`` and the coupling's ``unit`` word the error);
+    ``sample(mass, n, rng)`` the kinematics of X; ``extra``: entries after the coupling. No
+    branching ratio is applied to ``n_decay_in_fv``.
+    """
+    br = _floats(physics.branching_ratios(mass))  # checks the mass range
+    mass = float(mass)
+    br_b = float(br_b_to_x(mass, coupling))
+    if not br_b <= 1.0:  # grows as the coupling squared
+        raise InputError(f"{option.removeprefix('--')}: {coupling:g}{unit} gives BR({decay}) = "
+                         f"{br_b:.3g} > 1 at this mass: outside {outside}")
+    ctau = float(physics.ctau_m(mass, coupling))
+    produced = float(physics.n_produced_per_pot(mass, coupling))
+    modes = {"b_to_kx": (produced, lambda n, r: sample(mass, n, r))}
+    return _check_finite({
+        "model": model,
+        "mass_gev": mass,
+        coupling_key: coupling,
+        **(extra or {}),
+        "width_gev": float(physics.total_width(mass, coupling)),
+        "ctau_m": ctau,
+        "lifetime_s": float(physics.lifetime_s(mass, coupling)),
+        "br": br,
+        "br_b_to_kx": br_b,
+        "br_b_to_kx_by_kaon": {f: float(physics.br_b_to_kx(mass, coupling, f))
+                               for f in families},
+        "b_per_pot": bm.B_PER_POT,
+        "production_per_pot": {"b_to_kx": produced},
+        **_decays_in_fv(modes, mass, ctau, n_samples, seed),
+    }, f"{option} {coupling:g}")
+
+
 def alp_fermion_summary(mass, cff, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -> dict:
     """Everything ``na62dump model alp-fermion`` prints (``cff``: c_ff / Lambda in GeV^-1, BC10).
 
@@ -270,60 +309,22 @@ def alp_fermion_summary(mass, cff, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED)
     ``n_decay_in_fv``.
     """
     cff = _positive(cff, "cff")
-    br = _floats(alp_fermion.branching_ratios(mass))  # checks the mass range
-    mass = float(mass)
-    br_b = float(alp_fermion.br_b_to_ka(mass, cff))
-    if not br_b <= 1.0:  # grows as cff^2: the coupling is outside the perturbative model
-        raise InputError(f"cff: {cff:g} GeV^-1 gives BR(B -> K_X a) = {br_b:.3g} > 1 at this "
-                         "mass: outside the model")
-    ctau = float(alp_fermion.ctau_m(mass, cff))
-    produced = float(alp_fermion.n_produced_per_pot(mass, cff))
-    modes = {"b_to_kx": (produced, lambda n, r: alp.sample(mass, n, r))}
-    return _check_finite({
-        "model": "alp_fermion",
-        "mass_gev": mass,
-        "cff_inv_gev": cff,
-        "g_bs_inv_gev": float(alp_fermion.g_bs(cff)),
-        "width_gev": float(alp_fermion.total_width(mass, cff)),
-        "ctau_m": ctau,
-        "lifetime_s": float(alp_fermion.lifetime_s(mass, cff)),
-        "br": br,
-        "br_b_to_kx": br_b,
-        "br_b_to_kx_by_kaon": {f: float(alp_fermion.br_b_to_kx(mass, cff, f))
-                               for f in alp_fermion.PRODUCTION_FAMILIES},
-        "b_per_pot": bm.B_PER_POT,
-        "production_per_pot": {"b_to_kx": produced},
-        **_decays_in_fv(modes, mass, ctau, n_samples, seed),
-    }, f"--cff {cff:g}")
+    return _b_decay_summary(
+        "alp_fermion", alp_fermion, mass, "cff_inv_gev", cff,
+        br_b_to_x=alp_fermion.br_b_to_ka, families=alp_fermion.PRODUCTION_FAMILIES,
+        decay="B -> K_X a", outside="the model", sample=alp.sample, option="--cff",
+        n_samples=n_samples, seed=seed, unit=" GeV^-1",
+        extra={"g_bs_inv_gev": float(alp_fermion.g_bs(cff))})
 
 
 def dark_scalar_summary(mass, sin2theta, n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED) -> dict:
     """Everything ``na62dump model dark-scalar`` prints (``sin2theta``: sin^2 theta, PBC)."""
     sin2theta = _coupling(sin2theta, "sin2theta", upper=1.0)  # a sine squared
-    br = _floats(scalar.branching_ratios(mass))  # checks the mass range
-    mass = float(mass)
-    br_b = float(scalar.br_b_to_sx(mass, sin2theta))
-    if not br_b <= 1.0:  # BR(B -> K(*) S) grows as sin^2 theta: the mixing is a small one
-        raise InputError(f"sin2theta: {sin2theta:g} gives BR(B -> K(*) S) = {br_b:.3g} > 1 at "
-                         "this mass: outside the small-mixing model")
-    ctau = float(scalar.ctau_m(mass, sin2theta))
-    produced = float(scalar.n_produced_per_pot(mass, sin2theta))
-    modes = {"b_to_kx": (produced, lambda n, r: scalar.sample(mass, n, r))}
-    return _check_finite({
-        "model": "dark_scalar",
-        "mass_gev": mass,
-        "sin2theta": sin2theta,
-        "width_gev": float(scalar.total_width(mass, sin2theta)),
-        "ctau_m": ctau,
-        "lifetime_s": float(scalar.lifetime_s(mass, sin2theta)),
-        "br": br,
-        "br_b_to_kx": br_b,
-        "br_b_to_kx_by_kaon": {f: float(scalar.br_b_to_kx(mass, sin2theta, f))
-                               for f in scalar.KAON_FAMILIES},
-        "b_per_pot": bm.B_PER_POT,
-        "production_per_pot": {"b_to_kx": produced},
-        **_decays_in_fv(modes, mass, ctau, n_samples, seed),
-    }, f"--sin2theta {sin2theta:g}")
+    return _b_decay_summary(
+        "dark_scalar", scalar, mass, "sin2theta", sin2theta,
+        br_b_to_x=scalar.br_b_to_sx, families=scalar.KAON_FAMILIES,
+        decay="B -> K(*) S", outside="the small-mixing model", sample=scalar.sample,
+        option="--sin2theta", n_samples=n_samples, seed=seed)
 
 
 # ------------------------------------------------------------------------------------------------
