@@ -56,8 +56,6 @@ from na62dump.commands._args import check_writable_dir
 from na62dump.commands.limits import ALP_AXES, COUPLING_MODELS
 from na62dump.errors import InputError
 
-#: The coupling key and label of each model over (mass, coupling) (the limits registry).
-COUPLINGS = {m: (c.coupling, c.label) for m, c in COUPLING_MODELS.items()}
 #: sqrt(s) (GeV) of 400 GeV SPS protons on a nucleon at rest: sqrt(2 m_p E) (HEPData keyword).
 SQRT_S_GEV = round(float(np.sqrt(2 * 0.93827 * 400.0)), 1)
 BANDS = {"-2": "exp. -2 sigma", "-1": "exp. -1 sigma", "0": "exp. median",
@@ -105,13 +103,13 @@ def limit_tables(path: Path, tag: str = "") -> list:
     (``tag`` is appended to the table names, e.g. for the published observations)."""
     lim = atomic.read_json(path)
     model, channel = lim.get("model"), lim.get("channel")
-    if model not in COUPLINGS:
+    if model not in COUPLING_MODELS:
         return []
     states = lim.get("final_states") or [channel]
     what_of = (f"the {model} in {channel}" if len(states) == 1 else
                f"the {model}, combination '{channel}' of {', '.join(states)} (one likelihood)")
     channel = f"{channel}{tag}"
-    key, label = COUPLINGS[model]
+    key, label = COUPLING_MODELS[model].coupling, COUPLING_MODELS[model].label
     cl = float(lim["cl"])
     tables = []
     contours = lim.get("contours") or {}
@@ -326,7 +324,7 @@ def build_submission(results: str | Path, out: str | Path, inspire: str | None =
                          *alp_tables(p, " (published obs.)"))]
     tables += [t for p in sorted(artefacts.yields_dir(results).glob("*.json"))
                for t in yield_tables(p)
-               if atomic.read_json(p).get("model") in (*COUPLINGS, "alp")]
+               if atomic.read_json(p).get("model") in (*COUPLING_MODELS, "alp")]
     if artefacts.summary_path(results).exists():
         tables += cutflow_tables(atomic.read_json(artefacts.summary_path(results)))
     if artefacts.background_path(results).exists():
