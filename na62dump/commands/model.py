@@ -343,6 +343,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="model", required=True, metavar="MODEL")
 
     def common(sp):
+        sp._negative_number_matcher = _NEGATIVE_NUMBER
         sp.add_argument("--mass", type=float, required=True, metavar="GEV", help="mass (GeV)")
         sp.add_argument("--json", action="store_true", help="print one JSON object")
         sp.add_argument("--samples", type=int_at_least(1000), default=DEFAULT_SAMPLES,
@@ -353,7 +354,6 @@ def register(subparsers) -> argparse.ArgumentParser:
 
     dp = sub.add_parser("dark-photon", help="minimal dark photon (BC1)")
     common(dp)
-    dp._negative_number_matcher = _NEGATIVE_NUMBER
     dp.add_argument("--eps", type=float, required=True,
                     help="kinetic mixing epsilon (0 < eps <= 1)")
     dp.add_argument("--form-factor", choices=brems.FORM_FACTORS,
@@ -364,7 +364,6 @@ def register(subparsers) -> argparse.ArgumentParser:
 
     ap = sub.add_parser("alp", help="ALP from B -> K(*) a, model independent")
     common(ap)
-    ap._negative_number_matcher = _NEGATIVE_NUMBER
     life = ap.add_mutually_exclusive_group(required=True)
     life.add_argument("--ctau-m", type=float, metavar="M", help="proper decay length (m)")
     life.add_argument("--lifetime-s", type=float, metavar="S", help="proper lifetime (s)")
@@ -374,21 +373,18 @@ def register(subparsers) -> argparse.ArgumentParser:
 
     gp = sub.add_parser("alp-gluon", help="ALP coupled to gluons (BC11), production by mixing")
     common(gp)
-    gp._negative_number_matcher = _NEGATIVE_NUMBER
     gp.add_argument("--cgg", type=float, required=True, metavar="INV_GEV",
                     help="c_GG / Lambda in GeV^-1 (Aloni, Soreq & Williams normalisation; > 0)")
     gp.set_defaults(func=_main_alp_gluon)
 
     fp = sub.add_parser("alp-fermion", help="ALP coupled to fermions (BC10), from B -> K_X a")
     common(fp)
-    fp._negative_number_matcher = _NEGATIVE_NUMBER
     fp.add_argument("--cff", type=float, required=True, metavar="INV_GEV",
                     help="c_ff / Lambda in GeV^-1 (PBC BC10 normalisation; > 0)")
     fp.set_defaults(func=_main_alp_fermion)
 
     sp = sub.add_parser("dark-scalar", help="dark scalar mixing with the Higgs (BC4)")
     common(sp)
-    sp._negative_number_matcher = _NEGATIVE_NUMBER
     sp.add_argument("--sin2theta", type=float, required=True, metavar="X",
                     help="sin^2 of the Higgs mixing angle (PBC convention; 0 < X <= 1)")
     sp.set_defaults(func=_main_dark_scalar)
